@@ -1,0 +1,61 @@
+//! Server functions: what the browser app loads and does. Each body is a line or two that
+//! calls `server::queries`; the same functions back the REST API.
+
+use crate::error::ApiError;
+use crate::model::*;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn state() -> Result<crate::server::AppState, ApiError> {
+    use_context::<crate::server::AppState>().ok_or_else(ApiError::internal)
+}
+
+#[server(prefix = "/api/fn", endpoint = "overview")]
+pub async fn get_overview() -> Result<Overview, ApiError> {
+    Ok(crate::server::queries::overview(&state()?))
+}
+
+#[server(prefix = "/api/fn", endpoint = "agents")]
+pub async fn get_agents() -> Result<Vec<Agent>, ApiError> {
+    Ok(crate::server::queries::agents(&state()?))
+}
+
+#[server(prefix = "/api/fn", endpoint = "agent")]
+pub async fn get_agent(id: String) -> Result<AgentDetail, ApiError> {
+    crate::server::queries::agent(&state()?, &id).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "executions")]
+pub async fn get_executions(
+    agent_id: Option<String>,
+    status: Option<ExecutionStatus>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<Execution>, ApiError> {
+    let query = crate::server::store::ExecutionQuery {
+        agent_id,
+        status,
+        offset,
+        limit,
+    };
+    crate::server::queries::executions(&state()?, query).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "execution")]
+pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
+    crate::server::queries::execution(&state()?, &id).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "logs")]
+pub async fn get_logs(
+    id: String,
+    after: Option<u64>,
+    limit: Option<u64>,
+) -> Result<Vec<LogRecord>, ApiError> {
+    crate::server::queries::logs(&state()?, &id, after, limit).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "metrics")]
+pub async fn get_metrics() -> Result<MetricsSnapshot, ApiError> {
+    Ok(crate::server::queries::metrics(&state()?))
+}

@@ -1,0 +1,5 @@
+//! Chart drawing: pure plotters code, generic over the backend. The browser wraps a
+//! `<canvas>` in `CanvasBackend`; tests draw to `SVGBackend`.
+
+pub mod executions;
+pub mod theme;

@@ -1,0 +1,27 @@
+//! The domain model: plain serde types shared by the server and the browser. No IO here.
+//!
+//! Timestamps are milliseconds since the Unix epoch (`i64`), durations are milliseconds.
+
+mod entities;
+mod event;
+mod overview;
+mod status;
+
+pub use entities::*;
+pub use event::*;
+pub use overview::*;
+pub use status::*;
+
+/// Labels and attributes keep a stable order on the wire.
+pub type Labels = std::collections::BTreeMap<String, String>;
+pub type Attributes = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Number of items matching the filter, across all pages.
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+}

@@ -1,0 +1,105 @@
+use super::{Agent, LlmStats, Plugin, SystemSample, Workflow};
+use serde::{Deserialize, Serialize};
+
+/// The fleet at a glance: KPI tiles and the last hour, minute by minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Overview {
+    pub generated_at: i64,
+    pub agents_total: u64,
+    /// Agents seen within the last five minutes and not offline.
+    pub agents_active: u64,
+    pub executions_running: u64,
+    pub executions_pending: u64,
+    /// Executions finished within the window (`window_minutes`).
+    pub executions_finished: u64,
+    pub window_minutes: u64,
+    /// Percent of finished executions that completed.
+    pub success_rate: Option<f64>,
+    /// Percent of finished executions that failed.
+    pub error_rate: Option<f64>,
+    pub duration_p50_ms: Option<f64>,
+    pub duration_p95_ms: Option<f64>,
+    pub duration_p99_ms: Option<f64>,
+    pub executions_per_minute: f64,
+    pub tokens_per_minute: f64,
+    pub cost_per_hour_usd: f64,
+    pub firing_alerts: u64,
+    /// Oldest first; one point per minute.
+    pub series: Vec<MinutePoint>,
+}
+
+/// One minute of the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MinutePoint {
+    /// Start of the minute (ms).
+    pub t: i64,
+    pub started: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub llm_calls: u64,
+    pub llm_errors: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// Everything at once (`GET /api/metrics`), MoFA's snapshot shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MetricsSnapshot {
+    pub timestamp: i64,
+    pub overview: Overview,
+    pub agents: Vec<Agent>,
+    pub workflows: Vec<Workflow>,
+    pub llm_providers: Vec<LlmStats>,
+    pub plugins: Vec<Plugin>,
+    pub system: Option<SystemSample>,
+}
+
+/// Observatory's view of itself (`GET /api/health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HealthReport {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub status: String,
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub store: StoreStats,
+    pub ingest: IngestStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StoreStats {
+    pub backend: String,
+    pub size_bytes: u64,
+    pub executions: u64,
+    pub log_records: u64,
+    pub last_retention_run: Option<i64>,
+    pub retention_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IngestStats {
+    pub events_accepted: u64,
+    pub events_rejected: u64,
+    pub batches_rejected_overload: u64,
+    pub queue_depth: u64,
+    pub queue_capacity: u64,
+}
+
+/// One agent with its most recent executions (`GET /api/agents/:id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AgentDetail {
+    pub agent: Agent,
+    pub recent_executions: Vec<super::Execution>,
+}
+
+/// One execution with what its page shows besides the logs (`GET /api/executions/:id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ExecutionDetail {
+    pub execution: super::Execution,
+    pub agent_name: String,
+    /// Resource samples, oldest first (kept in memory while the execution is recent).
+    pub resources: Vec<super::ResourceSample>,
+}

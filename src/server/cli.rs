@@ -1,0 +1,127 @@
+//! The `observatory` command line: flags over `OBSERVATORY_*` environment variables over
+//! the TOML file over defaults.
+
+use super::config::Config;
+use super::dashboard::{DashboardConfig, DashboardServer};
+use anyhow::Context;
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Observatory: real-time observability for AI-agent systems.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// Address to serve the dashboard, REST API, ingest and WebSocket on [default: 127.0.0.1:8080]
+    #[arg(long, env = "OBSERVATORY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded store [default: ./observatory-data]
+    #[arg(long, env = "OBSERVATORY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file; flags and environment variables override it
+    #[arg(long, env = "OBSERVATORY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Run a simulated agent fleet so the dashboard has something to show
+    #[arg(long, env = "OBSERVATORY_DEMO")]
+    pub demo: bool,
+    /// Keep finished executions, logs and samples this long, e.g. 12h, 7d [default: 7d]
+    #[arg(long, env = "OBSERVATORY_RETENTION", value_parser = humantime::parse_duration)]
+    pub retention: Option<Duration>,
+    /// Interval at which live updates are coalesced and pushed, e.g. 1s, 500ms [default: 1s]
+    #[arg(long, env = "OBSERVATORY_WS_INTERVAL", value_parser = humantime::parse_duration)]
+    pub ws_interval: Option<Duration>,
+    /// Largest request body in bytes, after decompression [default: 16777216]
+    #[arg(long, env = "OBSERVATORY_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Allow cross-origin requests from any origin
+    #[arg(long, env = "OBSERVATORY_CORS")]
+    pub cors: bool,
+    /// Log format of Observatory's own logs: text or json [default: text]
+    #[arg(long, env = "OBSERVATORY_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+impl Args {
+    /// The effective configuration: defaults, then the file, then these flags.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            c.data_dir = v;
+        }
+        c.demo |= self.demo;
+        c.cors |= self.cors;
+        if let Some(v) = self.retention {
+            c.retention = v;
+        }
+        if let Some(v) = self.ws_interval {
+            c.ws_interval = v;
+        }
+        if let Some(v) = self.max_body_bytes {
+            c.max_body_bytes = v;
+        }
+        if let Some(v) = self.log_format {
+            c.log_format = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OBSERVATORY_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn main() -> anyhow::Result<()> {
+    let config = Args::parse()
+        .into_config()
+        .context("invalid configuration")?;
+    init_tracing(&config.log_format);
+    let server = DashboardServer::new(DashboardConfig::from_config(config)).await?;
+    server.serve().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("o.toml");
+        std::fs::write(&file, "retention = \"2d\"\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let args = Args::parse_from([
+            "observatory",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:9100",
+            "--ws-interval",
+            "250ms",
+        ]);
+        let c = args.into_config().unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.retention, Duration::from_secs(2 * 86400));
+        assert_eq!(c.ws_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err = Args::try_parse_from(["observatory", "--retention", "forever"]).unwrap_err();
+        assert!(err.to_string().contains("--retention"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Configuration: one struct with defaults, read from an optional TOML file, then
+//! `OBSERVATORY_*` environment variables and flags (see `cli`), then validated.
+
+use super::hub::PriceTable;
+use crate::model::Limits;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid `{field}`: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Everything the server can be told. Field names are the TOML keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTP server (dashboard, REST, ingest, WebSocket).
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Run the built-in simulator of an agent fleet.
+    pub demo: bool,
+    /// Keep finished executions, logs and samples this long.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// Coalescing interval of live WebSocket updates.
+    #[serde(with = "humantime_serde")]
+    pub ws_interval: Duration,
+    /// Log lines sent to a new subscriber of an execution before live lines.
+    pub log_backlog: u64,
+    /// Largest accepted request body, after decompression.
+    pub max_body_bytes: usize,
+    /// Most events in one ingest request.
+    pub max_batch_events: usize,
+    /// Ingest batches waiting for the pipeline before producers get 503.
+    pub ingest_queue: usize,
+    /// Allow cross-origin requests from any origin.
+    pub cors: bool,
+    /// `text` (human) or `json`.
+    pub log_format: String,
+    pub limits: Limits,
+    /// USD per million tokens, per model.
+    pub prices: PriceTable,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./observatory-data"),
+            demo: false,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            ws_interval: Duration::from_secs(1),
+            log_backlog: 500,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_events: 10_000,
+            ingest_queue: 1024,
+            cors: false,
+            log_format: "text".into(),
+            limits: Limits::default(),
+            prices: PriceTable::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source: Box::new(source),
+        })?;
+        // Configured prices add to (and override) the defaults rather than replace them all.
+        for (model, price) in PriceTable::default().0 {
+            config.prices.0.entry(model).or_insert(price);
+        }
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                message: message.into(),
+            })
+        };
+        if self.ws_interval < Duration::from_millis(50)
+            || self.ws_interval > Duration::from_secs(60)
+        {
+            return invalid("ws_interval", "must be between 50ms and 60s");
+        }
+        if self.retention < Duration::from_secs(60) {
+            return invalid("retention", "must be at least 1m");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes", "must be at least 1024");
+        }
+        if self.max_batch_events == 0 || self.ingest_queue == 0 {
+            return invalid(
+                "max_batch_events",
+                "max_batch_events and ingest_queue must be positive",
+            );
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return invalid("log_format", "must be `text` or `json`");
+        }
+        Ok(())
+    }
+}
+
+/// `Duration` as a humantime string (`7d`, `1s`, `500ms`) in TOML.
+mod humantime_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}`: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let c: Config = toml::from_str("retention = \"2d\"\nws_interval = \"250ms\"\n[prices.\"my-model\"]\ninput = 1.0\noutput = 2.0\n").unwrap();
+        assert_eq!(c.retention, Duration::from_secs(2 * 86400));
+        assert_eq!(c.ws_interval, Duration::from_millis(250));
+        assert!(c.prices.0.contains_key("my-model"));
+        assert_eq!(c.listen, Config::default().listen);
+        let err = toml::from_str::<Config>("listen_addr = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let c = Config {
+            ws_interval: Duration::from_millis(1),
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ws_interval"));
+        assert!(Config::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,273 @@
+//! Observatory as a library, after MoFA's `mofa_monitoring`: build a [`DashboardConfig`],
+//! start a [`DashboardServer`], and feed it from the same process through its [`Collector`].
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use observatory::{DashboardConfig, DashboardServer};
+//! use std::time::Duration;
+//! let config = DashboardConfig::new().with_host("127.0.0.1").with_port(8080).with_ws_interval(Duration::from_secs(1));
+//! let server = DashboardServer::new(config).await?;
+//! let collector = server.collector();
+//! collector.log("exec-1", observatory::model::LogLevel::Info, "hello").await?;
+//! server.serve().await
+//! # }
+//! ```
+
+use super::{config::Config, AppState};
+use crate::error::ApiError;
+use crate::model::*;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A builder over [`Config`].
+#[derive(Debug, Clone, Default)]
+pub struct DashboardConfig {
+    config: Config,
+    tokens: Vec<String>,
+}
+
+impl DashboardConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with_host(mut self, host: &str) -> Self {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            self.config.listen.set_ip(ip);
+        } else if host == "localhost" {
+            self.config.listen.set_ip(IpAddr::from([127, 0, 0, 1]));
+        }
+        self
+    }
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.config.listen.set_port(port);
+        self
+    }
+    pub fn with_cors(mut self, enabled: bool) -> Self {
+        self.config.cors = enabled;
+        self
+    }
+    pub fn with_ws_interval(mut self, interval: Duration) -> Self {
+        self.config.ws_interval = interval;
+        self
+    }
+    /// Bearer tokens that may use the dashboard (enforced once authentication lands;
+    /// until then they are kept and the server stays bound to loopback by default).
+    pub fn with_auth(mut self, tokens: Vec<String>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = dir.into();
+        self
+    }
+    pub fn with_demo(mut self, demo: bool) -> Self {
+        self.config.demo = demo;
+        self
+    }
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.config.retention = retention;
+        self
+    }
+    pub fn from_config(config: Config) -> Self {
+        Self {
+            config,
+            tokens: Vec::new(),
+        }
+    }
+    pub fn listen(&self) -> SocketAddr {
+        self.config.listen
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// A running Observatory: store opened, hub restored, ingest pipeline started.
+pub struct DashboardServer {
+    state: AppState,
+}
+
+impl DashboardServer {
+    pub async fn new(config: DashboardConfig) -> anyhow::Result<Self> {
+        config.config.validate()?;
+        Ok(Self {
+            state: AppState::open(config.config).await?,
+        })
+    }
+
+    /// The in-process ingest handle.
+    pub fn collector(&self) -> Collector {
+        Collector {
+            state: self.state.clone(),
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The full HTTP surface, to serve yourself or to nest in your own router.
+    pub fn build_router(&self) -> axum::Router {
+        super::router(self.state.clone())
+    }
+
+    /// Binds `listen`, runs the background tasks (host sampler, retention, demo when
+    /// enabled) and serves until SIGINT or SIGTERM, then flushes the store.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.state.config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.state.config.listen))?;
+        self.serve_on(listener, shutdown_signal()).await
+    }
+
+    /// Like [`DashboardServer::serve`] on a listener you bound, until `shutdown` completes.
+    pub async fn serve_on(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let addr = listener.local_addr()?;
+        let mut tasks = vec![
+            tokio::spawn(super::system::sample_host(state.ingest.clone())),
+            tokio::spawn(retention_loop(state.clone())),
+        ];
+        if state.config.demo {
+            tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));
+        }
+        tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
+        let app = super::router(state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("shutting down: flushing the store");
+        for t in tasks {
+            t.abort();
+        }
+        state.store.close().await;
+        tracing::info!("store flushed; bye");
+        Ok(())
+    }
+}
+
+async fn retention_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.tick().await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let cutoff = super::now_ms() - state.config.retention.as_millis() as i64;
+        match state.store.retain(cutoff).await {
+            Ok(r) => tracing::info!(
+                executions = r.executions,
+                logs = r.logs,
+                samples = r.samples,
+                "retention applied"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention failed"),
+        }
+        tick.tick().await;
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Feeds the server from the same process. Every call goes through the same validation
+/// and pipeline as HTTP ingest, and returns once the data is durable.
+#[derive(Clone)]
+pub struct Collector {
+    state: AppState,
+}
+
+impl Collector {
+    /// Sends any events at once.
+    pub async fn send(&self, events: Vec<Event>) -> Result<usize, ApiError> {
+        let limits = self.state.config.limits;
+        for (i, e) in events.iter().enumerate() {
+            let problems = e.validate(&limits);
+            if !problems.is_empty() {
+                let details = problems.into_iter().map(|mut p| {
+                    p.index = Some(i);
+                    p
+                });
+                return Err(
+                    ApiError::bad_request(format!("invalid {} event", e.type_name()))
+                        .with_details(details.collect()),
+                );
+            }
+        }
+        self.state.ingest.submit(events).await
+    }
+
+    pub async fn update_agent(&self, agent: AgentEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::Agent(agent)]).await.map(drop)
+    }
+    pub async fn update_workflow(&self, workflow: WorkflowEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::Workflow(workflow)]).await.map(drop)
+    }
+    /// Records one LLM call; the per-model aggregates (MoFA's `LLMMetrics`) follow from it.
+    pub async fn update_llm(&self, call: LlmCallEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::LlmCall(call)]).await.map(drop)
+    }
+    pub async fn update_plugin(&self, plugin: PluginEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::Plugin(plugin)]).await.map(drop)
+    }
+    pub async fn update_system(&self, sample: SystemEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::System(sample)]).await.map(drop)
+    }
+    pub async fn record_tool_call(&self, call: ToolCallEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::ToolCall(call)]).await.map(drop)
+    }
+    /// Creates or updates an execution.
+    pub async fn execution(&self, execution: ExecutionEvent) -> Result<(), ApiError> {
+        self.send(vec![Event::Execution(execution)]).await.map(drop)
+    }
+    pub async fn execution_status(
+        &self,
+        execution_id: &str,
+        status: ExecutionStatus,
+        error: Option<String>,
+    ) -> Result<(), ApiError> {
+        let ev = StatusEvent {
+            execution_id: execution_id.into(),
+            status,
+            error,
+            ..Default::default()
+        };
+        self.send(vec![Event::Status(ev)]).await.map(drop)
+    }
+    pub async fn log(
+        &self,
+        execution_id: &str,
+        level: LogLevel,
+        message: impl Into<String>,
+    ) -> Result<(), ApiError> {
+        let ev = LogEvent {
+            execution_id: execution_id.into(),
+            level,
+            message: message.into(),
+            ..Default::default()
+        };
+        self.send(vec![Event::Log(ev)]).await.map(drop)
+    }
+}

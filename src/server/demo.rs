@@ -1,0 +1,414 @@
+//! `--demo`: a simulated agent fleet that feeds the real ingest pipeline, so the dashboard
+//! comes alive with nothing else running. Eight agents of different kinds, three workflows,
+//! executions that take seconds to minutes, logs at every level, LLM calls to several
+//! providers, tool calls; one agent is slow and one fails often.
+
+use super::ingest::Ingest;
+use crate::model::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Profile {
+    id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    workflow: Option<&'static str>,
+    /// (provider, model)
+    models: &'static [(&'static str, &'static str)],
+    tools: &'static [&'static str],
+    /// Typical run length in seconds (min, max).
+    secs: (u64, u64),
+    failure_rate: f64,
+    concurrency: usize,
+}
+
+const FLEET: &[Profile] = &[
+    Profile {
+        id: "research-agent",
+        name: "Research Agent",
+        kind: "langgraph",
+        workflow: Some("content-pipeline"),
+        models: &[("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4")],
+        tools: &["web_search", "vector_db"],
+        secs: (8, 30),
+        failure_rate: 0.05,
+        concurrency: 2,
+    },
+    Profile {
+        id: "writer-agent",
+        name: "Writer Agent",
+        kind: "crewai",
+        workflow: Some("content-pipeline"),
+        models: &[("anthropic", "claude-sonnet-4")],
+        tools: &["vector_db"],
+        secs: (10, 35),
+        failure_rate: 0.04,
+        concurrency: 1,
+    },
+    Profile {
+        id: "code-reviewer",
+        name: "Code Reviewer",
+        kind: "openai-agents",
+        workflow: Some("pr-review"),
+        models: &[("openai", "o4-mini"), ("openai", "gpt-4.1")],
+        tools: &["git_diff", "run_tests"],
+        secs: (6, 25),
+        failure_rate: 0.08,
+        concurrency: 2,
+    },
+    Profile {
+        id: "support-triage",
+        name: "Support Triage",
+        kind: "mofa",
+        workflow: Some("ticket-routing"),
+        models: &[("openai", "gpt-4o-mini")],
+        tools: &["crm_lookup", "send_email"],
+        secs: (3, 12),
+        failure_rate: 0.03,
+        concurrency: 3,
+    },
+    Profile {
+        id: "data-analyst",
+        name: "Data Analyst",
+        kind: "langgraph",
+        workflow: None,
+        models: &[("google", "gemini-2.5-pro"), ("google", "gemini-2.5-flash")],
+        tools: &["sql_query", "python_exec"],
+        secs: (12, 45),
+        failure_rate: 0.06,
+        concurrency: 1,
+    },
+    Profile {
+        id: "planner",
+        name: "Planner",
+        kind: "autogen",
+        workflow: Some("pr-review"),
+        models: &[("anthropic", "claude-opus-4")],
+        tools: &[],
+        secs: (5, 20),
+        failure_rate: 0.05,
+        concurrency: 1,
+    },
+    Profile {
+        id: "batch-summarizer",
+        name: "Batch Summarizer (slow)",
+        kind: "custom-rust",
+        workflow: None,
+        models: &[("mistral", "mistral-large"), ("meta", "llama-3.1-70b")],
+        tools: &["s3_fetch"],
+        secs: (60, 150),
+        failure_rate: 0.05,
+        concurrency: 1,
+    },
+    Profile {
+        id: "scraper-agent",
+        name: "Scraper Agent (flaky)",
+        kind: "crewai",
+        workflow: Some("ticket-routing"),
+        models: &[("deepseek", "deepseek-chat")],
+        tools: &["http_fetch", "html_parse"],
+        secs: (4, 15),
+        failure_rate: 0.45,
+        concurrency: 2,
+    },
+];
+
+const WORKFLOWS: &[(&str, &str, u64)] = &[
+    ("content-pipeline", "Content Pipeline", 7),
+    ("pr-review", "PR Review", 4),
+    ("ticket-routing", "Ticket Routing", 5),
+];
+
+const PLUGINS: &[(&str, &str, &str)] = &[
+    ("vector_db", "Vector DB", "2.0.0"),
+    ("web_search", "Web Search", "1.4.2"),
+    ("sql_query", "SQL Query", "0.9.1"),
+    ("python_exec", "Python Sandbox", "3.1.0"),
+];
+
+const INFO_LINES: &[&str] = &[
+    "planning next step",
+    "retrieved 12 documents from the knowledge base",
+    "calling model with 3 tool definitions",
+    "tool result received, 2.1 KB",
+    "reflecting on intermediate answer",
+    "context window at 41% after summarisation",
+    "handing off to downstream agent",
+];
+const WARN_LINES: &[&str] = &[
+    "retrying tool call after timeout (attempt 2 of 3)",
+    "rate limit close: 85% of tokens per minute used",
+    "response truncated at max_tokens",
+];
+const ERROR_LINES: &[&str] = &[
+    "tool returned HTTP 502 from upstream",
+    "schema validation failed for model output",
+    "parse error: unexpected token in JSON",
+];
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Runs the fleet until the task is aborted.
+pub async fn run(ingest: Ingest) {
+    let mut setup = Vec::new();
+    for (id, name, nodes) in WORKFLOWS {
+        setup.push(Event::Workflow(WorkflowEvent {
+            id: (*id).into(),
+            name: Some((*name).into()),
+            status: Some("active".into()),
+            node_count: Some(*nodes),
+            ..Default::default()
+        }));
+    }
+    for (id, name, version) in PLUGINS {
+        setup.push(Event::Plugin(PluginEvent {
+            id: (*id).into(),
+            name: Some((*name).into()),
+            version: Some((*version).into()),
+            state: Some("running".into()),
+            ..Default::default()
+        }));
+    }
+    for p in FLEET {
+        let mut labels = Labels::new();
+        labels.insert(
+            "team".into(),
+            if p.workflow == Some("pr-review") {
+                "platform".into()
+            } else {
+                "growth".into()
+            },
+        );
+        labels.insert("env".into(), "demo".into());
+        setup.push(Event::Agent(AgentEvent {
+            id: p.id.into(),
+            name: Some(p.name.into()),
+            kind: Some(p.kind.into()),
+            version: Some("1.0.0".into()),
+            labels,
+            ..Default::default()
+        }));
+    }
+    if let Err(e) = ingest.submit(setup).await {
+        tracing::warn!(error = %e, "demo setup failed");
+    }
+    let ingest = Arc::new(ingest);
+    let mut workers = Vec::new();
+    for (i, p) in FLEET.iter().enumerate() {
+        for slot in 0..p.concurrency {
+            let ingest = ingest.clone();
+            workers.push(tokio::spawn(async move {
+                let mut rng = StdRng::from_os_rng();
+                // stagger the start so the fleet does not move in lockstep
+                tokio::time::sleep(Duration::from_millis((i * 300 + slot * 900) as u64)).await;
+                loop {
+                    run_execution(&ingest, p, &mut rng).await;
+                    tokio::time::sleep(Duration::from_millis(rng.random_range(500..4000))).await;
+                }
+            }));
+        }
+    }
+    let mut reload = tokio::time::interval(Duration::from_secs(90));
+    reload.tick().await;
+    loop {
+        reload.tick().await;
+        let (id, _, _) = PLUGINS[(COUNTER.load(Ordering::Relaxed) % PLUGINS.len() as u64) as usize];
+        let _ = ingest
+            .submit(vec![Event::Plugin(PluginEvent {
+                id: id.into(),
+                reloaded: true,
+                ..Default::default()
+            })])
+            .await;
+    }
+}
+
+async fn send(ingest: &Ingest, events: Vec<Event>) {
+    if let Err(e) = ingest.submit(events).await {
+        tracing::debug!(error = %e, "demo event dropped");
+    }
+}
+
+fn log(exec: &str, level: LogLevel, message: String) -> Event {
+    Event::Log(LogEvent {
+        execution_id: exec.into(),
+        level,
+        message,
+        ..Default::default()
+    })
+}
+
+async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{}-{:05}-{:04x}", p.id, n, rng.random::<u16>());
+    let topics = [
+        "quarterly report",
+        "customer ticket #4821",
+        "pull request #317",
+        "market scan",
+        "onboarding email",
+        "invoice batch",
+    ];
+    let input = format!("Task: {}", topics[rng.random_range(0..topics.len())]);
+    send(
+        ingest,
+        vec![Event::Execution(ExecutionEvent {
+            id: id.clone(),
+            agent_id: p.id.into(),
+            workflow_id: p.workflow.map(String::from),
+            status: Some(ExecutionStatus::Pending),
+            input: Some(input),
+            trace_id: Some(format!("{:032x}", rng.random::<u128>())),
+            ..Default::default()
+        })],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(rng.random_range(300..1500))).await;
+    send(
+        ingest,
+        vec![
+            Event::Status(StatusEvent {
+                execution_id: id.clone(),
+                status: ExecutionStatus::Running,
+                ..Default::default()
+            }),
+            log(&id, LogLevel::Info, format!("{} started", p.name)),
+            log(
+                &id,
+                LogLevel::Debug,
+                format!("config: kind={} concurrency={}", p.kind, p.concurrency),
+            ),
+        ],
+    )
+    .await;
+
+    let total_ms = rng.random_range(p.secs.0 * 1000..=p.secs.1 * 1000);
+    let fails = rng.random_bool(p.failure_rate);
+    let started = tokio::time::Instant::now();
+    let mut memory: u64 = rng.random_range(80..200) * 1024 * 1024;
+    while started.elapsed().as_millis() < total_ms as u128 {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(400..1800))).await;
+        let mut events = Vec::new();
+        let roll: f64 = rng.random();
+        if roll < 0.55 {
+            let (provider, model) = p.models[rng.random_range(0..p.models.len())];
+            let tokens_in = rng.random_range(300..6000);
+            let tokens_out = rng.random_range(50..1200);
+            let ttft = rng.random_range(150.0..900.0);
+            let latency = ttft + tokens_out as f64 * rng.random_range(8.0..25.0);
+            let error = rng
+                .random_bool(if fails { 0.2 } else { 0.02 })
+                .then(|| "429 rate limited by provider".to_string());
+            events.push(Event::LlmCall(LlmCallEvent {
+                execution_id: Some(id.clone()),
+                agent_id: Some(p.id.into()),
+                provider: provider.into(),
+                model: model.into(),
+                tokens_in,
+                tokens_out: if error.is_some() { 0 } else { tokens_out },
+                latency_ms: latency,
+                ttft_ms: Some(ttft),
+                error,
+                ..Default::default()
+            }));
+            events.push(log(
+                &id,
+                LogLevel::Info,
+                format!(
+                    "chat {model}: {tokens_in} in / {tokens_out} out tokens in {:.0} ms",
+                    latency
+                ),
+            ));
+        } else if roll < 0.8 && !p.tools.is_empty() {
+            let tool = p.tools[rng.random_range(0..p.tools.len())];
+            let error = rng
+                .random_bool(if fails { 0.3 } else { 0.03 })
+                .then(|| "timeout after 10 s".to_string());
+            let latency = rng.random_range(20.0..900.0);
+            events.push(log(
+                &id,
+                if error.is_some() {
+                    LogLevel::Warn
+                } else {
+                    LogLevel::Debug
+                },
+                format!(
+                    "execute_tool {tool} ({latency:.0} ms){}",
+                    error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            ));
+            events.push(Event::ToolCall(ToolCallEvent {
+                execution_id: Some(id.clone()),
+                agent_id: Some(p.id.into()),
+                name: tool.into(),
+                latency_ms: latency,
+                error,
+                ..Default::default()
+            }));
+        } else {
+            let (level, lines) = match rng.random_range(0..10) {
+                0 => (LogLevel::Warn, WARN_LINES),
+                1 => (
+                    LogLevel::Trace,
+                    &["token stream chunk received", "heartbeat"][..],
+                ),
+                _ => (LogLevel::Info, INFO_LINES),
+            };
+            events.push(log(
+                &id,
+                level,
+                lines[rng.random_range(0..lines.len())].to_string(),
+            ));
+        }
+        memory = (memory as i64 + rng.random_range(-8_i64..16) * 1024 * 1024).max(64 * 1024 * 1024)
+            as u64;
+        events.push(Event::Resource(ResourceEvent {
+            execution_id: Some(id.clone()),
+            agent_id: None,
+            cpu_percent: rng.random_range(2.0..95.0),
+            memory_bytes: memory,
+            timestamp: None,
+        }));
+        send(ingest, events).await;
+    }
+
+    let end = if fails {
+        let msg = ERROR_LINES[rng.random_range(0..ERROR_LINES.len())];
+        let mut events = vec![log(&id, LogLevel::Error, msg.to_string())];
+        if rng.random_bool(0.3) {
+            events.push(log(
+                &id,
+                LogLevel::Fatal,
+                "unrecoverable error: giving up after 3 attempts".into(),
+            ));
+        }
+        events.push(Event::Status(StatusEvent {
+            execution_id: id.clone(),
+            status: ExecutionStatus::Failed,
+            error: Some(msg.into()),
+            ..Default::default()
+        }));
+        events
+    } else {
+        vec![
+            log(
+                &id,
+                LogLevel::Info,
+                format!("finished in {:.1} s", started.elapsed().as_secs_f64()),
+            ),
+            Event::Status(StatusEvent {
+                execution_id: id.clone(),
+                status: ExecutionStatus::Completed,
+                output: Some("ok: result delivered".into()),
+                ..Default::default()
+            }),
+        ]
+    };
+    send(ingest, end).await;
+}

@@ -1,0 +1,954 @@
+//! The hub: the single owner of live state. Only the ingest pipeline mutates it (through
+//! [`Hub::apply`]); query paths read snapshots of it.
+
+mod pricing;
+mod window;
+
+pub use pricing::{ModelPrice, PriceTable};
+pub use window::WINDOW_MINUTES;
+
+use crate::model::*;
+use crate::server::store::{Snapshot, WriteBatch};
+use hdrhistogram::Histogram;
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use window::{new_histogram, MinuteWindow};
+
+/// Finished executions kept in memory (older ones are read from the store).
+const MAX_FINISHED_IN_MEMORY: usize = 20_000;
+/// Resource samples kept per execution for the live chart.
+const MAX_RESOURCE_SAMPLES: usize = 600;
+/// An agent not heard from for this long, with nothing in progress, is offline.
+const OFFLINE_AFTER_MS: i64 = 5 * 60_000;
+/// Overview KPIs look at this many minutes.
+const KPI_MINUTES: usize = 15;
+
+struct AgentEntry {
+    agent: Agent,
+    durations: Histogram<u32>,
+    duration_sum: f64,
+    duration_count: u64,
+    /// Set by an agent event; cleared by the next execution transition.
+    reported_state: Option<AgentState>,
+    last_failed: bool,
+}
+
+struct LlmEntry {
+    stats: LlmStats,
+    latency: Histogram<u32>,
+    latency_sum: f64,
+    ttft_sum: f64,
+    ttft_count: u64,
+    tps_sum: f64,
+    tps_count: u64,
+    /// (minute start, requests) for the last few minutes.
+    recent: VecDeque<(i64, u64)>,
+}
+
+struct WorkflowEntry {
+    workflow: Workflow,
+    duration_sum: f64,
+    duration_count: u64,
+}
+
+struct PluginEntry {
+    plugin: Plugin,
+    latency_sum: f64,
+}
+
+#[derive(Default)]
+struct State {
+    agents: HashMap<String, AgentEntry>,
+    executions: HashMap<String, Execution>,
+    finished: VecDeque<String>,
+    workflows: HashMap<String, WorkflowEntry>,
+    llm: HashMap<String, LlmEntry>,
+    plugins: HashMap<String, PluginEntry>,
+    hosts: BTreeMap<String, SystemSample>,
+    resources: HashMap<String, VecDeque<ResourceSample>>,
+    window: MinuteWindow,
+}
+
+/// What one [`Hub::apply`] changed: rows to persist and what went live.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub batch: WriteBatch,
+    /// Executions whose status changed, in their new state.
+    pub status_changes: Vec<Execution>,
+    /// Topics whose snapshot changed (`agents`, `executions`, …).
+    pub topics: HashSet<&'static str>,
+}
+
+#[derive(Default)]
+struct Dirty {
+    agents: HashSet<String>,
+    executions: HashSet<String>,
+    workflows: HashSet<String>,
+    llm: HashSet<String>,
+    plugins: HashSet<String>,
+}
+
+pub struct Hub {
+    state: RwLock<State>,
+    prices: PriceTable,
+    /// The host Observatory itself runs on: `/api/system` reports it first.
+    own_host: String,
+}
+
+impl Hub {
+    pub fn new(prices: PriceTable, own_host: String) -> Self {
+        Self {
+            state: RwLock::new(State::default()),
+            prices,
+            own_host,
+        }
+    }
+
+    /// Rebuilds live state from the store at start-up.
+    pub fn restore(&self, snap: Snapshot, now: i64) {
+        let mut s = self.state.write();
+        for agent in snap.agents {
+            s.agents.insert(agent.id.clone(), AgentEntry::new(agent));
+        }
+        for workflow in snap.workflows {
+            let count = workflow.successful_executions + workflow.failed_executions;
+            let sum = workflow.avg_execution_time_ms * count as f64;
+            s.workflows.insert(
+                workflow.id.clone(),
+                WorkflowEntry {
+                    workflow,
+                    duration_sum: sum,
+                    duration_count: count,
+                },
+            );
+        }
+        for stats in snap.llm {
+            let latency_sum = stats.avg_latency_ms * stats.total_requests as f64;
+            s.llm
+                .insert(stats.id.clone(), LlmEntry::new(stats, latency_sum));
+        }
+        for plugin in snap.plugins {
+            let latency_sum = plugin.avg_response_time_ms * plugin.call_count as f64;
+            s.plugins.insert(
+                plugin.id.clone(),
+                PluginEntry {
+                    plugin,
+                    latency_sum,
+                },
+            );
+        }
+        if let Some(sys) = snap.system {
+            s.hosts.insert(sys.host.clone(), sys);
+        }
+        for exec in snap.executions {
+            if exec.status.is_terminal() {
+                if let (Some(d), Some(end)) = (exec.duration_ms, exec.ended_at) {
+                    s.window.record_finish(exec.status, end, d, now);
+                    if let Some(a) = s.agents.get_mut(&exec.agent_id) {
+                        let _ = a.durations.record(d.max(1));
+                    }
+                }
+                s.finished.push_back(exec.id.clone());
+            }
+            s.executions.insert(exec.id.clone(), exec);
+        }
+        s.evict();
+    }
+
+    /// Execution ids the events refer to that the hub does not hold (to be loaded from the
+    /// store before [`Hub::apply`], so log numbering continues where it stopped).
+    pub fn unknown_executions(&self, events: &[Event]) -> Vec<String> {
+        let s = self.state.read();
+        let mut ids: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Execution(e) => Some(&e.id),
+                Event::Status(e) => Some(&e.execution_id),
+                Event::Log(e) => Some(&e.execution_id),
+                _ => None,
+            })
+            .filter(|id| !s.executions.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Adopts executions loaded from the store (see [`Hub::unknown_executions`]).
+    pub fn adopt(&self, executions: Vec<Execution>) {
+        let mut s = self.state.write();
+        for e in executions {
+            if e.status.is_terminal() {
+                s.finished.push_back(e.id.clone());
+            }
+            s.executions.entry(e.id.clone()).or_insert(e);
+        }
+    }
+
+    /// Applies validated events in order. Returns the rows to persist and what changed.
+    pub fn apply(&self, events: Vec<Event>, now: i64) -> Applied {
+        let mut s = self.state.write();
+        let mut out = Applied::default();
+        let mut dirty = Dirty::default();
+        for event in events {
+            out.topics.insert("overview");
+            s.apply_one(event, now, &self.prices, &mut out, &mut dirty);
+        }
+        // Entities travel whole, once per batch, in their final state.
+        for id in &dirty.agents {
+            if let Some(a) = s.agents.get(id) {
+                out.batch.agents.push(a.agent.clone());
+            }
+        }
+        for id in &dirty.executions {
+            if let Some(e) = s.executions.get(id) {
+                out.batch.executions.push(e.clone());
+            }
+        }
+        for id in &dirty.workflows {
+            if let Some(w) = s.workflows.get(id) {
+                out.batch.workflows.push(w.workflow.clone());
+            }
+        }
+        for id in &dirty.llm {
+            if let Some(l) = s.llm.get(id) {
+                out.batch.llm.push(l.stats.clone());
+            }
+        }
+        for id in &dirty.plugins {
+            if let Some(p) = s.plugins.get(id) {
+                out.batch.plugins.push(p.plugin.clone());
+            }
+        }
+        s.evict();
+        out
+    }
+
+    // ---- queries -------------------------------------------------------------------------
+
+    pub fn agents(&self, now: i64) -> Vec<Agent> {
+        let s = self.state.read();
+        let mut agents: Vec<Agent> = s.agents.values().map(|a| a.view(now)).collect();
+        agents.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        agents
+    }
+
+    pub fn agent(&self, id: &str, now: i64) -> Option<Agent> {
+        self.state.read().agents.get(id).map(|a| a.view(now))
+    }
+
+    pub fn execution(&self, id: &str) -> Option<Execution> {
+        self.state.read().executions.get(id).cloned()
+    }
+
+    /// Executions not yet finished, newest first.
+    pub fn active_executions(&self) -> Vec<Execution> {
+        let s = self.state.read();
+        let mut v: Vec<Execution> = s
+            .executions
+            .values()
+            .filter(|e| !e.status.is_terminal())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        v
+    }
+
+    pub fn resources(&self, execution_id: &str) -> Vec<ResourceSample> {
+        self.state
+            .read()
+            .resources
+            .get(execution_id)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn workflows(&self) -> Vec<Workflow> {
+        let s = self.state.read();
+        let mut v: Vec<Workflow> = s.workflows.values().map(|w| w.workflow.clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub fn llm(&self, now: i64) -> Vec<LlmStats> {
+        let s = self.state.read();
+        let mut v: Vec<LlmStats> = s.llm.values().map(|l| l.view(now)).collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    pub fn plugins(&self) -> Vec<Plugin> {
+        let s = self.state.read();
+        let mut v: Vec<Plugin> = s.plugins.values().map(|p| p.plugin.clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// The latest sample of every host, Observatory's own first.
+    pub fn system(&self) -> Vec<SystemSample> {
+        let s = self.state.read();
+        let mut v: Vec<SystemSample> = s.hosts.values().cloned().collect();
+        v.sort_by_key(|h| h.host != self.own_host);
+        v
+    }
+
+    pub fn overview(&self, now: i64) -> Overview {
+        let s = self.state.read();
+        let agents_active = s
+            .agents
+            .values()
+            .filter(|a| {
+                let v = a.state(now);
+                v != AgentState::Offline
+            })
+            .count() as u64;
+        let (mut running, mut pending) = (0, 0);
+        for e in s.executions.values() {
+            match e.status {
+                ExecutionStatus::Running => running += 1,
+                ExecutionStatus::Pending => pending += 1,
+                _ => {}
+            }
+        }
+        let series = s.window.series(now, WINDOW_MINUTES);
+        let recent = &series[series.len().saturating_sub(KPI_MINUTES)..];
+        let completed: u64 = recent.iter().map(|p| p.completed).sum();
+        let failed: u64 = recent.iter().map(|p| p.failed).sum();
+        let cancelled: u64 = recent.iter().map(|p| p.cancelled).sum();
+        let finished = completed + failed + cancelled;
+        let tokens: u64 = recent.iter().map(|p| p.tokens).sum();
+        let cost: f64 = recent.iter().map(|p| p.cost_usd).sum();
+        let durations = s.window.durations(now, KPI_MINUTES);
+        let q = |p| (!durations.is_empty()).then(|| durations.value_at_quantile(p) as f64);
+        let pct = |n: u64| (finished > 0).then(|| n as f64 * 100.0 / finished as f64);
+        Overview {
+            generated_at: now,
+            agents_total: s.agents.len() as u64,
+            agents_active,
+            executions_running: running,
+            executions_pending: pending,
+            executions_finished: finished,
+            window_minutes: KPI_MINUTES as u64,
+            success_rate: pct(completed),
+            error_rate: pct(failed),
+            duration_p50_ms: q(0.5),
+            duration_p95_ms: q(0.95),
+            duration_p99_ms: q(0.99),
+            executions_per_minute: finished as f64 / KPI_MINUTES as f64,
+            tokens_per_minute: tokens as f64 / KPI_MINUTES as f64,
+            cost_per_hour_usd: cost * 60.0 / KPI_MINUTES as f64,
+            firing_alerts: 0,
+            series,
+        }
+    }
+}
+
+impl AgentEntry {
+    fn new(agent: Agent) -> Self {
+        let count = agent.tasks_completed + agent.tasks_failed;
+        Self {
+            duration_sum: agent.avg_task_duration_ms * count as f64,
+            duration_count: count,
+            agent,
+            durations: new_histogram(),
+            reported_state: None,
+            last_failed: false,
+        }
+    }
+
+    fn blank(id: &str, ts: i64) -> Self {
+        Self::new(Agent {
+            id: id.to_string(),
+            name: id.to_string(),
+            last_seen: ts,
+            ..Default::default()
+        })
+    }
+
+    fn state(&self, now: i64) -> AgentState {
+        let a = &self.agent;
+        if a.tasks_in_progress > 0 {
+            return AgentState::Running;
+        }
+        if let Some(s) = self.reported_state {
+            return s;
+        }
+        if now - a.last_seen > OFFLINE_AFTER_MS {
+            AgentState::Offline
+        } else if self.last_failed {
+            AgentState::Error
+        } else {
+            AgentState::Idle
+        }
+    }
+
+    fn view(&self, now: i64) -> Agent {
+        let mut a = self.agent.clone();
+        a.state = self.state(now);
+        if !self.durations.is_empty() {
+            a.p95_task_duration_ms = self.durations.value_at_quantile(0.95) as f64;
+        }
+        a
+    }
+}
+
+impl LlmEntry {
+    fn new(stats: LlmStats, latency_sum: f64) -> Self {
+        Self {
+            stats,
+            latency: new_histogram(),
+            latency_sum,
+            ttft_sum: 0.0,
+            ttft_count: 0,
+            tps_sum: 0.0,
+            tps_count: 0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    fn view(&self, now: i64) -> LlmStats {
+        let mut s = self.stats.clone();
+        let start = (now / 60_000 - 4) * 60_000;
+        let recent: u64 = self
+            .recent
+            .iter()
+            .filter(|(t, _)| *t >= start)
+            .map(|(_, n)| n)
+            .sum();
+        s.requests_per_minute = recent as f64 / 5.0;
+        s
+    }
+}
+
+impl State {
+    fn agent_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut AgentEntry {
+        dirty.agents.insert(id.to_string());
+        let entry = self
+            .agents
+            .entry(id.to_string())
+            .or_insert_with(|| AgentEntry::blank(id, ts));
+        entry.agent.last_seen = entry.agent.last_seen.max(ts);
+        entry
+    }
+
+    /// The execution, created (PENDING, for agent `agent_id`) when new.
+    fn execution_mut(
+        &mut self,
+        id: &str,
+        agent_id: Option<&str>,
+        ts: i64,
+        now: i64,
+        dirty: &mut Dirty,
+        out: &mut Applied,
+    ) -> &mut Execution {
+        if !self.executions.contains_key(id) {
+            let agent_id = agent_id.unwrap_or("unknown").to_string();
+            let agent = self.agent_mut(&agent_id, ts, dirty);
+            agent.agent.tasks_in_progress += 1;
+            if let Some(b) = self.window.at(ts, now) {
+                b.started += 1;
+            }
+            let exec = Execution {
+                id: id.to_string(),
+                agent_id,
+                created_at: ts,
+                updated_at: ts,
+                ..Default::default()
+            };
+            self.executions.insert(id.to_string(), exec);
+            out.topics.insert("executions");
+        }
+        dirty.executions.insert(id.to_string());
+        let exec = self.executions.get_mut(id).expect("inserted above");
+        exec.updated_at = exec.updated_at.max(ts);
+        exec
+    }
+
+    fn apply_one(
+        &mut self,
+        event: Event,
+        now: i64,
+        prices: &PriceTable,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
+        match event {
+            Event::Agent(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let entry = self.agent_mut(&e.id, ts, dirty);
+                let a = &mut entry.agent;
+                if let Some(v) = e.name {
+                    a.name = v;
+                }
+                if let Some(v) = e.kind {
+                    a.kind = v;
+                }
+                if let Some(v) = e.version {
+                    a.version = v;
+                }
+                if !e.labels.is_empty() {
+                    a.labels = e.labels;
+                }
+                set(&mut a.tasks_completed, e.tasks_completed);
+                set(&mut a.tasks_failed, e.tasks_failed);
+                set(&mut a.tasks_in_progress, e.tasks_in_progress);
+                set(&mut a.messages_sent, e.messages_sent);
+                set(&mut a.messages_received, e.messages_received);
+                if let Some(avg) = e.avg_task_duration_ms {
+                    a.avg_task_duration_ms = avg;
+                    entry.duration_count = a.tasks_completed + a.tasks_failed;
+                    entry.duration_sum = avg * entry.duration_count as f64;
+                }
+                if e.state.is_some() {
+                    entry.reported_state = e.state;
+                }
+                out.topics.insert("agents");
+            }
+            Event::Execution(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let exec = self.execution_mut(&e.id, Some(&e.agent_id), ts, now, dirty, out);
+                let is_new_workflow_link = exec.workflow_id.is_none() && e.workflow_id.is_some();
+                if exec.agent_id == "unknown" && e.agent_id != "unknown" {
+                    exec.agent_id = e.agent_id.clone();
+                }
+                if e.workflow_id.is_some() {
+                    exec.workflow_id = e.workflow_id.clone();
+                }
+                fill(&mut exec.input, e.input);
+                fill(&mut exec.output, e.output);
+                fill(&mut exec.error, e.error.clone());
+                fill(&mut exec.trace_id, e.trace_id);
+                if let Some(s) = e.started_at {
+                    exec.started_at = Some(s);
+                }
+                let terminal = exec.status.is_terminal();
+                if is_new_workflow_link && !terminal {
+                    if let Some(wf) = e.workflow_id.as_deref() {
+                        let w = self.workflow_mut(wf, ts, dirty);
+                        w.workflow.running_instances += 1;
+                        w.workflow.total_executions += 1;
+                        w.workflow.last_run = Some(ts);
+                    }
+                }
+                let status = e.status.or(e.started_at.map(|_| ExecutionStatus::Running));
+                if let Some(to) = status {
+                    let at = if to.is_terminal() {
+                        e.ended_at.unwrap_or(ts)
+                    } else {
+                        e.started_at.unwrap_or(ts)
+                    };
+                    self.transition(&e.id, to, at, e.error, None, now, out, dirty);
+                }
+                out.topics.insert("executions");
+            }
+            Event::Status(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                self.execution_mut(&e.execution_id, None, ts, now, dirty, out);
+                self.transition(
+                    &e.execution_id,
+                    e.status,
+                    ts,
+                    e.error,
+                    e.output,
+                    now,
+                    out,
+                    dirty,
+                );
+                out.topics.insert("executions");
+            }
+            Event::Log(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let exec = self.execution_mut(&e.execution_id, None, ts, now, dirty, out);
+                exec.log_count += 1;
+                let trace_id = e.trace_id.or_else(|| exec.trace_id.clone());
+                out.batch.logs.push(LogRecord {
+                    execution_id: e.execution_id,
+                    seq: exec.log_count,
+                    timestamp: ts,
+                    level: e.level,
+                    message: e.message,
+                    attributes: e.attributes,
+                    trace_id,
+                    span_id: e.span_id,
+                });
+            }
+            Event::Resource(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let sample = ResourceSample {
+                    timestamp: ts,
+                    execution_id: e.execution_id.clone(),
+                    agent_id: e.agent_id.clone(),
+                    cpu_percent: e.cpu_percent,
+                    memory_bytes: e.memory_bytes,
+                };
+                if let Some(id) = &e.execution_id {
+                    if self.executions.contains_key(id) {
+                        let q = self.resources.entry(id.clone()).or_default();
+                        q.push_back(sample.clone());
+                        if q.len() > MAX_RESOURCE_SAMPLES {
+                            q.pop_front();
+                        }
+                    }
+                }
+                if let Some(agent) = &e.agent_id {
+                    self.agent_mut(agent, ts, dirty);
+                }
+                out.batch.resources.push(sample);
+            }
+            Event::LlmCall(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let cost = e.cost_usd.unwrap_or_else(|| {
+                    prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out)
+                });
+                let failed = e.error.is_some();
+                let id = format!("{}/{}", e.provider, e.model);
+                dirty.llm.insert(id.clone());
+                let entry = self.llm.entry(id.clone()).or_insert_with(|| {
+                    LlmEntry::new(
+                        LlmStats {
+                            id,
+                            provider: e.provider.clone(),
+                            model: e.model.clone(),
+                            ..Default::default()
+                        },
+                        0.0,
+                    )
+                });
+                entry.record(&e, cost, ts);
+                let tokens = e.tokens_in + e.tokens_out;
+                let agent_id = e.agent_id.clone().or_else(|| {
+                    e.execution_id
+                        .as_ref()
+                        .and_then(|x| self.executions.get(x))
+                        .map(|x| x.agent_id.clone())
+                });
+                if let Some(x) = e
+                    .execution_id
+                    .as_ref()
+                    .and_then(|x| self.executions.get_mut(x))
+                {
+                    x.tokens_in += e.tokens_in;
+                    x.tokens_out += e.tokens_out;
+                    x.cost_usd += cost;
+                    x.llm_calls += 1;
+                    x.updated_at = x.updated_at.max(ts);
+                    dirty.executions.insert(x.id.clone());
+                }
+                if let Some(agent) = agent_id {
+                    let a = &mut self.agent_mut(&agent, ts, dirty).agent;
+                    a.tokens_in += e.tokens_in;
+                    a.tokens_out += e.tokens_out;
+                    a.cost_usd += cost;
+                }
+                if let Some(b) = self.window.at(ts, now) {
+                    b.tokens += tokens;
+                    b.cost_usd += cost;
+                    b.llm_calls += 1;
+                    b.llm_errors += failed as u64;
+                }
+                out.batch.llm_calls.push(LlmCall {
+                    timestamp: ts,
+                    execution_id: e.execution_id,
+                    agent_id: e.agent_id,
+                    provider: e.provider,
+                    model: e.model,
+                    tokens_in: e.tokens_in,
+                    tokens_out: e.tokens_out,
+                    latency_ms: e.latency_ms,
+                    ttft_ms: e.ttft_ms,
+                    error: e.error,
+                    cost_usd: cost,
+                });
+                out.topics.insert("llm");
+            }
+            Event::ToolCall(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                dirty.plugins.insert(e.name.clone());
+                let entry = self
+                    .plugins
+                    .entry(e.name.clone())
+                    .or_insert_with(|| PluginEntry {
+                        plugin: Plugin {
+                            id: e.name.clone(),
+                            name: e.name.clone(),
+                            state: "running".into(),
+                            ..Default::default()
+                        },
+                        latency_sum: 0.0,
+                    });
+                let p = &mut entry.plugin;
+                if let Some(v) = &e.version {
+                    p.version = v.clone();
+                }
+                p.call_count += 1;
+                p.error_count += e.error.is_some() as u64;
+                entry.latency_sum += e.latency_ms;
+                p.avg_response_time_ms = entry.latency_sum / p.call_count as f64;
+                p.last_call = Some(ts);
+                if let Some(x) = e
+                    .execution_id
+                    .as_ref()
+                    .and_then(|x| self.executions.get_mut(x))
+                {
+                    x.tool_calls += 1;
+                    x.updated_at = x.updated_at.max(ts);
+                    dirty.executions.insert(x.id.clone());
+                }
+                out.batch.tool_calls.push(ToolCall {
+                    timestamp: ts,
+                    execution_id: e.execution_id,
+                    agent_id: e.agent_id,
+                    name: e.name,
+                    latency_ms: e.latency_ms,
+                    error: e.error,
+                });
+                out.topics.insert("plugins");
+            }
+            Event::Workflow(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                let entry = self.workflow_mut(&e.id, ts, dirty);
+                let w = &mut entry.workflow;
+                if let Some(v) = e.name {
+                    w.name = v;
+                }
+                if let Some(v) = e.status {
+                    w.status = v;
+                }
+                set(&mut w.node_count, e.node_count);
+                set(&mut w.total_executions, e.total_executions);
+                set(&mut w.successful_executions, e.successful_executions);
+                set(&mut w.failed_executions, e.failed_executions);
+                set(&mut w.running_instances, e.running_instances);
+                if let Some(avg) = e.avg_execution_time_ms {
+                    w.avg_execution_time_ms = avg;
+                    entry.duration_count = w.successful_executions + w.failed_executions;
+                    entry.duration_sum = avg * entry.duration_count as f64;
+                }
+                out.topics.insert("workflows");
+            }
+            Event::Plugin(e) => {
+                let ts = e.timestamp.unwrap_or(now);
+                dirty.plugins.insert(e.id.clone());
+                let entry = self
+                    .plugins
+                    .entry(e.id.clone())
+                    .or_insert_with(|| PluginEntry {
+                        plugin: Plugin {
+                            id: e.id.clone(),
+                            name: e.id.clone(),
+                            state: "running".into(),
+                            ..Default::default()
+                        },
+                        latency_sum: 0.0,
+                    });
+                let p = &mut entry.plugin;
+                if let Some(v) = e.name {
+                    p.name = v;
+                }
+                if let Some(v) = e.version {
+                    p.version = v;
+                }
+                if let Some(v) = e.state {
+                    p.state = v;
+                }
+                set(&mut p.call_count, e.call_count);
+                set(&mut p.error_count, e.error_count);
+                if let Some(avg) = e.avg_response_time_ms {
+                    p.avg_response_time_ms = avg;
+                    entry.latency_sum = avg * p.call_count as f64;
+                }
+                if e.reloaded {
+                    p.reload_count += 1;
+                    p.last_reload = Some(ts);
+                }
+                out.topics.insert("plugins");
+            }
+            Event::System(e) => {
+                let sample = SystemSample {
+                    timestamp: e.timestamp.unwrap_or(now),
+                    host: e.host,
+                    cpu_percent: e.cpu_percent,
+                    memory_used_bytes: e.memory_used_bytes,
+                    memory_total_bytes: e.memory_total_bytes,
+                    disk_used_bytes: e.disk_used_bytes,
+                    disk_total_bytes: e.disk_total_bytes,
+                    network_rx_bytes: e.network_rx_bytes,
+                    network_tx_bytes: e.network_tx_bytes,
+                    uptime_seconds: e.uptime_seconds,
+                    tasks: e.tasks,
+                };
+                self.hosts.insert(sample.host.clone(), sample.clone());
+                out.batch.system.push(sample);
+                out.topics.insert("system");
+            }
+        }
+    }
+
+    fn workflow_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut WorkflowEntry {
+        dirty.workflows.insert(id.to_string());
+        let entry = self
+            .workflows
+            .entry(id.to_string())
+            .or_insert_with(|| WorkflowEntry {
+                workflow: Workflow {
+                    id: id.to_string(),
+                    name: id.to_string(),
+                    status: "active".into(),
+                    ..Default::default()
+                },
+                duration_sum: 0.0,
+                duration_count: 0,
+            });
+        entry.workflow.last_run = Some(entry.workflow.last_run.unwrap_or(ts).max(ts));
+        entry
+    }
+
+    /// Moves an execution forward in its lifecycle; never backwards, never out of a final state.
+    #[allow(clippy::too_many_arguments)]
+    fn transition(
+        &mut self,
+        id: &str,
+        to: ExecutionStatus,
+        at: i64,
+        error: Option<String>,
+        output: Option<String>,
+        now: i64,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
+        let Some(exec) = self.executions.get_mut(id) else {
+            return;
+        };
+        if exec.status.is_terminal() || to.rank() < exec.status.rank() || to == exec.status {
+            return;
+        }
+        exec.status = to;
+        exec.updated_at = exec.updated_at.max(at);
+        if to == ExecutionStatus::Running {
+            exec.started_at.get_or_insert(at);
+        }
+        if !to.is_terminal() {
+            out.status_changes.push(exec.clone());
+            return;
+        }
+        fill(&mut exec.error, error);
+        fill(&mut exec.output, output);
+        let ended = exec.ended_at.unwrap_or(at);
+        exec.ended_at = Some(ended);
+        let started = *exec.started_at.get_or_insert(exec.created_at.min(ended));
+        let duration = (ended - started).max(0) as u64;
+        exec.duration_ms = Some(duration);
+        let exec = exec.clone();
+        self.finished.push_back(exec.id.clone());
+
+        let entry = self
+            .agents
+            .entry(exec.agent_id.clone())
+            .or_insert_with(|| AgentEntry::blank(&exec.agent_id, at));
+        dirty.agents.insert(exec.agent_id.clone());
+        let a = &mut entry.agent;
+        a.tasks_in_progress = a.tasks_in_progress.saturating_sub(1);
+        a.last_seen = a.last_seen.max(at);
+        match to {
+            ExecutionStatus::Completed => a.tasks_completed += 1,
+            ExecutionStatus::Failed => a.tasks_failed += 1,
+            _ => a.tasks_cancelled += 1,
+        }
+        entry.last_failed = to == ExecutionStatus::Failed;
+        entry.reported_state = None;
+        if to != ExecutionStatus::Cancelled {
+            entry.duration_sum += duration as f64;
+            entry.duration_count += 1;
+            a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
+            let _ = entry.durations.record(duration.max(1));
+        }
+        self.window.record_finish(to, ended, duration, now);
+
+        if let Some(wf) = exec.workflow_id.as_deref() {
+            let w = self.workflow_mut(wf, at, dirty);
+            w.workflow.running_instances = w.workflow.running_instances.saturating_sub(1);
+            match to {
+                ExecutionStatus::Completed => w.workflow.successful_executions += 1,
+                ExecutionStatus::Failed => w.workflow.failed_executions += 1,
+                _ => {}
+            }
+            w.duration_sum += duration as f64;
+            w.duration_count += 1;
+            w.workflow.avg_execution_time_ms = w.duration_sum / w.duration_count as f64;
+        }
+        out.topics.insert("agents");
+        out.status_changes.push(exec);
+    }
+
+    fn evict(&mut self) {
+        while self.finished.len() > MAX_FINISHED_IN_MEMORY {
+            if let Some(id) = self.finished.pop_front() {
+                if self
+                    .executions
+                    .get(&id)
+                    .is_some_and(|e| e.status.is_terminal())
+                {
+                    self.executions.remove(&id);
+                    self.resources.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+impl LlmEntry {
+    fn record(&mut self, e: &LlmCallEvent, cost: f64, ts: i64) {
+        let s = &mut self.stats;
+        s.total_requests += 1;
+        if e.error.is_some() {
+            s.failed_requests += 1;
+        } else {
+            s.successful_requests += 1;
+        }
+        s.prompt_tokens += e.tokens_in;
+        s.completion_tokens += e.tokens_out;
+        s.total_tokens += e.tokens_in + e.tokens_out;
+        s.cost_usd += cost;
+        s.last_request = s.last_request.max(ts);
+        self.latency_sum += e.latency_ms;
+        s.avg_latency_ms = self.latency_sum / s.total_requests as f64;
+        let _ = self.latency.record((e.latency_ms.round() as u64).max(1));
+        s.p95_latency_ms = self.latency.value_at_quantile(0.95) as f64;
+        if let Some(ttft) = e.ttft_ms {
+            self.ttft_sum += ttft;
+            self.ttft_count += 1;
+            s.time_to_first_token_ms = Some(self.ttft_sum / self.ttft_count as f64);
+        }
+        let generating_ms = e.latency_ms - e.ttft_ms.unwrap_or(0.0);
+        if e.error.is_none() && e.tokens_out > 0 && generating_ms > 0.0 {
+            self.tps_sum += e.tokens_out as f64 * 1000.0 / generating_ms;
+            self.tps_count += 1;
+            s.tokens_per_second = Some(self.tps_sum / self.tps_count as f64);
+        }
+        s.error_rate = s.failed_requests as f64 * 100.0 / s.total_requests as f64;
+        let minute = ts / 60_000 * 60_000;
+        match self.recent.back_mut() {
+            Some((t, n)) if *t == minute => *n += 1,
+            _ => self.recent.push_back((minute, 1)),
+        }
+        while self.recent.len() > 5 {
+            self.recent.pop_front();
+        }
+    }
+}
+
+fn set(target: &mut u64, value: Option<u64>) {
+    if let Some(v) = value {
+        *target = v;
+    }
+}
+
+fn fill(target: &mut Option<String>, value: Option<String>) {
+    if value.is_some() {
+        *target = value;
+    }
+}
+
+#[cfg(test)]
+mod tests;

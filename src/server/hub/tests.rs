@@ -1,0 +1,270 @@
+use super::*;
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn hub() -> Hub {
+    Hub::new(PriceTable::default(), "host".into())
+}
+
+fn exec(id: &str, agent: &str, status: ExecutionStatus, ts: i64) -> Event {
+    Event::Execution(ExecutionEvent {
+        id: id.into(),
+        agent_id: agent.into(),
+        status: Some(status),
+        timestamp: Some(ts),
+        ..Default::default()
+    })
+}
+
+fn status(id: &str, status: ExecutionStatus, ts: i64) -> Event {
+    Event::Status(StatusEvent {
+        execution_id: id.into(),
+        status,
+        timestamp: Some(ts),
+        ..Default::default()
+    })
+}
+
+fn log(id: &str, msg: &str) -> Event {
+    Event::Log(LogEvent {
+        execution_id: id.into(),
+        message: msg.into(),
+        timestamp: Some(NOW),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn lifecycle_updates_agent_counters_and_durations() {
+    let h = hub();
+    h.apply(
+        vec![
+            exec("e1", "a", ExecutionStatus::Running, NOW - 3000),
+            exec("e2", "a", ExecutionStatus::Running, NOW - 2000),
+        ],
+        NOW,
+    );
+    let a = h.agent("a", NOW).unwrap();
+    assert_eq!(a.tasks_in_progress, 2);
+    assert_eq!(a.state, AgentState::Running);
+
+    let applied = h.apply(
+        vec![
+            status("e1", ExecutionStatus::Completed, NOW - 1000),
+            status("e2", ExecutionStatus::Failed, NOW),
+        ],
+        NOW,
+    );
+    assert_eq!(applied.status_changes.len(), 2);
+    let a = h.agent("a", NOW).unwrap();
+    assert_eq!(
+        (a.tasks_completed, a.tasks_failed, a.tasks_in_progress),
+        (1, 1, 0)
+    );
+    assert_eq!(a.avg_task_duration_ms, 2000.0);
+    assert_eq!(a.state, AgentState::Error);
+    let e1 = h.execution("e1").unwrap();
+    assert_eq!(e1.duration_ms, Some(2000));
+    assert_eq!(e1.ended_at, Some(NOW - 1000));
+}
+
+#[test]
+fn status_never_goes_backwards_or_out_of_a_final_state() {
+    let h = hub();
+    h.apply(
+        vec![
+            exec("e", "a", ExecutionStatus::Running, NOW),
+            status("e", ExecutionStatus::Completed, NOW),
+        ],
+        NOW,
+    );
+    let applied = h.apply(
+        vec![
+            status("e", ExecutionStatus::Running, NOW),
+            status("e", ExecutionStatus::Failed, NOW),
+        ],
+        NOW,
+    );
+    assert!(applied.status_changes.is_empty());
+    assert_eq!(h.execution("e").unwrap().status, ExecutionStatus::Completed);
+    let a = h.agent("a", NOW).unwrap();
+    assert_eq!((a.tasks_completed, a.tasks_failed), (1, 0));
+}
+
+#[test]
+fn logs_are_numbered_without_gaps_and_persisted() {
+    let h = hub();
+    let applied = h.apply(vec![log("e", "one"), log("e", "two")], NOW);
+    let seqs: Vec<u64> = applied.batch.logs.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    let applied = h.apply(vec![log("e", "three")], NOW);
+    assert_eq!(applied.batch.logs[0].seq, 3);
+    // The execution row travels whole with its new log count.
+    assert_eq!(applied.batch.executions[0].log_count, 3);
+    // An execution first seen through a log line belongs to the `unknown` agent until told.
+    assert_eq!(h.execution("e").unwrap().agent_id, "unknown");
+    h.apply(vec![exec("e", "real", ExecutionStatus::Running, NOW)], NOW);
+    assert_eq!(h.execution("e").unwrap().agent_id, "real");
+}
+
+#[test]
+fn llm_calls_aggregate_per_model_with_cost_from_the_price_table() {
+    let h = hub();
+    h.apply(vec![exec("e", "a", ExecutionStatus::Running, NOW)], NOW);
+    let call = |err: Option<&str>| {
+        Event::LlmCall(LlmCallEvent {
+            execution_id: Some("e".into()),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            tokens_in: 1000,
+            tokens_out: 500,
+            latency_ms: 1100.0,
+            ttft_ms: Some(100.0),
+            error: err.map(String::from),
+            timestamp: Some(NOW),
+            ..Default::default()
+        })
+    };
+    h.apply(
+        vec![
+            call(None),
+            call(None),
+            call(None),
+            call(Some("rate limited")),
+        ],
+        NOW,
+    );
+    let llm = h.llm(NOW);
+    assert_eq!(llm.len(), 1);
+    let m = &llm[0];
+    assert_eq!(
+        (m.total_requests, m.successful_requests, m.failed_requests),
+        (4, 3, 1)
+    );
+    assert_eq!(m.total_tokens, 6000);
+    assert_eq!(m.error_rate, 25.0);
+    assert_eq!(m.time_to_first_token_ms, Some(100.0));
+    assert_eq!(m.tokens_per_second, Some(500.0));
+    let expected = 4.0 * (1000.0 * 2.5 + 500.0 * 10.0) / 1e6;
+    assert!((m.cost_usd - expected).abs() < 1e-9);
+    let e = h.execution("e").unwrap();
+    assert_eq!((e.tokens_in, e.tokens_out, e.llm_calls), (4000, 2000, 4));
+    assert!((h.agent("a", NOW).unwrap().cost_usd - expected).abs() < 1e-9);
+}
+
+#[test]
+fn workflows_count_runs_of_their_executions() {
+    let h = hub();
+    let run = |id: &str| {
+        Event::Execution(ExecutionEvent {
+            id: id.into(),
+            agent_id: "a".into(),
+            workflow_id: Some("wf".into()),
+            status: Some(ExecutionStatus::Running),
+            timestamp: Some(NOW - 1000),
+            ..Default::default()
+        })
+    };
+    h.apply(vec![run("x"), run("y")], NOW);
+    assert_eq!(h.workflows()[0].running_instances, 2);
+    h.apply(
+        vec![
+            status("x", ExecutionStatus::Completed, NOW),
+            status("y", ExecutionStatus::Failed, NOW),
+        ],
+        NOW,
+    );
+    let w = &h.workflows()[0];
+    assert_eq!(
+        (
+            w.total_executions,
+            w.successful_executions,
+            w.failed_executions,
+            w.running_instances
+        ),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(w.avg_execution_time_ms, 1000.0);
+}
+
+#[test]
+fn reported_counters_replace_derived_ones() {
+    let h = hub();
+    h.apply(
+        vec![Event::Agent(AgentEvent {
+            id: "a".into(),
+            name: Some("Research Agent".into()),
+            tasks_completed: Some(42),
+            messages_sent: Some(158),
+            state: Some(AgentState::Idle),
+            timestamp: Some(NOW),
+            ..Default::default()
+        })],
+        NOW,
+    );
+    h.apply(
+        vec![
+            exec("e", "a", ExecutionStatus::Running, NOW),
+            status("e", ExecutionStatus::Completed, NOW),
+        ],
+        NOW,
+    );
+    let a = h.agent("a", NOW).unwrap();
+    assert_eq!(
+        (a.name.as_str(), a.tasks_completed, a.messages_sent),
+        ("Research Agent", 43, 158)
+    );
+}
+
+#[test]
+fn overview_counts_the_fleet_and_goes_offline_when_silent() {
+    let h = hub();
+    h.apply(
+        vec![
+            exec("e1", "a", ExecutionStatus::Running, NOW - 60_000),
+            exec("e2", "b", ExecutionStatus::Pending, NOW),
+        ],
+        NOW,
+    );
+    h.apply(vec![status("e1", ExecutionStatus::Completed, NOW)], NOW);
+    let o = h.overview(NOW);
+    assert_eq!(
+        (
+            o.agents_total,
+            o.agents_active,
+            o.executions_pending,
+            o.executions_finished
+        ),
+        (2, 2, 1, 1)
+    );
+    assert_eq!(o.success_rate, Some(100.0));
+    assert_eq!(o.series.len(), WINDOW_MINUTES);
+    assert_eq!(o.series.last().unwrap().completed, 1);
+    let later = NOW + OFFLINE_AFTER_MS + 1;
+    assert_eq!(h.agent("a", later).unwrap().state, AgentState::Offline);
+    // b still has a pending execution, so it is running, not offline
+    assert_eq!(h.agent("b", later).unwrap().state, AgentState::Running);
+}
+
+#[test]
+fn restore_rebuilds_what_apply_built() {
+    let h = hub();
+    let applied = h.apply(
+        vec![
+            exec("e", "a", ExecutionStatus::Running, NOW - 500),
+            status("e", ExecutionStatus::Completed, NOW),
+            log("e", "x"),
+        ],
+        NOW,
+    );
+    let snap = Snapshot {
+        agents: applied.batch.agents.clone(),
+        executions: applied.batch.executions.clone(),
+        ..Default::default()
+    };
+    let again = hub();
+    again.restore(snap, NOW);
+    assert_eq!(again.agent("a", NOW).unwrap().tasks_completed, 1);
+    assert_eq!(again.overview(NOW).executions_finished, 1);
+    assert_eq!(again.apply(vec![log("e", "y")], NOW).batch.logs[0].seq, 2);
+}

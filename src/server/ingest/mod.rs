@@ -1,0 +1,150 @@
+//! Ingest: decoders turn requests into validated [`Event`]s; a bounded queue carries them to
+//! the single pipeline task, which applies them to the hub, commits them to the store in
+//! one transaction per group of batches, and only then acknowledges each producer.
+
+pub mod native;
+
+use super::hub::Hub;
+use super::store::Store;
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{Event, IngestStats};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events applied and committed together.
+const GROUP_EVENTS: usize = 50_000;
+
+struct Batch {
+    events: Vec<Event>,
+    reply: oneshot::Sender<Result<usize, ApiError>>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    pub overloaded: AtomicU64,
+}
+
+/// The producer side of the ingest queue; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Batch>,
+    counters: Arc<Counters>,
+    capacity: usize,
+}
+
+impl Ingest {
+    /// Creates the queue and starts the pipeline task.
+    pub fn start(
+        hub: Arc<Hub>,
+        store: Arc<dyn Store>,
+        capacity: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(pipeline(rx, hub, store, counters.clone()));
+        (
+            Self {
+                tx,
+                counters,
+                capacity,
+            },
+            task,
+        )
+    }
+
+    /// Queues a validated batch and waits until it is durable. Never waits for queue space:
+    /// a full queue is answered at once with `overloaded` (503 + Retry-After).
+    pub async fn submit(&self, events: Vec<Event>) -> Result<usize, ApiError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let (reply, rx) = oneshot::channel();
+        let n = events.len() as u64;
+        if let Err(e) = self.tx.try_send(Batch { events, reply }) {
+            self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+            let why = match e {
+                mpsc::error::TrySendError::Full(_) => "the ingest queue is full; retry after 1 s",
+                mpsc::error::TrySendError::Closed(_) => "the server is shutting down",
+            };
+            tracing::warn!(events = n, "ingest refused: {why}");
+            return Err(ApiError::new(ErrorCode::Overloaded, why));
+        }
+        rx.await
+            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))?
+    }
+
+    /// Counts events refused by validation (they never reach the queue).
+    pub fn count_rejected(&self, n: usize) {
+        self.counters
+            .rejected
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> IngestStats {
+        IngestStats {
+            events_accepted: self.counters.accepted.load(Ordering::Relaxed),
+            events_rejected: self.counters.rejected.load(Ordering::Relaxed),
+            batches_rejected_overload: self.counters.overloaded.load(Ordering::Relaxed),
+            queue_depth: (self.capacity - self.tx.capacity()) as u64,
+            queue_capacity: self.capacity as u64,
+        }
+    }
+}
+
+async fn pipeline(
+    mut rx: mpsc::Receiver<Batch>,
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    counters: Arc<Counters>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        let mut n = group[0].events.len();
+        while n < GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(b) => {
+                    n += b.events.len();
+                    group.push(b);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut events = Vec::with_capacity(n);
+        let mut replies = Vec::with_capacity(group.len());
+        for b in group {
+            replies.push((b.reply, b.events.len()));
+            events.extend(b.events);
+        }
+
+        // Executions evicted from memory come back from the store, so numbering continues.
+        let unknown = hub.unknown_executions(&events);
+        if !unknown.is_empty() {
+            match store.executions_by_id(unknown).await {
+                Ok(found) => hub.adopt(found),
+                Err(e) => tracing::error!(error = %e, "loading executions for ingest failed"),
+            }
+        }
+
+        let applied = hub.apply(events, super::now_ms());
+        match store.commit(applied.batch).await {
+            Ok(()) => {
+                counters.accepted.fetch_add(n as u64, Ordering::Relaxed);
+                for (reply, count) in replies {
+                    let _ = reply.send(Ok(count));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = n, "ingest commit failed");
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(ApiError::new(
+                        ErrorCode::Overloaded,
+                        "the store could not commit the batch; retry",
+                    )));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The server: configuration, the ingest pipeline, the hub, the store and the HTTP surface.
+//! [`DashboardServer`] is the library entry point; `cli` is the binary's.
+
+pub mod cli;
+pub mod config;
+mod dashboard;
+pub mod demo;
+pub mod error;
+pub mod hub;
+pub mod ingest;
+pub mod queries;
+pub mod routes;
+pub mod store;
+mod system;
+
+pub use config::Config;
+pub use dashboard::{Collector, DashboardConfig, DashboardServer};
+pub use routes::router;
+
+use hub::Hub;
+use ingest::Ingest;
+use std::sync::Arc;
+use store::Store;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What every handler and server function can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub hub: Arc<Hub>,
+    pub store: Arc<dyn Store>,
+    pub ingest: Ingest,
+    pub started_at: std::time::Instant,
+}
+
+impl AppState {
+    /// Opens the store in `config.data_dir`, rebuilds the hub from it and starts the
+    /// ingest pipeline.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let store = store::SqliteStore::open(&config.data_dir, config.retention.as_secs())
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        Self::with_store(config, Arc::new(store)).await
+    }
+
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let now = now_ms();
+        let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name()));
+        let since = now - 24 * 3600 * 1000;
+        let snapshot = store.snapshot(since).await?;
+        tracing::info!(
+            agents = snapshot.agents.len(),
+            executions = snapshot.executions.len(),
+            "restored state from the store"
+        );
+        hub.restore(snapshot, now);
+        let (ingest, _pipeline) = Ingest::start(hub.clone(), store.clone(), config.ingest_queue);
+        Ok(Self {
+            config: Arc::new(config),
+            hub,
+            store,
+            ingest,
+            started_at: std::time::Instant::now(),
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! The read side: plain async functions over the hub and the store, shared by the REST
+//! routes and the server functions, and unit-tested through both.
+
+use super::store::ExecutionQuery;
+use super::{now_ms, AppState};
+use crate::error::ApiError;
+use crate::model::*;
+
+pub const DEFAULT_PAGE: u64 = 50;
+pub const MAX_PAGE: u64 = 1000;
+pub const MAX_LOG_PAGE: u64 = 5000;
+
+pub fn overview(state: &AppState) -> Overview {
+    state.hub.overview(now_ms())
+}
+
+pub fn metrics(state: &AppState) -> MetricsSnapshot {
+    let now = now_ms();
+    MetricsSnapshot {
+        timestamp: now,
+        overview: state.hub.overview(now),
+        agents: state.hub.agents(now),
+        workflows: state.hub.workflows(),
+        llm_providers: state.hub.llm(now),
+        plugins: state.hub.plugins(),
+        system: state.hub.system().into_iter().next(),
+    }
+}
+
+pub fn agents(state: &AppState) -> Vec<Agent> {
+    state.hub.agents(now_ms())
+}
+
+pub async fn agent(state: &AppState, id: &str) -> Result<AgentDetail, ApiError> {
+    let agent = state
+        .hub
+        .agent(id, now_ms())
+        .ok_or_else(|| ApiError::not_found("agent", id))?;
+    let query = ExecutionQuery {
+        agent_id: Some(id.to_string()),
+        limit: 20,
+        ..Default::default()
+    };
+    let (recent_executions, _) = state.store.executions(query).await?;
+    Ok(AgentDetail {
+        agent,
+        recent_executions,
+    })
+}
+
+pub async fn executions(
+    state: &AppState,
+    mut query: ExecutionQuery,
+) -> Result<Page<Execution>, ApiError> {
+    if query.limit == 0 {
+        query.limit = DEFAULT_PAGE;
+    }
+    if query.limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "limit {} is over the maximum of {MAX_PAGE}",
+            query.limit
+        )));
+    }
+    let (offset, limit) = (query.offset, query.limit);
+    let (items, total) = state.store.executions(query).await?;
+    Ok(Page {
+        items,
+        total,
+        offset,
+        limit,
+    })
+}
+
+async fn find_execution(state: &AppState, id: &str) -> Result<Execution, ApiError> {
+    if let Some(e) = state.hub.execution(id) {
+        return Ok(e);
+    }
+    state
+        .store
+        .executions_by_id(vec![id.to_string()])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("execution", id))
+}
+
+pub async fn execution(state: &AppState, id: &str) -> Result<ExecutionDetail, ApiError> {
+    let execution = find_execution(state, id).await?;
+    let agent_name = state
+        .hub
+        .agent(&execution.agent_id, now_ms())
+        .map(|a| a.name)
+        .unwrap_or_else(|| execution.agent_id.clone());
+    let resources = state.hub.resources(id);
+    Ok(ExecutionDetail {
+        execution,
+        agent_name,
+        resources,
+    })
+}
+
+/// Log lines with `seq > after`; `after = None` gives the last `limit` lines.
+pub async fn logs(
+    state: &AppState,
+    id: &str,
+    after: Option<u64>,
+    limit: Option<u64>,
+) -> Result<Vec<LogRecord>, ApiError> {
+    let limit = limit.unwrap_or(500);
+    if limit == 0 || limit > MAX_LOG_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LOG_PAGE}, got {limit}"
+        )));
+    }
+    find_execution(state, id).await?;
+    Ok(match after {
+        Some(after) => state.store.logs(id, after, limit).await?,
+        None => state.store.tail_logs(id, limit).await?,
+    })
+}
+
+pub fn workflows(state: &AppState) -> Vec<Workflow> {
+    state.hub.workflows()
+}
+
+pub fn llm(state: &AppState) -> Vec<LlmStats> {
+    state.hub.llm(now_ms())
+}
+
+pub fn plugins(state: &AppState) -> Vec<Plugin> {
+    state.hub.plugins()
+}
+
+pub fn system(state: &AppState) -> Vec<SystemSample> {
+    state.hub.system()
+}
+
+pub async fn health(state: &AppState) -> HealthReport {
+    let ingest = state.ingest.stats();
+    let (status, store) = match state.store.stats().await {
+        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 => ("healthy", s),
+        Ok(s) => ("degraded", s),
+        Err(e) => {
+            tracing::error!(error = %e, "store stats failed");
+            ("unhealthy", StoreStats::default())
+        }
+    };
+    HealthReport {
+        status: status.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        store,
+        ingest,
+    }
+}

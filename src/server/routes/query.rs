@@ -1,0 +1,110 @@
+//! The REST query API: JSON over the hub and the store. Read-only.
+
+use crate::error::ApiError;
+use crate::model::ExecutionStatus;
+use crate::server::error::ApiQuery;
+use crate::server::store::ExecutionQuery;
+use crate::server::{queries, AppState};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/overview",
+            get(|State(s): State<AppState>| async move { Json(queries::overview(&s)) }),
+        )
+        .route(
+            "/api/metrics",
+            get(|State(s): State<AppState>| async move { Json(queries::metrics(&s)) }),
+        )
+        .route(
+            "/api/agents",
+            get(|State(s): State<AppState>| async move { Json(queries::agents(&s)) }),
+        )
+        .route("/api/agents/{id}", get(agent))
+        .route("/api/executions", get(executions))
+        .route("/api/executions/{id}", get(execution))
+        .route("/api/executions/{id}/logs", get(logs))
+        .route(
+            "/api/workflows",
+            get(|State(s): State<AppState>| async move { Json(queries::workflows(&s)) }),
+        )
+        .route(
+            "/api/llm",
+            get(|State(s): State<AppState>| async move { Json(queries::llm(&s)) }),
+        )
+        .route(
+            "/api/plugins",
+            get(|State(s): State<AppState>| async move { Json(queries::plugins(&s)) }),
+        )
+        .route(
+            "/api/system",
+            get(|State(s): State<AppState>| async move { Json(queries::system(&s)) }),
+        )
+        .route(
+            "/api/health",
+            get(|State(s): State<AppState>| async move { Json(queries::health(&s).await) }),
+        )
+        .route("/api/{*rest}", get(unknown_api).post(unknown_api))
+}
+
+async fn unknown_api(Path(rest): Path<String>) -> ApiError {
+    ApiError::not_found("API route", &format!("/api/{rest}"))
+}
+
+async fn agent(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::agent(&s, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecutionParams {
+    agent_id: Option<String>,
+    status: Option<ExecutionStatus>,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default)]
+    limit: u64,
+}
+
+async fn executions(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<ExecutionParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let query = ExecutionQuery {
+        agent_id: p.agent_id,
+        status: p.status,
+        offset: p.offset,
+        limit: p.limit,
+    };
+    Ok(Json(queries::executions(&s, query).await?))
+}
+
+async fn execution(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::execution(&s, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn logs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<LogParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::logs(&s, &id, p.after, p.limit).await?))
+}

@@ -1,0 +1,44 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`. Append, never edit.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: entities as JSON beside the columns queries filter on; records append-only.
+    r#"
+    CREATE TABLE agents (id TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE workflows (id TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE llm_models (id TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE plugins (id TEXT PRIMARY KEY, updated_at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX executions_created ON executions (created_at DESC);
+    CREATE INDEX executions_agent ON executions (agent_id, created_at DESC);
+    CREATE INDEX executions_status ON executions (status, created_at DESC);
+    CREATE INDEX executions_updated ON executions (updated_at);
+    CREATE TABLE logs (
+        execution_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        attributes TEXT,
+        trace_id TEXT,
+        span_id TEXT,
+        PRIMARY KEY (execution_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_calls (ts INTEGER NOT NULL, execution_id TEXT, data TEXT NOT NULL);
+    CREATE INDEX llm_calls_ts ON llm_calls (ts);
+    CREATE TABLE tool_calls (ts INTEGER NOT NULL, execution_id TEXT, data TEXT NOT NULL);
+    CREATE INDEX tool_calls_ts ON tool_calls (ts);
+    CREATE TABLE resource_samples (ts INTEGER NOT NULL, execution_id TEXT, agent_id TEXT, cpu_percent REAL NOT NULL, memory_bytes INTEGER NOT NULL);
+    CREATE INDEX resource_samples_ts ON resource_samples (ts);
+    CREATE INDEX resource_samples_execution ON resource_samples (execution_id, ts);
+    CREATE TABLE system_samples (ts INTEGER NOT NULL, host TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX system_samples_ts ON system_samples (ts);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    "#,
+];

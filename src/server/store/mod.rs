@@ -1,0 +1,109 @@
+//! Durable storage behind one trait, so the embedded SQLite default and a PostgreSQL
+//! backend for scale-out serve the hub and the query paths the same way.
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::{
+    Agent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin, ResourceSample,
+    StoreStats, SystemSample, ToolCall, Workflow,
+};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("encoding: {0}")]
+    Encoding(#[from] serde_json::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the store is closed")]
+    Closed,
+    #[error("schema version {found} is newer than this build understands ({known})")]
+    FutureSchema { found: i64, known: i64 },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything one group commit writes. Entities are written whole (upserts of their latest
+/// state); records are appended.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    pub agents: Vec<Agent>,
+    pub executions: Vec<Execution>,
+    pub workflows: Vec<Workflow>,
+    pub llm: Vec<LlmStats>,
+    pub plugins: Vec<Plugin>,
+    pub logs: Vec<LogRecord>,
+    pub llm_calls: Vec<LlmCall>,
+    pub tool_calls: Vec<ToolCall>,
+    pub resources: Vec<ResourceSample>,
+    pub system: Vec<SystemSample>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+            && self.executions.is_empty()
+            && self.workflows.is_empty()
+            && self.llm.is_empty()
+            && self.plugins.is_empty()
+            && self.logs.is_empty()
+            && self.llm_calls.is_empty()
+            && self.tool_calls.is_empty()
+            && self.resources.is_empty()
+            && self.system.is_empty()
+    }
+}
+
+/// What the hub needs at start-up to rebuild its live state.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub agents: Vec<Agent>,
+    pub workflows: Vec<Workflow>,
+    pub llm: Vec<LlmStats>,
+    pub plugins: Vec<Plugin>,
+    /// Unfinished executions, and finished ones since `since`, newest last.
+    pub executions: Vec<Execution>,
+    pub system: Option<SystemSample>,
+}
+
+/// A filter over executions, newest first.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionQuery {
+    pub agent_id: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub executions: u64,
+    pub logs: u64,
+    pub samples: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Writes the batch in one transaction; returns once it is durable.
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<()>;
+    /// Live state to rebuild the hub from, with finished executions since `since` (ms).
+    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot>;
+    async fn executions(&self, query: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)>;
+    async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>>;
+    /// Log lines of one execution with `seq > after`, oldest first.
+    async fn logs(&self, execution_id: &str, after: u64, limit: u64)
+        -> StoreResult<Vec<LogRecord>>;
+    /// The last `limit` log lines of one execution, oldest first.
+    async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>>;
+    /// Deletes finished executions, their logs and samples older than `cutoff` (ms), and
+    /// gives the space back.
+    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport>;
+    async fn stats(&self) -> StoreResult<StoreStats>;
+    /// Waits for every pending write and stops the writer.
+    async fn close(&self);
+}

@@ -1,0 +1,621 @@
+//! The embedded default: SQLite in WAL mode. One writer thread owns the write connection
+//! and merges every commit waiting in its queue into one transaction (group commit); reads
+//! run on a small pool of read connections on the blocking thread pool.
+
+use super::migrations::MIGRATIONS;
+use super::{
+    ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult, WriteBatch,
+};
+use crate::model::{Execution, LogRecord, StoreStats};
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+const READERS: usize = 4;
+/// Most commits merged into one transaction.
+const GROUP_MAX: usize = 256;
+
+enum Command {
+    Commit(WriteBatch, oneshot::Sender<StoreResult<()>>),
+    Retain(i64, oneshot::Sender<StoreResult<RetentionReport>>),
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Command>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+    last_retention: AtomicI64,
+    retention_seconds: u64,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) `dir/observatory.db` and brings its schema up to date.
+    pub fn open(dir: &Path, retention_seconds: u64) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("observatory.db");
+        let mut conn = Connection::open(&path)?;
+        // auto_vacuum must be chosen before the first table exists; harmless afterwards.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: an acknowledged commit survives power loss too, not only a killed process.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(5))?;
+            readers.push(Mutex::new(r));
+        }
+
+        let (tx, rx) = mpsc::channel(1024);
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(Self {
+            path,
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(handle)),
+            readers: Arc::new(readers),
+            next_reader: AtomicUsize::new(0),
+            last_retention: AtomicI64::new(0),
+            retention_seconds,
+        })
+    }
+
+    fn sender(&self) -> StoreResult<mpsc::Sender<Command>> {
+        self.writer.lock().clone().ok_or(StoreError::Closed)
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers[i].lock();
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::FutureSchema {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "store schema migrated");
+    }
+    Ok(())
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
+    while let Some(first) = rx.blocking_recv() {
+        match first {
+            Command::Retain(cutoff, reply) => {
+                let _ = reply.send(retain(&mut conn, cutoff));
+            }
+            Command::Commit(batch, reply) => {
+                let mut batches = vec![batch];
+                let mut replies = vec![reply];
+                let mut deferred = None;
+                while batches.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(Command::Commit(b, r)) => {
+                            batches.push(b);
+                            replies.push(r);
+                        }
+                        Ok(other) => {
+                            deferred = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let result = write(&mut conn, &batches);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, batches = batches.len(), "store commit failed");
+                }
+                for r in replies {
+                    let _ = r.send(match &result {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
+                    });
+                }
+                if let Some(Command::Retain(cutoff, reply)) = deferred {
+                    let _ = reply.send(retain(&mut conn, cutoff));
+                }
+            }
+        }
+    }
+    // Channel closed: checkpoint so the next start opens a compact database.
+    if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+        tracing::warn!(error = %e, "wal checkpoint at shutdown failed");
+    }
+}
+
+fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
+        let mut upsert_workflow = tx.prepare_cached("INSERT INTO workflows (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
+        let mut upsert_llm = tx.prepare_cached("INSERT INTO llm_models (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
+        let mut upsert_plugin = tx.prepare_cached("INSERT INTO plugins (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
+        let mut upsert_exec = tx.prepare_cached(
+            "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status, updated_at = excluded.updated_at, data = excluded.data",
+        )?;
+        let mut insert_log = tx.prepare_cached(
+            "INSERT OR IGNORE INTO logs (execution_id, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut insert_llm = tx
+            .prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
+        let mut insert_tool = tx.prepare_cached(
+            "INSERT INTO tool_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut insert_resource = tx.prepare_cached("INSERT INTO resource_samples (ts, execution_id, agent_id, cpu_percent, memory_bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut insert_system =
+            tx.prepare_cached("INSERT INTO system_samples (ts, host, data) VALUES (?1, ?2, ?3)")?;
+
+        for b in batches {
+            for a in &b.agents {
+                upsert_agent.execute(params![a.id, a.last_seen, serde_json::to_string(a)?])?;
+            }
+            for w in &b.workflows {
+                upsert_workflow.execute(params![
+                    w.id,
+                    w.last_run.unwrap_or(0),
+                    serde_json::to_string(w)?
+                ])?;
+            }
+            for l in &b.llm {
+                upsert_llm.execute(params![l.id, l.last_request, serde_json::to_string(l)?])?;
+            }
+            for p in &b.plugins {
+                upsert_plugin.execute(params![
+                    p.id,
+                    p.last_call.unwrap_or(0),
+                    serde_json::to_string(p)?
+                ])?;
+            }
+            for e in &b.executions {
+                upsert_exec.execute(params![
+                    e.id,
+                    e.agent_id,
+                    e.status.as_str(),
+                    e.created_at,
+                    e.updated_at,
+                    serde_json::to_string(e)?
+                ])?;
+            }
+            for l in &b.logs {
+                let attrs = if l.attributes.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&l.attributes)?)
+                };
+                insert_log.execute(params![
+                    l.execution_id,
+                    l.seq as i64,
+                    l.timestamp,
+                    l.level.as_str(),
+                    l.message,
+                    attrs,
+                    l.trace_id,
+                    l.span_id
+                ])?;
+            }
+            for c in &b.llm_calls {
+                insert_llm.execute(params![
+                    c.timestamp,
+                    c.execution_id,
+                    serde_json::to_string(c)?
+                ])?;
+            }
+            for c in &b.tool_calls {
+                insert_tool.execute(params![
+                    c.timestamp,
+                    c.execution_id,
+                    serde_json::to_string(c)?
+                ])?;
+            }
+            for r in &b.resources {
+                insert_resource.execute(params![
+                    r.timestamp,
+                    r.execution_id,
+                    r.agent_id,
+                    r.cpu_percent,
+                    r.memory_bytes as i64
+                ])?;
+            }
+            for s in &b.system {
+                insert_system.execute(params![s.timestamp, s.host, serde_json::to_string(s)?])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
+    let tx = conn.transaction()?;
+    let old = "SELECT id FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
+    let logs = tx.execute(
+        &format!("DELETE FROM logs WHERE execution_id IN ({old})"),
+        params![cutoff],
+    )? as u64;
+    let mut samples = tx.execute(
+        "DELETE FROM resource_samples WHERE ts < ?1",
+        params![cutoff],
+    )? as u64;
+    samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
+    samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
+    samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
+    let executions = tx.execute(
+        "DELETE FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')",
+        params![cutoff],
+    )? as u64;
+    tx.commit()?;
+    conn.execute_batch("PRAGMA incremental_vacuum;")?;
+    Ok(RetentionReport {
+        executions,
+        logs,
+        samples,
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
+    Ok(serde_json::from_str(&data)?)
+}
+
+fn all_json<T: serde::de::DeserializeOwned>(conn: &Connection, sql: &str) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRecord, Option<String>)> {
+    let level: String = r.get(3)?;
+    Ok((
+        LogRecord {
+            execution_id: r.get(0)?,
+            seq: r.get::<_, i64>(1)? as u64,
+            timestamp: r.get(2)?,
+            level: level.parse().unwrap_or_default(),
+            message: r.get(4)?,
+            attributes: Default::default(),
+            trace_id: r.get(6)?,
+            span_id: r.get(7)?,
+        },
+        r.get(5)?,
+    ))
+}
+
+fn collect_logs(
+    rows: impl Iterator<Item = rusqlite::Result<(LogRecord, Option<String>)>>,
+) -> StoreResult<Vec<LogRecord>> {
+    rows.map(|row| {
+        let (mut rec, attrs) = row?;
+        if let Some(a) = attrs {
+            rec.attributes = serde_json::from_str(&a)?;
+        }
+        Ok(rec)
+    })
+    .collect()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Commit(batch, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT data FROM executions WHERE status IN ('PENDING','RUNNING') OR updated_at >= ?1 ORDER BY created_at",
+            )?;
+            let executions = stmt
+                .query_map(params![since], |r| r.get::<_, String>(0))?
+                .map(|r| decode(r?))
+                .collect::<StoreResult<Vec<Execution>>>()?;
+            let system = c
+                .query_row("SELECT data FROM system_samples ORDER BY ts DESC LIMIT 1", [], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(decode)
+                .transpose()?;
+            Ok(Snapshot {
+                agents: all_json(c, "SELECT data FROM agents")?,
+                workflows: all_json(c, "SELECT data FROM workflows")?,
+                llm: all_json(c, "SELECT data FROM llm_models")?,
+                plugins: all_json(c, "SELECT data FROM plugins")?,
+                executions,
+                system,
+            })
+        })
+        .await
+    }
+
+    async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
+        self.read(move |c| {
+            let mut filter = String::from(" WHERE 1=1");
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            if let Some(agent) = &q.agent_id {
+                args.push(Box::new(agent.clone()));
+                filter.push_str(&format!(" AND agent_id = ?{}", args.len()));
+            }
+            if let Some(status) = q.status {
+                args.push(Box::new(status.as_str()));
+                filter.push_str(&format!(" AND status = ?{}", args.len()));
+            }
+            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+            let total: i64 = c.query_row(&format!("SELECT COUNT(*) FROM executions{filter}"), refs.as_slice(), |r| r.get(0))?;
+            let sql = format!(
+                "SELECT data FROM executions{filter} ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
+                q.limit, q.offset
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let items = stmt
+                .query_map(refs.as_slice(), |r| r.get::<_, String>(0))?
+                .map(|r| decode(r?))
+                .collect::<StoreResult<Vec<Execution>>>()?;
+            Ok((items, total as u64))
+        })
+        .await
+    }
+
+    async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT data FROM executions WHERE id = ?1")?;
+            let mut out = Vec::new();
+            for id in &ids {
+                if let Some(data) = stmt
+                    .query_row(params![id], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    out.push(decode(data)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn logs(
+        &self,
+        execution_id: &str,
+        after: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<LogRecord>> {
+        let id = execution_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT execution_id, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+                 WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![id, after as i64, limit as i64], row_to_log)?;
+            collect_logs(rows)
+        })
+        .await
+    }
+
+    async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>> {
+        let id = execution_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT * FROM (SELECT execution_id, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+                 WHERE execution_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![id, limit as i64], row_to_log)?;
+            collect_logs(rows)
+        })
+        .await
+    }
+
+    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
+        let (tx, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Retain(cutoff, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let report = rx.await.map_err(|_| StoreError::Closed)??;
+        self.last_retention
+            .store(crate::server::now_ms(), Ordering::Relaxed);
+        Ok(report)
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let path = self.path.clone();
+        let last = self.last_retention.load(Ordering::Relaxed);
+        let retention_seconds = self.retention_seconds;
+        self.read(move |c| {
+            let executions: i64 =
+                c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?;
+            let log_records: i64 = c.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
+            let mut size = 0;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                size += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            }
+            Ok(StoreStats {
+                backend: "sqlite".into(),
+                size_bytes: size,
+                executions: executions as u64,
+                log_records: log_records as u64,
+                last_retention_run: (last > 0).then_some(last),
+                retention_seconds,
+            })
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        // Dropping the sender ends the writer loop once every queued commit is written.
+        self.writer.lock().take();
+        let handle = self.writer_thread.lock().take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExecutionStatus, LogLevel};
+
+    fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
+        Execution {
+            id: id.into(),
+            agent_id: "a".into(),
+            status,
+            created_at: at,
+            updated_at: at,
+            ..Default::default()
+        }
+    }
+
+    fn log(id: &str, seq: u64) -> LogRecord {
+        LogRecord {
+            execution_id: id.into(),
+            seq,
+            timestamp: 1_000 + seq as i64,
+            level: LogLevel::Info,
+            message: format!("line {seq}"),
+            attributes: Default::default(),
+            trace_id: None,
+            span_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_are_readable_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path(), 60).unwrap();
+            let batch = WriteBatch {
+                executions: vec![exec("e1", ExecutionStatus::Running, 10)],
+                logs: (1..=5).map(|s| log("e1", s)).collect(),
+                ..Default::default()
+            };
+            store.commit(batch).await.unwrap();
+            store.close().await;
+        }
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let snap = store.snapshot(0).await.unwrap();
+        assert_eq!(snap.executions.len(), 1);
+        let logs = store.logs("e1", 2, 10).await.unwrap();
+        assert_eq!(logs.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        let tail = store.tail_logs("e1", 2).await.unwrap();
+        assert_eq!(tail.iter().map(|l| l.seq).collect::<Vec<_>>(), [4, 5]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn filters_and_pages_executions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let executions = (0..10)
+            .map(|i| {
+                exec(
+                    &format!("e{i}"),
+                    if i % 2 == 0 {
+                        ExecutionStatus::Failed
+                    } else {
+                        ExecutionStatus::Completed
+                    },
+                    i,
+                )
+            })
+            .collect();
+        store
+            .commit(WriteBatch {
+                executions,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (page, total) = store
+            .executions(ExecutionQuery {
+                status: Some(ExecutionStatus::Failed),
+                offset: 1,
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(
+            page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e6", "e4"]
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn retention_drops_old_finished_executions_and_their_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let batch = WriteBatch {
+            executions: vec![
+                exec("old", ExecutionStatus::Completed, 10),
+                exec("live", ExecutionStatus::Running, 10),
+                exec("new", ExecutionStatus::Failed, 500),
+            ],
+            logs: vec![log("old", 1), log("live", 1), log("new", 1)],
+            ..Default::default()
+        };
+        store.commit(batch).await.unwrap();
+        let report = store.retain(100).await.unwrap();
+        assert_eq!(report.executions, 1);
+        assert_eq!(report.logs, 1);
+        let (left, _) = store
+            .executions(ExecutionQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut ids: Vec<_> = left.iter().map(|e| e.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["live", "new"]);
+        assert_eq!(store.stats().await.unwrap().log_records, 2);
+        store.close().await;
+    }
+}

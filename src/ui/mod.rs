@@ -1,0 +1,2 @@
+//! The browser app.
+pub fn mount() {}
