@@ -7,6 +7,7 @@ compile_error!("features `ssr` and `csr` are mutually exclusive: build the serve
 pub mod api;
 pub mod charts;
 pub mod error;
+pub mod format;
 pub mod model;
 
 #[cfg(feature = "ssr")]

@@ -150,6 +150,9 @@ const ERROR_LINES: &[&str] = &[
 ];
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Messages each agent has sent to and received from the others (MoFA's counters).
+static MESSAGES: [(AtomicU64, AtomicU64); 8] =
+    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 8];
 
 /// Runs the fleet until the task is aborted.
 pub async fn run(ingest: Ingest) {
@@ -206,6 +209,18 @@ pub async fn run(ingest: Ingest) {
                 tokio::time::sleep(Duration::from_millis((i * 300 + slot * 900) as u64)).await;
                 loop {
                     run_execution(&ingest, p, &mut rng).await;
+                    let (sent, received) = &MESSAGES[i];
+                    let report = AgentEvent {
+                        id: p.id.into(),
+                        messages_sent: Some(
+                            sent.fetch_add(rng.random_range(1..6), Ordering::Relaxed),
+                        ),
+                        messages_received: Some(
+                            received.fetch_add(rng.random_range(1..8), Ordering::Relaxed),
+                        ),
+                        ..Default::default()
+                    };
+                    send(&ingest, vec![Event::Agent(report)]).await;
                     tokio::time::sleep(Duration::from_millis(rng.random_range(500..4000))).await;
                 }
             }));

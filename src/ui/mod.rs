@@ -1,2 +1,73 @@
-//! The browser app.
-pub fn mount() {}
+//! The browser app: an app shell (navigation, top bar, connection state) around one page
+//! component per route.
+
+mod components;
+mod pages;
+mod poll;
+
+use components::shell::{Nav, TopBar};
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// Whether the server answered the last request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Offline,
+}
+
+/// The wall clock, ticking once a second, for relative times and running durations.
+#[derive(Clone, Copy)]
+pub struct Now(pub RwSignal<i64>);
+
+/// Dark (true) or light theme.
+#[derive(Clone, Copy)]
+pub struct Dark(pub RwSignal<bool>);
+
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+pub fn mount() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let now = RwSignal::new(now_ms());
+    provide_context(Now(now));
+    provide_context(RwSignal::new(Connection::Connecting));
+    let dark = RwSignal::new(components::shell::initial_theme_is_dark());
+    provide_context(Dark(dark));
+    Effect::new(move |_| components::shell::apply_theme(dark.get()));
+    let handle =
+        set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
+    on_cleanup(move || {
+        if let Ok(h) = handle {
+            h.clear();
+        }
+    });
+
+    view! {
+        <Router>
+            <div class="shell">
+                <Nav/>
+                <div class="main">
+                    <TopBar/>
+                    <main class="content" id="content">
+                        <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
+                            <Route path=path!("/") view=pages::overview::OverviewPage/>
+                            <Route path=path!("/agents") view=pages::agents::AgentsPage/>
+                            <Route path=path!("/agents/:id") view=pages::agent::AgentPage/>
+                            <Route path=path!("/executions") view=pages::executions::ExecutionsPage/>
+                            <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage/>
+                        </Routes>
+                    </main>
+                </div>
+            </div>
+        </Router>
+    }
+}

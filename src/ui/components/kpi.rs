@@ -1,0 +1,20 @@
+use leptos::prelude::*;
+
+/// One KPI tile: a label, a big number with its unit, an optional hint.
+#[component]
+pub fn Kpi(
+    #[prop(into)] label: String,
+    #[prop(into)] value: Signal<String>,
+    #[prop(into, optional)] hint: Option<Signal<String>>,
+    #[prop(optional)] tone: &'static str,
+) -> impl IntoView {
+    let class = format!("kpi {tone}");
+    let aria = label.clone();
+    view! {
+        <section class=class aria-label=aria>
+            <h3 class="kpi-label">{label}</h3>
+            <div class="kpi-value" data-testid="kpi-value">{move || value.get()}</div>
+            {hint.map(|h| view! { <div class="kpi-hint">{move || h.get()}</div> })}
+        </section>
+    }
+}

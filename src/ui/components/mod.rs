@@ -1,0 +1,8 @@
+//! Reusable pieces of the browser app.
+
+pub mod chart;
+pub mod kpi;
+pub mod shell;
+pub mod states;
+pub mod status;
+pub mod time;

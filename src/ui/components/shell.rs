@@ -1,0 +1,147 @@
+use crate::ui::{Connection, Dark};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+const THEME_KEY: &str = "observatory-theme";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Dark by default; light when the user chose it (remembered in local storage).
+pub fn initial_theme_is_dark() -> bool {
+    storage()
+        .and_then(|s| s.get_item(THEME_KEY).ok().flatten())
+        .is_none_or(|saved| saved != "light")
+}
+
+pub fn apply_theme(dark: bool) {
+    let mode = if dark { "dark" } else { "light" };
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = el.set_attribute("data-theme", mode);
+    }
+    if let Some(s) = storage() {
+        let _ = s.set_item(THEME_KEY, mode);
+    }
+}
+
+const LINKS: &[(&str, &str, &str)] = &[
+    (
+        "/",
+        "Overview",
+        "M3 13h8V3H3zm0 8h8v-6H3zm10 0h8V11h-8zm0-18v6h8V3z",
+    ),
+    (
+        "/agents",
+        "Agents",
+        "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm0 2c-4 0-8 2-8 5v1h16v-1c0-3-4-5-8-5z",
+    ),
+    (
+        "/executions",
+        "Executions",
+        "M4 6h16v2H4zm0 5h16v2H4zm0 5h10v2H4z",
+    ),
+];
+
+/// The left navigation: icons and labels, collapsible.
+#[component]
+pub fn Nav() -> impl IntoView {
+    let collapsed = RwSignal::new(false);
+    let location = use_location();
+    let active = move |href: &str| {
+        let path = location.pathname.get();
+        if href == "/" {
+            path == "/"
+        } else {
+            path.starts_with(href)
+        }
+    };
+    view! {
+        <nav class="nav" class:collapsed=move || collapsed.get() aria-label="Main">
+            <div class="brand">
+                <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
+                    <circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2"/>
+                    <circle cx="12" cy="12" r="3" fill="currentColor"/>
+                </svg>
+                <span class="label">"Observatory"</span>
+            </div>
+            <ul>
+                {LINKS
+                    .iter()
+                    .map(|(href, label, icon)| {
+                        let href = *href;
+                        view! {
+                            <li>
+                                <A href=href attr:class=move || if active(href) { "navlink active" } else { "navlink" }>
+                                    <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+                                        <path d=*icon fill="currentColor"/>
+                                    </svg>
+                                    <span class="label">{*label}</span>
+                                </A>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <button
+                class="collapse"
+                aria-label=move || if collapsed.get() { "Expand navigation" } else { "Collapse navigation" }
+                on:click=move |_| collapsed.update(|c| *c = !*c)
+            >
+                {move || if collapsed.get() { "»" } else { "«" }}
+            </button>
+        </nav>
+    }
+}
+
+/// The top bar: page title, connection indicator, theme switch.
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let connection = expect_context::<RwSignal<Connection>>();
+    let Dark(dark) = expect_context::<Dark>();
+    let location = use_location();
+    let title = move || {
+        let path = location.pathname.get();
+        match path.split('/').nth(1).unwrap_or("") {
+            "" => "Overview",
+            "agents" if path.len() > "/agents/".len() => "Agent",
+            "agents" => "Agents",
+            "executions" if path.len() > "/executions/".len() => "Execution",
+            "executions" => "Executions",
+            _ => "Not found",
+        }
+    };
+    let (label, class) = (
+        move || match connection.get() {
+            Connection::Connecting => "Connecting",
+            Connection::Live => "Live",
+            Connection::Offline => "Offline",
+        },
+        move || match connection.get() {
+            Connection::Connecting => "conn connecting",
+            Connection::Live => "conn live",
+            Connection::Offline => "conn offline",
+        },
+    );
+    view! {
+        <header class="topbar">
+            <h1 class="title">{title}</h1>
+            <div class="spacer"></div>
+            <span class=class role="status" aria-live="polite" data-testid="connection">
+                <span class="dot"></span>
+                {label}
+            </span>
+            <button
+                class="ghost"
+                aria-label=move || if dark.get() { "Switch to light theme" } else { "Switch to dark theme" }
+                on:click=move |_| dark.update(|d| *d = !*d)
+            >
+                {move || if dark.get() { "☀" } else { "☾" }}
+            </button>
+        </header>
+    }
+}

@@ -1,0 +1,8 @@
+//! One page component per route.
+
+pub mod agent;
+pub mod agents;
+pub mod execution;
+pub mod executions;
+pub mod not_found;
+pub mod overview;

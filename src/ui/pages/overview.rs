@@ -1,0 +1,58 @@
+use crate::api::{get_executions, get_overview};
+use crate::charts::executions::{draw_durations, draw_throughput};
+use crate::format;
+use crate::ui::components::chart::Chart;
+use crate::ui::components::kpi::Kpi;
+use crate::ui::components::states::{ErrorBox, Loading};
+use crate::ui::pages::executions::ExecutionRows;
+use crate::ui::poll::poll;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let overview = poll(2000, get_overview);
+    let recent = poll(3000, || get_executions(None, None, 0, 12));
+    let o = move || overview.get().and_then(|r| r.ok()).unwrap_or_default();
+    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
+    let points = Signal::derive(move || o().series);
+
+    view! {
+        {move || match overview.get() {
+            None => view! { <Loading what="the fleet"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+            Some(Ok(_)) => ().into_any(),
+        }}
+        <div class="kpis" role="group" aria-label="Key figures">
+            <Kpi label="Active agents" value=Signal::derive(move || o().agents_active.to_string()) hint=Signal::derive(move || format!("of {} known", o().agents_total))/>
+            <Kpi label="Running" value=Signal::derive(move || o().executions_running.to_string()) hint=Signal::derive(move || format!("{} pending", o().executions_pending)) tone="running"/>
+            <Kpi label="Success rate" value=Signal::derive(move || opt(o().success_rate, format::percent)) hint=Signal::derive(move || format!("{} finished, last {} min", o().executions_finished, o().window_minutes)) tone="completed"/>
+            <Kpi label="Error rate" value=Signal::derive(move || opt(o().error_rate, format::percent)) hint=Signal::derive(|| "failed of finished".to_string()) tone="failed"/>
+            <Kpi label="Duration p50" value=Signal::derive(move || opt(o().duration_p50_ms, format::duration_ms))/>
+            <Kpi label="Duration p95" value=Signal::derive(move || opt(o().duration_p95_ms, format::duration_ms))/>
+            <Kpi label="Duration p99" value=Signal::derive(move || opt(o().duration_p99_ms, format::duration_ms))/>
+            <Kpi label="Executions / min" value=Signal::derive(move || format::human_count(o().executions_per_minute))/>
+            <Kpi label="Tokens / min" value=Signal::derive(move || format::human_count(o().tokens_per_minute))/>
+            <Kpi label="Cost / hour" value=Signal::derive(move || format::usd(o().cost_per_hour_usd))/>
+        </div>
+        <div class="grid two">
+            <section class="panel">
+                <Chart label="Executions per minute by status" points=points draw=draw_throughput/>
+            </section>
+            <section class="panel">
+                <Chart label="Execution duration p50 / p95 / p99" points=points draw=draw_durations/>
+            </section>
+        </div>
+        <section class="panel">
+            <header class="panel-head">
+                <h2>"Recent executions"</h2>
+                <A href="/executions">"All executions →"</A>
+            </header>
+            {move || match recent.get() {
+                None => view! { <Loading what="executions"/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                Some(Ok(page)) => view! { <ExecutionRows rows=page.items/> }.into_any(),
+            }}
+        </section>
+    }
+}
