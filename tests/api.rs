@@ -1,1 +1,232 @@
+//! Every REST route, through `router(state).oneshot(...)`.
 
+mod common;
+
+use axum::http::StatusCode;
+use common::{app, fleet};
+use serde_json::Value;
+
+#[tokio::test]
+async fn query_routes_answer_with_the_ingested_fleet() {
+    let app = app().await;
+    let (status, body) = app.ingest(fleet()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 15);
+
+    let (s, o) = app.get("/api/overview").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(o["agents_total"], 2);
+    assert_eq!(o["executions_running"], 1);
+    assert_eq!(o["executions_finished"], 2);
+    assert_eq!(o["success_rate"], 50.0);
+
+    let (_, agents) = app.get("/api/agents").await;
+    let names: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alpha", "Beta"]);
+    let beta = &agents[1];
+    assert_eq!(
+        (
+            beta["tasks_failed"].as_u64(),
+            beta["tasks_in_progress"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(beta["state"], "running");
+
+    let (s, alpha) = app.get("/api/agents/alpha").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(alpha["agent"]["tokens_in"], 1000);
+    assert_eq!(alpha["recent_executions"][0]["id"], "e1");
+
+    let (_, m) = app.get("/api/metrics").await;
+    for key in [
+        "overview",
+        "agents",
+        "workflows",
+        "llm_providers",
+        "plugins",
+        "system",
+    ] {
+        assert!(!m[key].is_null(), "metrics snapshot has {key}");
+    }
+
+    let (_, wf) = app.get("/api/workflows").await;
+    assert_eq!(wf[0]["successful_executions"], 1);
+    assert_eq!(wf[0]["node_count"], 3);
+
+    let (_, llm) = app.get("/api/llm").await;
+    assert_eq!(llm[0]["id"], "openai/gpt-4o");
+    assert_eq!(llm[0]["total_tokens"], 1200);
+    assert!(llm[0]["cost_usd"].as_f64().unwrap() > 0.0);
+
+    let (_, plugins) = app.get("/api/plugins").await;
+    let vdb = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "vector_db")
+        .unwrap();
+    assert_eq!(
+        (vdb["version"].as_str(), vdb["call_count"].as_u64()),
+        (Some("2.0.0"), Some(1))
+    );
+
+    let (_, system) = app.get("/api/system").await;
+    assert!(system
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["host"] == "agent-host-1"));
+
+    let (s, health) = app.get("/api/health").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["store"]["backend"], "sqlite");
+    assert_eq!(health["ingest"]["events_accepted"], 15);
+}
+
+#[tokio::test]
+async fn executions_filter_paginate_and_show_detail_and_logs() {
+    let app = app().await;
+    app.ingest(fleet()).await;
+
+    let (_, page) = app.get("/api/executions").await;
+    assert_eq!(page["total"], 3);
+    let (_, page) = app.get("/api/executions?agent_id=beta&status=FAILED").await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["id"], "e2");
+    assert_eq!(page["items"][0]["error"], "boom");
+    let (_, page) = app.get("/api/executions?limit=1&offset=1").await;
+    assert_eq!(
+        (
+            page["items"].as_array().unwrap().len(),
+            page["total"].as_u64()
+        ),
+        (1, Some(3))
+    );
+
+    let (s, d) = app.get("/api/executions/e1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d["execution"]["status"], "COMPLETED");
+    assert_eq!(d["execution"]["log_count"], 2);
+    assert_eq!(d["agent_name"], "Alpha");
+    assert_eq!(d["resources"][0]["cpu_percent"], 42.0);
+
+    let (_, logs) = app.get("/api/executions/e1/logs").await;
+    let msgs: Vec<&str> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, ["first", "second"]);
+    assert_eq!(logs[1]["attributes"]["attempt"], 2);
+    let (_, logs) = app.get("/api/executions/e1/logs?after=1&limit=10").await;
+    assert_eq!(logs.as_array().unwrap().len(), 1);
+    assert_eq!(logs[0]["seq"], 2);
+}
+
+#[tokio::test]
+async fn bad_queries_and_unknown_ids_get_the_json_error_shape() {
+    let app = app().await;
+    for (uri, status, needle) in [
+        (
+            "/api/agents/nope",
+            StatusCode::NOT_FOUND,
+            "agent `nope` not found",
+        ),
+        (
+            "/api/executions/nope",
+            StatusCode::NOT_FOUND,
+            "execution `nope` not found",
+        ),
+        (
+            "/api/executions/nope/logs",
+            StatusCode::NOT_FOUND,
+            "execution `nope` not found",
+        ),
+        (
+            "/api/executions?status=DONE",
+            StatusCode::BAD_REQUEST,
+            "invalid query string",
+        ),
+        (
+            "/api/executions?limit=100000",
+            StatusCode::BAD_REQUEST,
+            "over the maximum",
+        ),
+        (
+            "/api/executions?colour=red",
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (
+            "/api/nothing-here",
+            StatusCode::NOT_FOUND,
+            "/api/nothing-here",
+        ),
+    ] {
+        let (s, body) = app.get(uri).await;
+        assert_eq!(s, status, "{uri}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{uri}: {message}");
+        assert!(body["code"].is_string(), "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn server_functions_answer_on_their_fixed_endpoints() {
+    let app = app().await;
+    app.ingest(fleet()).await;
+    let (s, body) = app
+        .post("/api/fn/overview", "application/x-www-form-urlencoded", "")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["agents_total"], 2);
+    let (s, body) = app
+        .post(
+            "/api/fn/execution",
+            "application/x-www-form-urlencoded",
+            "id=e2",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["execution"]["status"], "FAILED");
+    let (s, body) = app
+        .post(
+            "/api/fn/execution",
+            "application/x-www-form-urlencoded",
+            "id=missing",
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "not_found");
+}
+
+#[tokio::test]
+async fn probes_and_client_routes() {
+    let app = app().await;
+    let (s, body) = app.get("/health/live").await;
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (StatusCode::OK, Some("healthy"))
+    );
+    let (s, body) = app.get("/health/ready").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["status"], "healthy");
+    // A client-side route gets the app's index.html (or, unbuilt, a page saying how to build it).
+    let (s, body) = app.get("/executions/some-id").await;
+    assert_eq!(s, StatusCode::OK);
+    let html = match body {
+        Value::String(s) => s,
+        other => panic!("expected html, got {other}"),
+    };
+    assert!(html.contains("<title>Observatory</title>"), "{html}");
+    let (s, _) = app.get("/no-such-file.js").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

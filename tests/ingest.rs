@@ -1,1 +1,247 @@
+//! `POST /api/v1/events`: every way a request can be wrong, and what is stored when it is right.
 
+mod common;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use common::{app, app_with, split};
+use observatory::model::StoreStats;
+use observatory::server::store::{
+    ExecutionQuery, RetentionReport, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
+};
+use observatory::server::{AppState, Config};
+use serde_json::json;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+#[tokio::test]
+async fn a_bad_item_names_index_and_field_and_nothing_is_stored() {
+    let app = app().await;
+    let (s, body) = app
+        .ingest(json!([
+            {"type": "agent", "id": "ok"},
+            {"type": "log", "execution_id": "e"},
+            {"type": "llm_call", "provider": "p", "model": "m", "latency_ms": -5}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "bad_request");
+    assert_eq!(body["details"][0]["index"], 1);
+    assert_eq!(body["details"][0]["field"], "message");
+    assert_eq!(body["details"][1]["index"], 2);
+    assert_eq!(body["details"][1]["field"], "latency_ms");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was stored"));
+    let (_, agents) = app.get("/api/agents").await;
+    assert_eq!(
+        agents.as_array().unwrap().len(),
+        0,
+        "the valid item of a rejected batch is not stored"
+    );
+    let (_, health) = app.get("/api/health").await;
+    assert_eq!(health["ingest"]["events_rejected"], 2);
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415_and_bad_json_is_400() {
+    let app = app().await;
+    let (s, body) = app.post("/api/v1/events", "text/plain", "hello").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+    let (s, body) = app
+        .post("/api/v1/events", "application/json", "[{\"type\":")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("invalid JSON"));
+    let (s, _) = app.post("/api/v1/events", "application/json", "[]").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bodies_and_batches_over_the_limit_are_413() {
+    let app = app_with(|c| {
+        c.max_body_bytes = 2048;
+        c.max_batch_events = 3;
+    })
+    .await;
+    let big =
+        json!([{"type": "log", "execution_id": "e", "message": "x".repeat(4096)}]).to_string();
+    let (s, body) = app
+        .post("/api/v1/events", "application/json", big.clone())
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["message"].as_str().unwrap().contains("2048"));
+
+    // The limit applies after decompression: a small gzip of a big body is refused too.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(big.as_bytes()).unwrap();
+    let req = axum::http::Request::post("/api/v1/events")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(axum::body::Body::from(gz.finish().unwrap()))
+        .unwrap();
+    let (s, _) = split(
+        tower::ServiceExt::oneshot(app.router.clone(), req)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let four = json!([{"type": "agent", "id": "a"}, {"type": "agent", "id": "b"}, {"type": "agent", "id": "c"}, {"type": "agent", "id": "d"}]);
+    let (s, body) = app.ingest(four).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["message"].as_str().unwrap().contains("limit is 3"));
+}
+
+#[tokio::test]
+async fn gzip_and_ndjson_are_accepted() {
+    let app = app().await;
+    let nd = "{\"type\":\"agent\",\"id\":\"a\"}\n{\"type\":\"execution\",\"id\":\"e\",\"agent_id\":\"a\"}\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(nd.as_bytes()).unwrap();
+    let req = axum::http::Request::post("/api/v1/events")
+        .header("content-type", "application/x-ndjson")
+        .header("content-encoding", "gzip")
+        .body(axum::body::Body::from(gz.finish().unwrap()))
+        .unwrap();
+    let (s, body) = split(
+        tower::ServiceExt::oneshot(app.router.clone(), req)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 2);
+    let (_, e) = app.get("/api/executions/e").await;
+    assert_eq!(e["execution"]["status"], "PENDING");
+}
+
+/// A store whose commits wait for a permit, to hold the pipeline busy.
+struct GatedStore {
+    inner: SqliteStore,
+    gate: Arc<Semaphore>,
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
+        let _permit = self.gate.acquire().await.expect("gate open");
+        self.inner.commit(batch).await
+    }
+    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
+        self.inner.snapshot(since).await
+    }
+    async fn executions(
+        &self,
+        q: ExecutionQuery,
+    ) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
+        self.inner.executions(q).await
+    }
+    async fn executions_by_id(
+        &self,
+        ids: Vec<String>,
+    ) -> StoreResult<Vec<observatory::model::Execution>> {
+        self.inner.executions_by_id(ids).await
+    }
+    async fn logs(
+        &self,
+        id: &str,
+        after: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<observatory::model::LogRecord>> {
+        self.inner.logs(id, after, limit).await
+    }
+    async fn tail_logs(
+        &self,
+        id: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<observatory::model::LogRecord>> {
+        self.inner.tail_logs(id, limit).await
+    }
+    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
+        self.inner.retain(cutoff).await
+    }
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.inner.stats().await
+    }
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Semaphore::new(0));
+    let store = GatedStore {
+        inner: SqliteStore::open(dir.path(), 3600).unwrap(),
+        gate: gate.clone(),
+    };
+    let config = Config {
+        data_dir: dir.path().into(),
+        ingest_queue: 1,
+        ..Config::default()
+    };
+    let state = AppState::with_store(config, Arc::new(store)).await.unwrap();
+    let router = observatory::server::router(state.clone());
+    let send = |id: &'static str| {
+        let router = router.clone();
+        tokio::spawn(async move {
+            let body = json!([{"type": "agent", "id": id}]).to_string();
+            let req = axum::http::Request::post("/api/v1/events")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (resp.status(), retry)
+        })
+    };
+    // First batch: taken by the pipeline, which waits on the gate. Second: fills the queue.
+    let first = send("a");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = send("b");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, retry) = send("c").await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retry.as_deref(), Some("1"));
+
+    gate.add_permits(100);
+    assert_eq!(first.await.unwrap().0, StatusCode::OK);
+    assert_eq!(second.await.unwrap().0, StatusCode::OK);
+    let ids: Vec<String> = state
+        .hub
+        .agents(observatory::server::now_ms())
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(state.ingest.stats().batches_rejected_overload, 1);
+}
+
+#[tokio::test]
+async fn the_in_process_collector_validates_like_http() {
+    let app = app().await;
+    let collector = observatory::server::DashboardServer::from_state(app.state.clone()).collector();
+    collector
+        .log("e1", observatory::model::LogLevel::Info, "hello")
+        .await
+        .unwrap();
+    let err = collector
+        .log("", observatory::model::LogLevel::Info, "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.details[0].field, "execution_id");
+    let (_, logs) = app.get("/api/executions/e1/logs").await;
+    assert_eq!(logs[0]["message"], "hello");
+}

@@ -10,6 +10,15 @@ fn state() -> Result<crate::server::AppState, ApiError> {
     use_context::<crate::server::AppState>().ok_or_else(ApiError::internal)
 }
 
+/// Gives a failed server function the HTTP status of its error code, as REST does.
+#[cfg(feature = "ssr")]
+fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let (Err(e), Some(opts)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
+        opts.set_status(crate::server::error::status_of(e.code));
+    }
+    result
+}
+
 #[server(prefix = "/api/fn", endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, ApiError> {
     Ok(crate::server::queries::overview(&state()?))
@@ -22,7 +31,7 @@ pub async fn get_agents() -> Result<Vec<Agent>, ApiError> {
 
 #[server(prefix = "/api/fn", endpoint = "agent")]
 pub async fn get_agent(id: String) -> Result<AgentDetail, ApiError> {
-    crate::server::queries::agent(&state()?, &id).await
+    respond(crate::server::queries::agent(&state()?, &id).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "executions")]
@@ -38,12 +47,12 @@ pub async fn get_executions(
         offset,
         limit,
     };
-    crate::server::queries::executions(&state()?, query).await
+    respond(crate::server::queries::executions(&state()?, query).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "execution")]
 pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
-    crate::server::queries::execution(&state()?, &id).await
+    respond(crate::server::queries::execution(&state()?, &id).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "logs")]
@@ -52,7 +61,7 @@ pub async fn get_logs(
     after: Option<u64>,
     limit: Option<u64>,
 ) -> Result<Vec<LogRecord>, ApiError> {
-    crate::server::queries::logs(&state()?, &id, after, limit).await
+    respond(crate::server::queries::logs(&state()?, &id, after, limit).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "metrics")]

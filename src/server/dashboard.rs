@@ -96,6 +96,11 @@ impl DashboardServer {
         })
     }
 
+    /// Wraps state opened elsewhere (tests, custom set-ups).
+    pub fn from_state(state: AppState) -> Self {
+        Self { state }
+    }
+
     /// The in-process ingest handle.
     pub fn collector(&self) -> Collector {
         Collector {

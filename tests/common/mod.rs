@@ -1,0 +1,91 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use observatory::server::{AppState, Config};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn app() -> TestApp {
+    app_with(|_| {}).await
+}
+
+pub async fn app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let state = AppState::open(config).await.expect("state opens");
+    let router = observatory::server::router(state.clone());
+    TestApp { state, router, dir }
+}
+
+impl TestApp {
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let resp = self
+            .router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        split(resp).await
+    }
+
+    pub async fn post(
+        &self,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let req = Request::post(uri)
+            .header("content-type", content_type)
+            .body(body.into())
+            .unwrap();
+        split(self.router.clone().oneshot(req).await.unwrap()).await
+    }
+
+    pub async fn ingest(&self, events: Value) -> (StatusCode, Value) {
+        self.post("/api/v1/events", "application/json", events.to_string())
+            .await
+    }
+}
+
+pub async fn split(resp: axum::response::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+/// A small fleet: two agents, three executions (one running), logs, an LLM call, a tool call.
+pub fn fleet() -> Value {
+    serde_json::json!([
+        {"type": "agent", "id": "alpha", "name": "Alpha", "kind": "langgraph", "labels": {"team": "a"}},
+        {"type": "agent", "id": "beta", "name": "Beta", "kind": "crewai"},
+        {"type": "workflow", "id": "wf", "name": "Pipeline", "node_count": 3},
+        {"type": "plugin", "id": "vector_db", "name": "Vector DB", "version": "2.0.0", "state": "running"},
+        {"type": "execution", "id": "e1", "agent_id": "alpha", "workflow_id": "wf", "status": "RUNNING", "input": "task one"},
+        {"type": "log", "execution_id": "e1", "level": "info", "message": "first"},
+        {"type": "log", "execution_id": "e1", "level": "warn", "message": "second", "attributes": {"attempt": 2}},
+        {"type": "llm_call", "execution_id": "e1", "provider": "openai", "model": "gpt-4o", "tokens_in": 1000, "tokens_out": 200, "latency_ms": 900.0, "ttft_ms": 150.0},
+        {"type": "tool_call", "execution_id": "e1", "name": "vector_db", "latency_ms": 35.0},
+        {"type": "resource", "execution_id": "e1", "cpu_percent": 42.0, "memory_bytes": 104857600u64},
+        {"type": "status", "execution_id": "e1", "status": "COMPLETED", "output": "done"},
+        {"type": "execution", "id": "e2", "agent_id": "beta", "status": "RUNNING"},
+        {"type": "status", "execution_id": "e2", "status": "FAILED", "error": "boom"},
+        {"type": "execution", "id": "e3", "agent_id": "beta", "status": "RUNNING"},
+        {"type": "system", "host": "agent-host-1", "cpu_percent": 12.5, "memory_used_bytes": 1000, "memory_total_bytes": 4000}
+    ])
+}
