@@ -8,6 +8,7 @@ pub mod api;
 pub mod charts;
 pub mod error;
 pub mod format;
+pub mod live;
 pub mod model;
 
 #[cfg(feature = "ssr")]

@@ -6,6 +6,8 @@ use crate::model::MinutePoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// A series: its legend name, its colour, and how to read it from a minute.
+type Layer<T> = (&'static str, RGBColor, fn(&MinutePoint) -> T);
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn minute_label(points: &[MinutePoint], x: f64) -> String {
@@ -51,7 +53,7 @@ pub fn draw_throughput<DB: DrawingBackend>(
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
 
-    let layers: [(&str, RGBColor, fn(&MinutePoint) -> u64); 3] = [
+    let layers: [Layer<u64>; 3] = [
         ("completed", theme.completed, |p| p.completed),
         ("failed", theme.failed, |p| p.failed),
         ("cancelled", theme.cancelled, |p| p.cancelled),
@@ -118,7 +120,7 @@ pub fn draw_durations<DB: DrawingBackend>(
         .x_label_formatter(&|x| minute_label(points, *x))
         .y_label_formatter(&|y| format::duration_ms(*y))
         .draw()?;
-    let lines: [(&str, RGBColor, fn(&MinutePoint) -> Option<f64>); 3] = [
+    let lines: [Layer<Option<f64>>; 3] = [
         ("p50", theme.completed, |p| p.p50_ms),
         ("p95", theme.warning, |p| p.p95_ms),
         ("p99", theme.failed, |p| p.p99_ms),

@@ -63,12 +63,6 @@ pub struct Execution {
     pub updated_at: i64,
 }
 
-impl Default for ExecutionStatus {
-    fn default() -> Self {
-        Self::Pending
-    }
-}
-
 impl Execution {
     /// Duration so far: final when ended, elapsed until `now` while running.
     pub fn elapsed_ms(&self, now: i64) -> Option<u64> {

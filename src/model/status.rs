@@ -3,9 +3,12 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The lifecycle of an execution: PENDING → RUNNING → COMPLETED / FAILED / CANCELLED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionStatus {
+    #[default]
     #[serde(alias = "pending")]
     Pending,
     #[serde(alias = "running")]

@@ -137,6 +137,7 @@ impl DashboardServer {
         let mut tasks = vec![
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),
+            tokio::spawn(state.live.clone().run(state.config.ws_interval)),
         ];
         if state.config.demo {
             tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));

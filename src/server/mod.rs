@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod ingest;
+pub mod live;
 pub mod queries;
 pub mod routes;
 pub mod store;
@@ -19,6 +20,7 @@ pub use routes::router;
 
 use hub::Hub;
 use ingest::Ingest;
+use live::Live;
 use std::sync::Arc;
 use store::Store;
 
@@ -37,6 +39,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub store: Arc<dyn Store>,
     pub ingest: Ingest,
+    pub live: Live,
     pub started_at: std::time::Instant,
 }
 
@@ -61,12 +64,19 @@ impl AppState {
             "restored state from the store"
         );
         hub.restore(snapshot, now);
-        let (ingest, _pipeline) = Ingest::start(hub.clone(), store.clone(), config.ingest_queue);
+        let live = Live::new(hub.clone());
+        let (ingest, _pipeline) = Ingest::start(
+            hub.clone(),
+            store.clone(),
+            live.clone(),
+            config.ingest_queue,
+        );
         Ok(Self {
             config: Arc::new(config),
             hub,
             store,
             ingest,
+            live,
             started_at: std::time::Instant::now(),
         })
     }

@@ -195,6 +195,17 @@ impl Hub {
             out.topics.insert("overview");
             s.apply_one(event, now, &self.prices, &mut out, &mut dirty);
         }
+        for (topic, changed) in [
+            ("agents", !dirty.agents.is_empty()),
+            ("executions", !dirty.executions.is_empty()),
+            ("workflows", !dirty.workflows.is_empty()),
+            ("llm", !dirty.llm.is_empty()),
+            ("plugins", !dirty.plugins.is_empty()),
+        ] {
+            if changed {
+                out.topics.insert(topic);
+            }
+        }
         // Entities travel whole, once per batch, in their final state.
         for id in &dirty.agents {
             if let Some(a) = s.agents.get(id) {
@@ -251,8 +262,16 @@ impl Hub {
             .filter(|e| !e.status.is_terminal())
             .cloned()
             .collect();
-        v.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         v
+    }
+
+    /// The `limit` most recently created executions, newest first.
+    pub fn recent_executions(&self, limit: usize) -> Vec<Execution> {
+        let s = self.state.read();
+        let mut v: Vec<&Execution> = s.executions.values().collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        v.into_iter().take(limit).cloned().collect()
     }
 
     pub fn resources(&self, execution_id: &str) -> Vec<ResourceSample> {

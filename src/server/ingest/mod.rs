@@ -5,6 +5,7 @@
 pub mod native;
 
 use super::hub::Hub;
+use super::live::{Changes, Live};
 use super::store::Store;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Event, IngestStats};
@@ -40,11 +41,12 @@ impl Ingest {
     pub fn start(
         hub: Arc<Hub>,
         store: Arc<dyn Store>,
+        live: Live,
         capacity: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(pipeline(rx, hub, store, counters.clone()));
+        let task = tokio::spawn(pipeline(rx, hub, store, live, counters.clone()));
         (
             Self {
                 tx,
@@ -98,6 +100,7 @@ async fn pipeline(
     mut rx: mpsc::Receiver<Batch>,
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
+    live: Live,
     counters: Arc<Counters>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -128,10 +131,30 @@ async fn pipeline(
             }
         }
 
-        let applied = hub.apply(events, super::now_ms());
+        let mut applied = hub.apply(events, super::now_ms());
+        let b = &applied.batch;
+        let changes = Changes {
+            topics: std::mem::take(&mut applied.topics),
+            agents: b.agents.iter().map(|a| a.id.clone()).collect(),
+            executions: b.executions.clone(),
+            status_changes: std::mem::take(&mut applied.status_changes),
+            logs: if live.wants_logs() {
+                b.logs.clone()
+            } else {
+                Vec::new()
+            },
+            resources: b
+                .resources
+                .iter()
+                .filter(|r| r.execution_id.is_some())
+                .cloned()
+                .collect(),
+        };
         match store.commit(applied.batch).await {
             Ok(()) => {
                 counters.accepted.fetch_add(n as u64, Ordering::Relaxed);
+                // Live first: watched log lines go out before producers hear back.
+                live.publish(changes);
                 for (reply, count) in replies {
                     let _ = reply.send(Ok(count));
                 }

@@ -6,6 +6,7 @@ mod fns;
 mod health;
 mod ingest;
 mod query;
+mod ws;
 
 use super::AppState;
 use axum::Router;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::router())
         .merge(health::router())
         .merge(fns::router())
+        .merge(ws::router())
         .fallback(assets::serve)
         .with_state(state)
         .layer(TraceLayer::new_for_http());

@@ -20,7 +20,7 @@ const READERS: usize = 4;
 const GROUP_MAX: usize = 256;
 
 enum Command {
-    Commit(WriteBatch, oneshot::Sender<StoreResult<()>>),
+    Commit(Box<WriteBatch>, oneshot::Sender<StoreResult<()>>),
     Retain(i64, oneshot::Sender<StoreResult<RetentionReport>>),
 }
 
@@ -120,13 +120,13 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
                 let _ = reply.send(retain(&mut conn, cutoff));
             }
             Command::Commit(batch, reply) => {
-                let mut batches = vec![batch];
+                let mut batches = vec![*batch];
                 let mut replies = vec![reply];
                 let mut deferred = None;
                 while batches.len() < GROUP_MAX {
                     match rx.try_recv() {
                         Ok(Command::Commit(b, r)) => {
-                            batches.push(b);
+                            batches.push(*b);
                             replies.push(r);
                         }
                         Ok(other) => {
@@ -336,7 +336,7 @@ impl Store for SqliteStore {
         }
         let (tx, rx) = oneshot::channel();
         self.sender()?
-            .send(Command::Commit(batch, tx))
+            .send(Command::Commit(Box::new(batch), tx))
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?

@@ -40,7 +40,9 @@ pub fn ExecutionsPage() -> impl IntoView {
     });
     // Refetch at once when the filter in the address changes.
     Effect::new(move |prev: Option<()>| {
-        (status.get(), agent.get(), offset.get());
+        status.track();
+        agent.track();
+        offset.track();
         if prev.is_some() {
             leptos::task::spawn_local(async move {
                 let r = get_executions(

@@ -1,0 +1,443 @@
+//! Live fan-out to WebSocket clients. The ingest pipeline publishes what each commit
+//! changed; log lines, status changes and resource samples of watched executions go out at
+//! once, topic changes are coalesced and sent as deltas on a tick. Every client has a
+//! bounded queue: a client that cannot keep up is marked lagging, its queue is discarded and
+//! it is told to resync, so it never slows ingest or grows server memory.
+
+mod connection;
+
+pub use connection::{run_connection, Heartbeat};
+
+use super::hub::Hub;
+use super::now_ms;
+use crate::live::protocol::{LogData, MetricsData, ServerMessage, StatusData, TopicData, TOPICS};
+use crate::model::{Execution, LogRecord, ResourceSample};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// Messages queued per client before it is considered lagging.
+pub const CLIENT_QUEUE: usize = 4096;
+/// Live lines held for one execution while its backlog is read from the store.
+const MAX_BUFFERED: usize = 2048;
+
+/// A message serialised once, shared by every client it goes to.
+pub type Frame = Arc<str>;
+
+fn frame(msg: &ServerMessage) -> Frame {
+    serde_json::to_string(msg)
+        .expect("server messages serialise")
+        .into()
+}
+
+/// What one commit changed, for live subscribers.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub topics: HashSet<&'static str>,
+    pub agents: Vec<String>,
+    pub executions: Vec<Execution>,
+    pub status_changes: Vec<Execution>,
+    pub logs: Vec<LogRecord>,
+    pub resources: Vec<ResourceSample>,
+}
+
+enum ExecSub {
+    /// Backlog being read: live lines wait here, by seq.
+    Buffering(Vec<(u64, Frame)>),
+    Live,
+}
+
+pub struct Client {
+    pub id: u64,
+    tx: mpsc::Sender<Frame>,
+    topics: RwLock<HashSet<&'static str>>,
+    executions: Mutex<HashMap<String, ExecSub>>,
+    compact: AtomicBool,
+    lagging: AtomicBool,
+    lag: Notify,
+    dropped: AtomicU64,
+}
+
+impl Client {
+    /// Queues a frame without waiting. A full queue marks the client lagging.
+    fn send(&self, f: Frame) {
+        if self.lagging.load(Ordering::Relaxed) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(f) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.lagging.store(true, Ordering::Relaxed);
+            self.lag.notify_one();
+        }
+    }
+
+    fn send_msg(&self, msg: &ServerMessage) {
+        self.send(frame(msg));
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    topics: HashSet<&'static str>,
+    agents: HashSet<String>,
+    executions: BTreeMap<String, Execution>,
+}
+
+struct Inner {
+    hub: Arc<Hub>,
+    clients: RwLock<HashMap<u64, Arc<Client>>>,
+    /// execution id → clients watching it.
+    watchers: RwLock<HashMap<String, HashSet<u64>>>,
+    next_id: AtomicU64,
+    pending: Mutex<Pending>,
+    /// Per-topic sequence numbers. Held while a snapshot or a delta is queued, so every
+    /// client sees snapshot N before delta N+1.
+    seqs: Mutex<HashMap<&'static str, u64>>,
+    resyncs: AtomicU64,
+}
+
+/// The live hub of WebSocket clients; cheap to clone.
+#[derive(Clone)]
+pub struct Live {
+    inner: Arc<Inner>,
+}
+
+impl Live {
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hub,
+                clients: RwLock::default(),
+                watchers: RwLock::default(),
+                next_id: AtomicU64::new(1),
+                pending: Mutex::default(),
+                seqs: Mutex::default(),
+                resyncs: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.inner.clients.read().len()
+    }
+
+    pub fn resyncs(&self) -> u64 {
+        self.inner.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// True when some client watches an execution (the pipeline then keeps log lines).
+    pub fn wants_logs(&self) -> bool {
+        !self.inner.watchers.read().is_empty()
+    }
+
+    pub fn connect(&self) -> (Arc<Client>, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let client = Arc::new(Client {
+            id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
+            tx,
+            topics: RwLock::default(),
+            executions: Mutex::default(),
+            compact: AtomicBool::new(false),
+            lagging: AtomicBool::new(false),
+            lag: Notify::new(),
+            dropped: AtomicU64::new(0),
+        });
+        self.inner.clients.write().insert(client.id, client.clone());
+        (client, rx)
+    }
+
+    pub fn disconnect(&self, client: &Client) {
+        self.inner.clients.write().remove(&client.id);
+        let mut watchers = self.inner.watchers.write();
+        for id in client.executions.lock().keys() {
+            if let Some(set) = watchers.get_mut(id) {
+                set.remove(&client.id);
+                if set.is_empty() {
+                    watchers.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Subscribes a client to topics: a snapshot of each now, deltas from then on.
+    pub fn subscribe_topics(&self, client: &Client, topics: &[&'static str], compact: bool) {
+        if compact {
+            client.compact.store(true, Ordering::Relaxed);
+        }
+        let now = now_ms();
+        let seqs = self.inner.seqs.lock();
+        for &topic in topics {
+            client.topics.write().insert(topic);
+            let seq = seqs.get(topic).copied().unwrap_or(0);
+            let data = self.topic_data(topic, None, now);
+            client.send_msg(&ServerMessage::Snapshot {
+                seq,
+                data,
+                timestamp: now,
+            });
+        }
+    }
+
+    pub fn unsubscribe_topics(&self, client: &Client, topics: &[&'static str]) {
+        let mut mine = client.topics.write();
+        for t in topics {
+            mine.remove(t);
+        }
+    }
+
+    /// Starts watching an execution: from now on its live lines are held back until
+    /// [`Live::execution_backlog_sent`] releases those newer than the backlog.
+    pub fn watch_execution(&self, client: &Client, execution_id: &str) {
+        client
+            .executions
+            .lock()
+            .insert(execution_id.to_string(), ExecSub::Buffering(Vec::new()));
+        self.inner
+            .watchers
+            .write()
+            .entry(execution_id.to_string())
+            .or_default()
+            .insert(client.id);
+    }
+
+    /// Queues the backlog lines, then the held live lines newer than them, then switches the
+    /// subscription to live. Returns the last sequence number sent.
+    pub fn execution_backlog_sent(
+        &self,
+        client: &Client,
+        execution_id: &str,
+        backlog: Vec<LogRecord>,
+        after: u64,
+    ) -> u64 {
+        let now = now_ms();
+        let mut last = after;
+        if let Some(e) = self.inner.hub.execution(execution_id) {
+            client.send_msg(&status_message(&e, now));
+        }
+        for record in backlog {
+            last = last.max(record.seq);
+            client.send_msg(&log_message(record, now));
+        }
+        let mut subs = client.executions.lock();
+        if let Some(ExecSub::Buffering(held)) = subs.insert(execution_id.to_string(), ExecSub::Live)
+        {
+            for (seq, f) in held {
+                if seq > last {
+                    last = seq;
+                    client.send(f);
+                }
+            }
+        }
+        last
+    }
+
+    pub fn unwatch_execution(&self, client: &Client, execution_id: &str) {
+        client.executions.lock().remove(execution_id);
+        let mut watchers = self.inner.watchers.write();
+        if let Some(set) = watchers.get_mut(execution_id) {
+            set.remove(&client.id);
+            if set.is_empty() {
+                watchers.remove(execution_id);
+            }
+        }
+    }
+
+    /// Called by the ingest pipeline after each commit. Never waits.
+    pub fn publish(&self, changes: Changes) {
+        let now = now_ms();
+        {
+            let mut p = self.inner.pending.lock();
+            p.topics.extend(changes.topics.iter().copied());
+            p.agents.extend(changes.agents);
+            for e in changes.executions {
+                p.executions.insert(e.id.clone(), e);
+            }
+        }
+        if !self.wants_logs() {
+            return;
+        }
+        let watchers = self.inner.watchers.read();
+        let clients = self.inner.clients.read();
+        let targets = |id: &str| {
+            watchers
+                .get(id)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| clients.get(c))
+        };
+        for e in &changes.status_changes {
+            if watchers.contains_key(&e.id) {
+                let f = frame(&status_message(e, now));
+                targets(&e.id).for_each(|c| c.send(f.clone()));
+            }
+        }
+        for record in changes.logs {
+            if !watchers.contains_key(&record.execution_id) {
+                continue;
+            }
+            let (id, seq) = (record.execution_id.clone(), record.seq);
+            let f = frame(&log_message(record, now));
+            for c in targets(&id) {
+                let mut subs = c.executions.lock();
+                match subs.get_mut(&id) {
+                    Some(ExecSub::Buffering(held)) if held.len() < MAX_BUFFERED => {
+                        held.push((seq, f.clone()))
+                    }
+                    Some(ExecSub::Buffering(_)) => {
+                        drop(subs);
+                        c.lagging.store(true, Ordering::Relaxed);
+                        c.lag.notify_one();
+                    }
+                    Some(ExecSub::Live) => c.send(f.clone()),
+                    None => {}
+                }
+            }
+        }
+        for r in changes.resources {
+            let Some(id) = r.execution_id.as_deref() else {
+                continue;
+            };
+            if !watchers.contains_key(id) {
+                continue;
+            }
+            let started = self
+                .inner
+                .hub
+                .execution(id)
+                .and_then(|e| e.started_at.or(Some(e.created_at)));
+            let data = MetricsData {
+                memory_usage: r.memory_bytes,
+                cpu_usage: r.cpu_percent,
+                duration: started.map_or(0, |s| (r.timestamp - s).max(0) as u64),
+            };
+            let f = frame(&ServerMessage::Metrics {
+                execution_id: id.to_string(),
+                data,
+                timestamp: r.timestamp,
+            });
+            targets(id).for_each(|c| c.send(f.clone()));
+        }
+    }
+
+    /// Sends the coalesced deltas of every changed topic. Runs on the `ws_interval` tick.
+    pub fn flush(&self) {
+        let pending = std::mem::take(&mut *self.inner.pending.lock());
+        if pending.topics.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let clients: Vec<Arc<Client>> = self.inner.clients.read().values().cloned().collect();
+        let mut seqs = self.inner.seqs.lock();
+        let mut payload = serde_json::Map::new();
+        for &topic in TOPICS.iter().filter(|t| pending.topics.contains(*t)) {
+            let data = self.topic_data(topic, Some(&pending), now);
+            let seq = seqs.entry(topic).or_insert(0);
+            *seq += 1;
+            if let Ok(v) = serde_json::to_value(&data) {
+                if let Some(d) = v.get("data") {
+                    payload.insert(topic.to_string(), d.clone());
+                }
+            }
+            let f = frame(&ServerMessage::Delta {
+                seq: *seq,
+                data,
+                timestamp: now,
+            });
+            for c in clients.iter().filter(|c| c.topics.read().contains(topic)) {
+                c.send(f.clone());
+            }
+        }
+        let mofa: Vec<&Arc<Client>> = clients
+            .iter()
+            .filter(|c| !c.compact.load(Ordering::Relaxed) && !c.topics.read().is_empty())
+            .collect();
+        if !mofa.is_empty() {
+            let f = frame(&ServerMessage::MetricsUpdate {
+                payload: serde_json::Value::Object(payload),
+                timestamp: now,
+            });
+            mofa.iter().for_each(|c| c.send(f.clone()));
+        }
+    }
+
+    /// A topic's data: everything (snapshot) or what changed (delta). Small topics always
+    /// travel whole.
+    fn topic_data(&self, topic: &str, changed: Option<&Pending>, now: i64) -> TopicData {
+        let hub = &self.inner.hub;
+        match topic {
+            "overview" => TopicData::Overview(hub.overview(now)),
+            "agents" => TopicData::Agents(match changed {
+                None => hub.agents(now),
+                Some(p) => p
+                    .agents
+                    .iter()
+                    .filter_map(|id| hub.agent(id, now))
+                    .collect(),
+            }),
+            "executions" => TopicData::Executions(match changed {
+                None => hub.recent_executions(crate::live::state::MAX_EXECUTIONS),
+                Some(p) => p.executions.values().cloned().collect(),
+            }),
+            "workflows" => TopicData::Workflows(hub.workflows()),
+            "llm" => TopicData::Llm(hub.llm(now)),
+            "plugins" => TopicData::Plugins(hub.plugins()),
+            "system" => TopicData::System(hub.system()),
+            _ => TopicData::Alerts(Vec::new()),
+        }
+    }
+
+    /// Runs [`Live::flush`] every `interval` until the task is aborted.
+    pub async fn run(self, interval: Duration) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.flush();
+        }
+    }
+}
+
+fn log_message(record: LogRecord, now: i64) -> ServerMessage {
+    ServerMessage::Log {
+        execution_id: record.execution_id.clone(),
+        data: LogData {
+            log: record.message.clone(),
+            record,
+        },
+        timestamp: now,
+    }
+}
+
+fn status_message(e: &Execution, now: i64) -> ServerMessage {
+    ServerMessage::Status {
+        execution_id: e.id.clone(),
+        data: StatusData {
+            status: e.status,
+            output: e.output.clone(),
+            error: e.error.clone(),
+            execution: e.clone(),
+        },
+        timestamp: now,
+    }
+}
+
+/// The topic names as the server's static strings, or the first unknown name.
+pub fn known_topics(names: &[String]) -> Result<Vec<&'static str>, String> {
+    names
+        .iter()
+        .map(|n| {
+            TOPICS
+                .iter()
+                .copied()
+                .find(|t| *t == n.as_str())
+                .ok_or_else(|| n.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+//! The connection loop driven through channels: no sockets.
+
+use super::*;
+use crate::model::{Event, ExecutionEvent, ExecutionStatus, LogEvent};
+use crate::server::hub::PriceTable;
+use crate::server::store::{SqliteStore, Store};
+use axum::extract::ws::Message;
+use futures::channel::mpsc as fmpsc;
+use futures::{SinkExt, StreamExt};
+
+struct Harness {
+    live: Live,
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), 3600).unwrap());
+    let hub = Arc::new(Hub::new(PriceTable::default(), "h".into()));
+    Harness {
+        live: Live::new(hub.clone()),
+        hub,
+        store,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    /// Applies, commits and publishes, as the ingest pipeline does.
+    async fn ingest(&self, events: Vec<Event>) {
+        let mut applied = self.hub.apply(events, now_ms());
+        let changes = Changes {
+            topics: std::mem::take(&mut applied.topics),
+            agents: applied.batch.agents.iter().map(|a| a.id.clone()).collect(),
+            executions: applied.batch.executions.clone(),
+            status_changes: std::mem::take(&mut applied.status_changes),
+            logs: applied.batch.logs.clone(),
+            resources: applied.batch.resources.clone(),
+        };
+        self.store.commit(applied.batch).await.unwrap();
+        self.live.publish(changes);
+    }
+
+    fn connect(
+        &self,
+        heartbeat: Heartbeat,
+    ) -> (
+        fmpsc::UnboundedSender<Result<Message, std::io::Error>>,
+        fmpsc::UnboundedReceiver<Message>,
+    ) {
+        let (to_server, from_client) = fmpsc::unbounded();
+        let (to_client, from_server) = fmpsc::unbounded();
+        let sink = to_client.sink_map_err(|_| ());
+        tokio::spawn(run_connection(
+            self.live.clone(),
+            self.store.clone(),
+            500,
+            heartbeat,
+            sink,
+            from_client,
+        ));
+        (to_server, from_server)
+    }
+}
+
+fn log(id: &str, n: usize) -> Event {
+    Event::Log(LogEvent {
+        execution_id: id.into(),
+        message: format!("line {n}"),
+        ..Default::default()
+    })
+}
+
+async fn next_json(rx: &mut fmpsc::UnboundedReceiver<Message>) -> serde_json::Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), rx.next())
+            .await
+            .expect("a message in time")
+            .expect("open");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+fn send(tx: &fmpsc::UnboundedSender<Result<Message, std::io::Error>>, v: serde_json::Value) {
+    tx.unbounded_send(Ok(Message::Text(v.to_string().into())))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn topics_get_a_snapshot_then_numbered_deltas() {
+    let h = harness().await;
+    h.ingest(vec![Event::Execution(ExecutionEvent {
+        id: "e1".into(),
+        agent_id: "a".into(),
+        status: Some(ExecutionStatus::Running),
+        ..Default::default()
+    })])
+    .await;
+    h.live.flush();
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "topics": ["agents", "executions"], "compact": true}),
+    );
+    let snap = next_json(&mut rx).await;
+    assert_eq!(
+        (
+            snap["type"].as_str(),
+            snap["topic"].as_str(),
+            snap["seq"].as_u64()
+        ),
+        (Some("snapshot"), Some("agents"), Some(1))
+    );
+    assert_eq!(snap["data"][0]["id"], "a");
+    let snap = next_json(&mut rx).await;
+    assert_eq!(
+        (snap["topic"].as_str(), snap["data"][0]["id"].as_str()),
+        (Some("executions"), Some("e1"))
+    );
+    assert_eq!(next_json(&mut rx).await["type"], "subscribed");
+
+    h.ingest(vec![Event::Status(crate::model::StatusEvent {
+        execution_id: "e1".into(),
+        status: ExecutionStatus::Completed,
+        ..Default::default()
+    })])
+    .await;
+    h.live.flush();
+    let d = next_json(&mut rx).await;
+    assert_eq!(
+        (d["type"].as_str(), d["topic"].as_str(), d["seq"].as_u64()),
+        (Some("delta"), Some("agents"), Some(2))
+    );
+    assert_eq!(d["data"][0]["tasks_completed"], 1);
+    let d = next_json(&mut rx).await;
+    assert_eq!(
+        (d["topic"].as_str(), d["seq"].as_u64()),
+        (Some("executions"), Some(2))
+    );
+    assert_eq!(d["data"][0]["status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn mofa_clients_also_get_metrics_update() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "topics": ["agents", "workflows", "llm"]}),
+    );
+    for _ in 0..4 {
+        next_json(&mut rx).await; // three snapshots and `subscribed`
+    }
+    h.ingest(vec![Event::Agent(crate::model::AgentEvent {
+        id: "x".into(),
+        ..Default::default()
+    })])
+    .await;
+    h.live.flush();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(next_json(&mut rx).await);
+    }
+    let update = seen
+        .iter()
+        .find(|m| m["type"] == "metrics_update")
+        .expect("a metrics_update");
+    assert_eq!(update["payload"]["agents"][0]["id"], "x");
+}
+
+#[tokio::test]
+async fn an_execution_gets_its_backlog_then_live_lines_in_order_without_gaps() {
+    let h = harness().await;
+    h.ingest((1..=10).map(|n| log("e", n)).collect()).await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "executionId": "e"}),
+    );
+    let mut seqs = Vec::new();
+    loop {
+        let m = next_json(&mut rx).await;
+        match m["type"].as_str() {
+            Some("log") => {
+                assert_eq!(m["executionId"], "e");
+                assert!(m["timestamp"].as_i64().unwrap() > 0);
+                seqs.push(m["data"]["seq"].as_u64().unwrap());
+            }
+            Some("status") => {}
+            Some("subscribed") => {
+                assert_eq!(m["lastSeq"], 10);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    h.ingest((11..=20).map(|n| log("e", n)).collect()).await;
+    while seqs.len() < 20 {
+        let m = next_json(&mut rx).await;
+        if m["type"] == "log" {
+            assert_eq!(m["data"]["log"], format!("line {}", m["data"]["seq"]));
+            seqs.push(m["data"]["seq"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+
+    // Resuming after a sequence number sends only what came after it.
+    send(
+        &tx,
+        serde_json::json!({"type": "unsubscribe", "executionId": "e"}),
+    );
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "executionId": "e", "afterSeq": 18}),
+    );
+    let mut resumed = Vec::new();
+    loop {
+        let m = next_json(&mut rx).await;
+        match m["type"].as_str() {
+            Some("log") => resumed.push(m["data"]["seq"].as_u64().unwrap()),
+            Some("subscribed") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(resumed, [19, 20]);
+}
+
+#[tokio::test]
+async fn an_execution_that_does_not_exist_yet_may_be_watched() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "executionId": "later"}),
+    );
+    let m = next_json(&mut rx).await;
+    assert_eq!(
+        (m["type"].as_str(), m["lastSeq"].as_u64()),
+        (Some("subscribed"), Some(0))
+    );
+    h.ingest(vec![
+        Event::Execution(ExecutionEvent {
+            id: "later".into(),
+            agent_id: "a".into(),
+            status: Some(ExecutionStatus::Running),
+            ..Default::default()
+        }),
+        log("later", 1),
+    ])
+    .await;
+    let m = next_json(&mut rx).await;
+    assert_eq!(
+        (m["type"].as_str(), m["data"]["status"].as_str()),
+        (Some("status"), Some("RUNNING"))
+    );
+    let m = next_json(&mut rx).await;
+    assert_eq!(
+        (m["type"].as_str(), m["data"]["seq"].as_u64()),
+        (Some("log"), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_get_an_error_and_the_connection_stays_open() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    tx.unbounded_send(Ok(Message::Text("not json".into())))
+        .unwrap();
+    let m = next_json(&mut rx).await;
+    assert_eq!(m["type"], "error");
+    assert!(m["message"].as_str().unwrap().contains("invalid message"));
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "topics": ["nope"]}),
+    );
+    assert!(next_json(&mut rx).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown topic `nope`"));
+    send(&tx, serde_json::json!({"type": "subscribe"}));
+    assert_eq!(next_json(&mut rx).await["type"], "error");
+    send(&tx, serde_json::json!({"type": "ping"}));
+    assert_eq!(next_json(&mut rx).await["type"], "pong");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_is_pinged_then_closed() {
+    let h = harness().await;
+    let hb = Heartbeat {
+        ping_every: Duration::from_secs(30),
+        timeout: Duration::from_secs(60),
+    };
+    let (_tx, mut rx) = h.connect(hb);
+    let mut pings = 0;
+    loop {
+        match rx.next().await {
+            Some(Message::Ping(_)) => pings += 1,
+            Some(Message::Close(Some(frame))) => {
+                assert!(frame.reason.contains("heartbeat"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(pings >= 1);
+    assert_eq!(h.live.connections(), 0);
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_resynced_and_memory_stays_bounded() {
+    let h = harness().await;
+    let (client, mut rx) = h.live.connect();
+    h.live.watch_execution(&client, "busy");
+    h.live
+        .execution_backlog_sent(&client, "busy", Vec::new(), 0);
+    for chunk in 0..50 {
+        h.ingest((0..200).map(|n| log("busy", chunk * 200 + n)).collect())
+            .await;
+    }
+    assert!(client.lagging.load(Ordering::Relaxed));
+    assert!(client.dropped.load(Ordering::Relaxed) >= 10_000 - CLIENT_QUEUE as u64);
+    let mut queued = 0;
+    while rx.try_recv().is_ok() {
+        queued += 1;
+    }
+    assert!(
+        queued <= CLIENT_QUEUE,
+        "the queue never grows past its bound"
+    );
+}
