@@ -2,4 +2,5 @@
 //! `<canvas>` in `CanvasBackend`; tests draw to `SVGBackend`.
 
 pub mod executions;
+pub mod resources;
 pub mod theme;

@@ -2,19 +2,21 @@
 //! component per route.
 
 mod components;
+mod live;
+mod load;
 mod pages;
-mod poll;
 
 use components::shell::{Nav, TopBar};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-/// Whether the server answered the last request.
+/// The state of the live connection, as the top bar shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
     Connecting,
     Live,
+    Reconnecting,
     Offline,
 }
 
@@ -39,7 +41,7 @@ pub fn mount() {
 pub fn App() -> impl IntoView {
     let now = RwSignal::new(now_ms());
     provide_context(Now(now));
-    provide_context(RwSignal::new(Connection::Connecting));
+    live::start();
     let dark = RwSignal::new(components::shell::initial_theme_is_dark());
     provide_context(Dark(dark));
     Effect::new(move |_| components::shell::apply_theme(dark.get()));

@@ -138,11 +138,7 @@ async fn pipeline(
             agents: b.agents.iter().map(|a| a.id.clone()).collect(),
             executions: b.executions.clone(),
             status_changes: std::mem::take(&mut applied.status_changes),
-            logs: if live.wants_logs() {
-                b.logs.clone()
-            } else {
-                Vec::new()
-            },
+            logs: live.watched_logs(&b.logs),
             resources: b
                 .resources
                 .iter()

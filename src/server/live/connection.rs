@@ -17,6 +17,8 @@ use tokio::time::Instant;
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Most log lines sent when resuming an execution after a sequence number.
 const MAX_RESUME: u64 = 2000;
+/// A socket that accepts nothing for this long is closed: the client stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Heartbeat {
@@ -56,8 +58,10 @@ pub async fn run_connection<Si, St, E>(
         tokio::select! {
             out = rx.recv() => {
                 let Some(f) = out else { break "closed" };
-                if sink.send(Message::Text(f.as_ref().into())).await.is_err() {
-                    break "send failed";
+                match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(f.as_ref().into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break "send failed",
+                    Err(_) => break "client stopped reading",
                 }
             }
             incoming = stream.next() => {

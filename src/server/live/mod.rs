@@ -129,8 +129,19 @@ impl Live {
         self.inner.resyncs.load(Ordering::Relaxed)
     }
 
-    /// True when some client watches an execution (the pipeline then keeps log lines).
-    pub fn wants_logs(&self) -> bool {
+    /// The log lines some client watches (the pipeline hands only those to [`Live::publish`]).
+    pub fn watched_logs(&self, logs: &[LogRecord]) -> Vec<LogRecord> {
+        let watchers = self.inner.watchers.read();
+        if watchers.is_empty() {
+            return Vec::new();
+        }
+        logs.iter()
+            .filter(|l| watchers.contains_key(&l.execution_id))
+            .cloned()
+            .collect()
+    }
+
+    fn wants_logs(&self) -> bool {
         !self.inner.watchers.read().is_empty()
     }
 
@@ -280,6 +291,13 @@ impl Live {
                 continue;
             }
             let (id, seq) = (record.execution_id.clone(), record.seq);
+            // A client that is lagging gets nothing until it resyncs: skip the encoding.
+            if targets(&id).all(|c| c.lagging.load(Ordering::Relaxed)) {
+                targets(&id).for_each(|c| {
+                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                });
+                continue;
+            }
             let f = frame(&log_message(record, now));
             for c in targets(&id) {
                 let mut subs = c.executions.lock();

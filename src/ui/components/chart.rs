@@ -1,5 +1,4 @@
 use crate::charts::theme::Theme;
-use crate::model::MinutePoint;
 use crate::ui::Dark;
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -7,20 +6,20 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
-pub type DrawFn =
+pub type DrawFn<T> =
     fn(
         &DrawingArea<CanvasBackend, Shift>,
-        &[MinutePoint],
+        &[T],
         &Theme,
     ) -> Result<(), DrawingAreaErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>>;
 
 /// A plotters chart on a `<canvas>`, sharp on HiDPI screens, redrawn when its data, the
 /// theme or the window size changes.
 #[component]
-pub fn Chart(
+pub fn Chart<T: Clone + Send + Sync + 'static>(
     #[prop(into)] label: String,
-    points: Signal<Vec<MinutePoint>>,
-    draw: DrawFn,
+    points: Signal<Vec<T>>,
+    draw: DrawFn<T>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let Dark(dark) = expect_context::<Dark>();
@@ -28,7 +27,6 @@ pub fn Chart(
     let handle = window_event_listener(leptos::ev::resize, move |_| size.update(|s| *s += 1));
     on_cleanup(move || handle.remove());
     Effect::new(move |_| {
-        let pts = points.get();
         let dark = dark.get();
         size.track();
         let Some(el) = canvas.get() else { return };
@@ -47,15 +45,17 @@ pub fn Chart(
         };
         if let Some(backend) = CanvasBackend::with_canvas_object(el) {
             let root = backend.into_drawing_area();
-            if let Err(e) = draw(&root, &pts, &theme) {
+            let result = points.with(|pts| draw(&root, pts, &theme));
+            if let Err(e) = result {
                 leptos::logging::warn!("chart draw failed: {e:?}");
             }
         }
     });
+    let aria = label.clone();
     view! {
         <figure class="chart">
-            <figcaption>{label.clone()}</figcaption>
-            <canvas node_ref=canvas role="img" aria-label=label data-testid="chart"></canvas>
+            <figcaption>{label}</figcaption>
+            <canvas node_ref=canvas role="img" aria-label=aria data-testid="chart"></canvas>
         </figure>
     }
 }

@@ -1,3 +1,4 @@
+use crate::ui::live::use_live;
 use crate::ui::{Connection, Dark};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -101,7 +102,7 @@ pub fn Nav() -> impl IntoView {
 /// The top bar: page title, connection indicator, theme switch.
 #[component]
 pub fn TopBar() -> impl IntoView {
-    let connection = expect_context::<RwSignal<Connection>>();
+    let connection = use_live().connection;
     let Dark(dark) = expect_context::<Dark>();
     let location = use_location();
     let title = move || {
@@ -119,11 +120,13 @@ pub fn TopBar() -> impl IntoView {
         move || match connection.get() {
             Connection::Connecting => "Connecting",
             Connection::Live => "Live",
+            Connection::Reconnecting => "Reconnecting",
             Connection::Offline => "Offline",
         },
         move || match connection.get() {
             Connection::Connecting => "conn connecting",
             Connection::Live => "conn live",
+            Connection::Reconnecting => "conn connecting",
             Connection::Offline => "conn offline",
         },
     );

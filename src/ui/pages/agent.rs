@@ -4,8 +4,8 @@ use crate::ui::components::kpi::Kpi;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
+use crate::ui::load::load_on;
 use crate::ui::pages::executions::ExecutionRows;
-use crate::ui::poll::poll;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -23,7 +23,7 @@ pub fn AgentPage() -> impl IntoView {
 #[component]
 fn AgentView(id: String) -> impl IntoView {
     let fetch_id = id.clone();
-    let detail = poll(2000, move || get_agent(fetch_id.clone()));
+    let detail = load_on("agents", move || get_agent(fetch_id.clone()));
     let all = format!("/executions?agent={id}");
     move || match detail.get() {
         None => view! { <Loading what="the agent"/> }.into_any(),

@@ -4,7 +4,8 @@ use crate::model::{Agent, AgentState};
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
-use crate::ui::poll::poll;
+use crate::ui::live::use_live;
+use crate::ui::load::load_once;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
@@ -60,7 +61,17 @@ fn compare(col: Col, a: &Agent, b: &Agent) -> Ordering {
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
-    let agents = poll(2000, get_agents);
+    let live = use_live();
+    let initial = load_once(get_agents);
+    let agents = Memo::new(move |_| {
+        if live.state.with(|s| s.has_snapshot("agents")) {
+            Some(Ok(live
+                .state
+                .with(|s| s.agents.values().cloned().collect::<Vec<_>>())))
+        } else {
+            initial.get()
+        }
+    });
     let sort = RwSignal::new((Col::Name, true));
     let filter = RwSignal::new(String::new());
     let state_filter = RwSignal::new(String::new());

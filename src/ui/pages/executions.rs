@@ -4,7 +4,7 @@ use crate::model::{Execution, ExecutionStatus};
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::StatusPill;
 use crate::ui::components::time::Ago;
-use crate::ui::poll::poll;
+use crate::ui::load::load_on;
 use crate::ui::Now;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -30,31 +30,8 @@ pub fn ExecutionsPage() -> impl IntoView {
             .and_then(|o| o.parse::<u64>().ok())
             .unwrap_or(0)
     });
-    let page = poll(2000, move || {
-        get_executions(
-            agent.get_untracked(),
-            status.get_untracked(),
-            offset.get_untracked(),
-            PAGE,
-        )
-    });
-    // Refetch at once when the filter in the address changes.
-    Effect::new(move |prev: Option<()>| {
-        status.track();
-        agent.track();
-        offset.track();
-        if prev.is_some() {
-            leptos::task::spawn_local(async move {
-                let r = get_executions(
-                    agent.get_untracked(),
-                    status.get_untracked(),
-                    offset.get_untracked(),
-                    PAGE,
-                )
-                .await;
-                page.try_set(Some(r));
-            });
-        }
+    let page = load_on("executions", move || {
+        get_executions(agent.get(), status.get(), offset.get(), PAGE)
     });
     let href = move |status: Option<ExecutionStatus>, offset: u64| {
         build_href(status, agent.get_untracked().as_deref(), offset)

@@ -1,18 +1,38 @@
 use crate::api::{get_executions, get_overview};
 use crate::charts::executions::{draw_durations, draw_throughput};
 use crate::format;
+use crate::model::Execution;
 use crate::ui::components::chart::Chart;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::states::{ErrorBox, Loading};
+use crate::ui::live::use_live;
+use crate::ui::load::load_once;
 use crate::ui::pages::executions::ExecutionRows;
-use crate::ui::poll::poll;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let overview = poll(2000, get_overview);
-    let recent = poll(3000, || get_executions(None, None, 0, 12));
+    let live = use_live();
+    let initial = load_once(get_overview);
+    let initial_recent = load_once(|| get_executions(None, None, 0, 12));
+    // Live data once the first snapshot is in; the server function's answer until then.
+    let overview = Memo::new(move |_| match live.state.with(|s| s.overview.clone()) {
+        Some(o) => Some(Ok(o)),
+        None => initial.get(),
+    });
+    let recent = Memo::new(move |_| {
+        if live.state.with(|s| s.has_snapshot("executions")) {
+            let mut v: Vec<Execution> = live
+                .state
+                .with(|s| s.executions.values().cloned().collect());
+            v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+            v.truncate(12);
+            Some(Ok(v))
+        } else {
+            initial_recent.get().map(|r| r.map(|p| p.items))
+        }
+    });
     let o = move || overview.get().and_then(|r| r.ok()).unwrap_or_default();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
     let points = Signal::derive(move || o().series);
@@ -51,7 +71,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || match recent.get() {
                 None => view! { <Loading what="executions"/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
-                Some(Ok(page)) => view! { <ExecutionRows rows=page.items/> }.into_any(),
+                Some(Ok(rows)) => view! { <ExecutionRows rows=rows/> }.into_any(),
             }}
         </section>
     }
