@@ -102,5 +102,6 @@ test('unknown pages and executions say so', async ({ page }) => {
   await d.open('/no/such/page');
   await expect(page.getByText('Nothing here')).toBeVisible();
   await d.open('/executions/does-not-exist');
-  await expect(page.getByRole('alert').first()).toContainText('not found');
+  await expect(page.getByText('Waiting for this execution')).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'Waiting' })).toContainText('not found');
 });
