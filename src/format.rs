@@ -110,6 +110,17 @@ pub fn utc(ms: i64) -> String {
     )
 }
 
+/// `2026-11-22T03:48:41.123Z`, as RFC 3339 wants it.
+pub fn rfc3339(ms: i64) -> String {
+    let date = utc(ms);
+    format!(
+        "{}T{}.{:03}Z",
+        &date[..10],
+        &date[11..19],
+        ms.rem_euclid(1000)
+    )
+}
+
 /// `03:48:41.123` (UTC) for log lines.
 pub fn clock_ms(ms: i64) -> String {
     let rem = ms.rem_euclid(86_400_000);
@@ -165,5 +176,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_795_319_321_000), "2026-11-22 03:48:41 UTC");
         assert_eq!(clock_ms(1_795_319_321_123), "03:48:41.123");
+        assert_eq!(rfc3339(1_795_319_321_123), "2026-11-22T03:48:41.123Z");
     }
 }

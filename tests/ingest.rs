@@ -165,6 +165,13 @@ impl Store for GatedStore {
     ) -> StoreResult<Vec<observatory::model::LogRecord>> {
         self.inner.tail_logs(id, limit).await
     }
+    async fn alert_snapshot(
+        &self,
+        since: i64,
+        history: u64,
+    ) -> StoreResult<observatory::server::store::AlertSnapshot> {
+        self.inner.alert_snapshot(since, history).await
+    }
     async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
         self.inner.retain(cutoff).await
     }

@@ -68,3 +68,49 @@ pub async fn get_logs(
 pub async fn get_metrics() -> Result<MetricsSnapshot, ApiError> {
     Ok(crate::server::queries::metrics(&state()?))
 }
+
+#[server(prefix = "/api/fn", endpoint = "alerts")]
+pub async fn get_alerts() -> Result<AlertsView, ApiError> {
+    Ok(crate::server::queries::alerts(&state()?))
+}
+
+#[server(prefix = "/api/fn", endpoint = "alerts/ack")]
+pub async fn acknowledge_alert(
+    id: String,
+    by: String,
+    note: String,
+    expires_in_minutes: Option<u64>,
+) -> Result<Alert, ApiError> {
+    respond(
+        crate::server::queries::acknowledge(
+            &state()?,
+            &id,
+            AckRequest {
+                by,
+                note,
+                expires_in_minutes,
+            },
+        )
+        .await,
+    )
+}
+
+#[server(prefix = "/api/fn", endpoint = "alerts/unack")]
+pub async fn unacknowledge_alert(id: String, by: String) -> Result<Alert, ApiError> {
+    respond(crate::server::queries::unacknowledge(&state()?, &id, &by).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "silences/create", input = leptos::server_fn::codec::Json)]
+pub async fn create_silence(request: SilenceRequest) -> Result<Silence, ApiError> {
+    respond(crate::server::queries::silence(&state()?, request).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "silences/preview", input = leptos::server_fn::codec::Json)]
+pub async fn preview_silence(matchers: Labels) -> Result<Vec<Alert>, ApiError> {
+    Ok(crate::server::queries::silence_preview(&state()?, matchers))
+}
+
+#[server(prefix = "/api/fn", endpoint = "silences/expire")]
+pub async fn expire_silence(id: String, by: String) -> Result<Silence, ApiError> {
+    respond(crate::server::queries::expire_silence(&state()?, &id, &by).await)
+}

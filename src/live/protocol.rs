@@ -10,7 +10,7 @@
 //! each with `executionId`, `data` and a millisecond `timestamp`.
 
 use crate::model::{
-    Agent, Execution, ExecutionStatus, LlmStats, LogRecord, Overview, Plugin, SystemSample,
+    Agent, Alert, Execution, ExecutionStatus, LlmStats, LogRecord, Overview, Plugin, SystemSample,
     Workflow,
 };
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ pub enum TopicData {
     Llm(Vec<LlmStats>),
     Plugins(Vec<Plugin>),
     System(Vec<SystemSample>),
-    Alerts(Vec<serde_json::Value>),
+    Alerts(Vec<Alert>),
 }
 
 impl TopicData {

@@ -2,7 +2,7 @@
 
 use super::protocol::{MetricsData, ServerMessage, TopicData};
 use crate::model::{
-    Agent, Execution, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow,
+    Agent, Alert, Execution, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow,
 };
 use std::collections::BTreeMap;
 
@@ -23,6 +23,8 @@ pub struct LiveState {
     pub llm: Vec<LlmStats>,
     pub plugins: Vec<Plugin>,
     pub system: Vec<SystemSample>,
+    /// Pending, firing and recently resolved alerts by id.
+    pub alerts: BTreeMap<String, Alert>,
     pub watched: BTreeMap<String, Watched>,
     /// Messages applied since the page loaded.
     pub applied: u64,
@@ -226,7 +228,18 @@ fn replace(state: &mut LiveState, data: TopicData, whole: bool) {
         TopicData::Llm(list) => state.llm = list,
         TopicData::Plugins(list) => state.plugins = list,
         TopicData::System(list) => state.system = list,
-        TopicData::Alerts(_) => {}
+        TopicData::Alerts(list) => {
+            if whole {
+                state.alerts.clear();
+            }
+            for a in list {
+                if a.state == crate::model::AlertState::Inactive {
+                    state.alerts.remove(&a.id);
+                } else {
+                    state.alerts.insert(a.id.clone(), a);
+                }
+            }
+        }
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! Timestamps are milliseconds since the Unix epoch (`i64`), durations are milliseconds.
 
+mod alert;
 mod entities;
 mod event;
 mod overview;
 mod status;
 
+pub use alert::*;
 pub use entities::*;
 pub use event::*;
 pub use overview::*;

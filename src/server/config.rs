@@ -58,6 +58,8 @@ pub struct Config {
     pub limits: Limits,
     /// USD per million tokens, per model.
     pub prices: PriceTable,
+    /// Rules, receivers and intervals of alerting.
+    pub alerts: super::alerts::AlertingConfig,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             log_format: "text".into(),
             limits: Limits::default(),
             prices: PriceTable::default(),
+            alerts: Default::default(),
         }
     }
 }
@@ -129,7 +132,7 @@ impl Config {
 }
 
 /// `Duration` as a humantime string (`7d`, `1s`, `500ms`) in TOML.
-mod humantime_serde {
+pub(crate) mod humantime_serde {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

@@ -138,6 +138,12 @@ impl DashboardServer {
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),
             tokio::spawn(state.live.clone().run(state.config.ws_interval)),
+            tokio::spawn(
+                state
+                    .alerts
+                    .clone()
+                    .run(state.config.alerts.eval_interval, state.ingest.clone()),
+            ),
         ];
         if state.config.demo {
             tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));

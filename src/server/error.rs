@@ -52,3 +52,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|e| ApiError::bad_request(format!("invalid query string: {}", e.body_text())))
     }
 }
+
+/// `Json<T>` whose rejection is our error shape, naming what was wrong with the body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::new(
+                    crate::error::ErrorCode::UnsupportedMediaType,
+                    "send the body as JSON with Content-Type: application/json",
+                ))
+            }
+            Err(e) => Err(ApiError::bad_request(format!(
+                "invalid JSON body: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}

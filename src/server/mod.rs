@@ -1,6 +1,7 @@
 //! The server: configuration, the ingest pipeline, the hub, the store and the HTTP surface.
 //! [`DashboardServer`] is the library entry point; `cli` is the binary's.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 mod dashboard;
@@ -18,6 +19,7 @@ pub use config::Config;
 pub use dashboard::{Collector, DashboardConfig, DashboardServer};
 pub use routes::router;
 
+use alerts::Alerts;
 use hub::Hub;
 use ingest::Ingest;
 use live::Live;
@@ -40,6 +42,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub ingest: Ingest,
     pub live: Live,
+    pub alerts: Alerts,
     pub started_at: std::time::Instant,
 }
 
@@ -65,6 +68,15 @@ impl AppState {
         );
         hub.restore(snapshot, now);
         let live = Live::new(hub.clone());
+        let external_url = format!("http://{}", config.listen);
+        let alerts = Alerts::open(
+            &config.alerts,
+            external_url,
+            hub.clone(),
+            store.clone(),
+            live.clone(),
+        )
+        .await?;
         let (ingest, _pipeline) = Ingest::start(
             hub.clone(),
             store.clone(),
@@ -77,6 +89,7 @@ impl AppState {
             store,
             ingest,
             live,
+            alerts,
             started_at: std::time::Instant::now(),
         })
     }

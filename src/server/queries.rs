@@ -136,8 +136,11 @@ pub fn system(state: &AppState) -> Vec<SystemSample> {
 
 pub async fn health(state: &AppState) -> HealthReport {
     let ingest = state.ingest.stats();
+    let failing = state.alerts.failing_receivers();
     let (status, store) = match state.store.stats().await {
-        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 => ("healthy", s),
+        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 && failing.is_empty() => {
+            ("healthy", s)
+        }
         Ok(s) => ("degraded", s),
         Err(e) => {
             tracing::error!(error = %e, "store stats failed");
@@ -151,4 +154,28 @@ pub async fn health(state: &AppState) -> HealthReport {
         store,
         ingest,
     }
+}
+
+pub fn alerts(state: &AppState) -> AlertsView {
+    state.alerts.view()
+}
+
+pub async fn acknowledge(state: &AppState, id: &str, req: AckRequest) -> Result<Alert, ApiError> {
+    state.alerts.acknowledge(id, req).await
+}
+
+pub async fn unacknowledge(state: &AppState, id: &str, by: &str) -> Result<Alert, ApiError> {
+    state.alerts.unacknowledge(id, by).await
+}
+
+pub async fn silence(state: &AppState, req: SilenceRequest) -> Result<Silence, ApiError> {
+    state.alerts.silence(req).await
+}
+
+pub async fn expire_silence(state: &AppState, id: &str, by: &str) -> Result<Silence, ApiError> {
+    state.alerts.expire_silence(id, by).await
+}
+
+pub fn silence_preview(state: &AppState, matchers: Labels) -> Vec<Alert> {
+    state.alerts.preview(matchers)
 }

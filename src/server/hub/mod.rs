@@ -8,6 +8,7 @@ pub use pricing::{ModelPrice, PriceTable};
 pub use window::WINDOW_MINUTES;
 
 use crate::model::*;
+use crate::server::alerts::rules::{Finished, Inputs};
 use crate::server::store::{Snapshot, WriteBatch};
 use hdrhistogram::Histogram;
 use parking_lot::RwLock;
@@ -66,7 +67,11 @@ struct State {
     plugins: HashMap<String, PluginEntry>,
     hosts: BTreeMap<String, SystemSample>,
     resources: HashMap<String, VecDeque<ResourceSample>>,
+    /// Failed tool calls per execution and tool, for event rules.
+    tool_failures: HashMap<String, BTreeMap<String, u32>>,
     window: MinuteWindow,
+    /// Pending, firing and recently resolved alerts, as the alert engine last published them.
+    alerts: Vec<Alert>,
 }
 
 /// What one [`Hub::apply`] changed: rows to persist and what went live.
@@ -266,6 +271,101 @@ impl Hub {
         v
     }
 
+    /// Publishes the alert engine's current alerts (for the overview and the live topic).
+    pub fn set_alerts(&self, alerts: Vec<Alert>) {
+        self.state.write().alerts = alerts;
+    }
+
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.state.read().alerts.clone()
+    }
+
+    /// What alert rules look at, gathered in one pass.
+    pub fn alert_inputs(&self, now: i64, ingest_depth: u64, ingest_capacity: u64) -> Inputs {
+        let s = self.state.read();
+        let hour_ago = now - 3_600_000;
+        let mut finished = Vec::new();
+        let mut running = Vec::new();
+        for e in s.executions.values() {
+            match (e.status, e.ended_at, e.duration_ms) {
+                (st, Some(end), Some(d)) if st.is_terminal() && end >= hour_ago => {
+                    finished.push(Finished {
+                        id: e.id.clone(),
+                        agent_id: e.agent_id.clone(),
+                        status: st,
+                        duration_ms: d,
+                        ended_at: end,
+                    })
+                }
+                (ExecutionStatus::Running, _, _) => running.push((
+                    e.id.clone(),
+                    e.agent_id.clone(),
+                    e.started_at.unwrap_or(e.created_at),
+                )),
+                _ => {}
+            }
+        }
+        finished.sort_by_key(|f| f.ended_at);
+        let agents = s
+            .agents
+            .values()
+            .map(|a| {
+                let p99 =
+                    (!a.durations.is_empty()).then(|| a.durations.value_at_quantile(0.99) as f64);
+                (
+                    a.agent.id.clone(),
+                    a.agent.last_seen,
+                    a.agent.tasks_in_progress,
+                    p99,
+                )
+            })
+            .collect();
+        let llm = s
+            .llm
+            .values()
+            .map(|l| {
+                (
+                    l.stats.id.clone(),
+                    l.stats.total_requests,
+                    l.stats.failed_requests,
+                    l.stats.p95_latency_ms,
+                )
+            })
+            .collect();
+        let series = s.window.series(now, KPI_MINUTES);
+        let cost: f64 = series.iter().map(|p| p.cost_usd).sum();
+        let tool_failures = s
+            .tool_failures
+            .iter()
+            .flat_map(|(exec, tools)| {
+                let agent = s
+                    .executions
+                    .get(exec)
+                    .map(|e| e.agent_id.clone())
+                    .unwrap_or_default();
+                tools
+                    .iter()
+                    .map(move |(t, n)| (exec.clone(), agent.clone(), t.clone(), *n))
+            })
+            .collect();
+        Inputs {
+            now,
+            finished,
+            running,
+            agents,
+            llm,
+            cost_per_hour: cost * 60.0 / KPI_MINUTES as f64,
+            hosts: s
+                .hosts
+                .values()
+                .map(|h| (h.host.clone(), h.memory_used_bytes, h.memory_total_bytes))
+                .collect(),
+            ingest_depth,
+            ingest_capacity,
+            tool_failures,
+        }
+    }
+
     /// The `limit` most recently created executions, newest first.
     pub fn recent_executions(&self, limit: usize) -> Vec<Execution> {
         let s = self.state.read();
@@ -357,7 +457,11 @@ impl Hub {
             executions_per_minute: finished as f64 / KPI_MINUTES as f64,
             tokens_per_minute: tokens as f64 / KPI_MINUTES as f64,
             cost_per_hour_usd: cost * 60.0 / KPI_MINUTES as f64,
-            firing_alerts: 0,
+            firing_alerts: s
+                .alerts
+                .iter()
+                .filter(|a| a.state == AlertState::Firing)
+                .count() as u64,
             series,
         }
     }
@@ -910,6 +1014,7 @@ impl State {
                 {
                     self.executions.remove(&id);
                     self.resources.remove(&id);
+                    self.tool_failures.remove(&id);
                 }
             }
         }

@@ -85,6 +85,7 @@ struct Pending {
     topics: HashSet<&'static str>,
     agents: HashSet<String>,
     executions: BTreeMap<String, Execution>,
+    alerts: BTreeMap<String, crate::model::Alert>,
 }
 
 struct Inner {
@@ -341,6 +342,36 @@ impl Live {
         }
     }
 
+    /// Alerts changed: they go out with the next deltas; newly firing ones also go out at
+    /// once as MoFA `alert` messages to every subscribed client.
+    pub fn publish_alerts(
+        &self,
+        changed: Vec<crate::model::Alert>,
+        fired: Vec<crate::model::Alert>,
+    ) {
+        {
+            let mut p = self.inner.pending.lock();
+            p.topics.insert("alerts");
+            p.topics.insert("overview");
+            for a in changed {
+                p.alerts.insert(a.id.clone(), a);
+            }
+        }
+        let now = now_ms();
+        let clients = self.inner.clients.read();
+        for a in fired {
+            let f = frame(&ServerMessage::Alert {
+                level: a.severity.as_str().into(),
+                message: a.summary.clone(),
+                source: a.rule.clone(),
+                timestamp: now,
+            });
+            for c in clients.values().filter(|c| !c.topics.read().is_empty()) {
+                c.send(f.clone());
+            }
+        }
+    }
+
     /// Sends the coalesced deltas of every changed topic. Runs on the `ws_interval` tick.
     pub fn flush(&self) {
         let pending = std::mem::take(&mut *self.inner.pending.lock());
@@ -404,7 +435,10 @@ impl Live {
             "llm" => TopicData::Llm(hub.llm(now)),
             "plugins" => TopicData::Plugins(hub.plugins()),
             "system" => TopicData::System(hub.system()),
-            _ => TopicData::Alerts(Vec::new()),
+            _ => TopicData::Alerts(match changed {
+                None => hub.alerts(),
+                Some(p) => p.alerts.values().cloned().collect(),
+            }),
         }
     }
 

@@ -2,12 +2,14 @@
 
 use crate::error::ApiError;
 use crate::model::ExecutionStatus;
+use crate::model::{AckRequest, Labels, SilenceRequest};
+use crate::server::error::ApiJson;
 use crate::server::error::ApiQuery;
 use crate::server::store::ExecutionQuery;
 use crate::server::{queries, AppState};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -49,6 +51,19 @@ pub fn router() -> Router<AppState> {
             "/api/health",
             get(|State(s): State<AppState>| async move { Json(queries::health(&s).await) }),
         )
+        .route(
+            "/api/alerts",
+            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s)) }),
+        )
+        .route("/api/alerts/{id}/ack", post(ack))
+        .route("/api/alerts/{id}/unack", post(unack))
+        .route(
+            "/api/silences",
+            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s).silences) })
+                .post(silence),
+        )
+        .route("/api/silences/preview", post(preview))
+        .route("/api/silences/{id}", delete(expire))
         .route("/api/{*rest}", get(unknown_api).post(unknown_api))
 }
 
@@ -107,4 +122,48 @@ async fn logs(
     ApiQuery(p): ApiQuery<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::logs(&s, &id, p.after, p.limit).await?))
+}
+
+async fn ack(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<AckRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::acknowledge(&s, &id, req).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByWhom {
+    by: String,
+}
+
+async fn unack(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ByWhom>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::unacknowledge(&s, &id, &req.by).await?))
+}
+
+async fn silence(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<SilenceRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::silence(&s, req).await?))
+}
+
+async fn preview(
+    State(s): State<AppState>,
+    ApiJson(matchers): ApiJson<Labels>,
+) -> impl IntoResponse {
+    Json(queries::silence_preview(&s, matchers))
+}
+
+async fn expire(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(by): ApiQuery<ByWhom>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::expire_silence(&s, &id, &by.by).await?))
 }

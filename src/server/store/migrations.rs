@@ -41,4 +41,18 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX system_samples_ts ON system_samples (ts);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     "#,
+    // 2: alerts, their history, silences.
+    r#"
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX alerts_state ON alerts (state, updated_at);
+    CREATE TABLE alert_events (id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX alert_events_at ON alert_events (at);
+    CREATE TABLE silences (id TEXT PRIMARY KEY, ends_at INTEGER NOT NULL, data TEXT NOT NULL);
+    "#,
 ];

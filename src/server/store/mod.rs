@@ -7,8 +7,8 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    Agent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin, ResourceSample,
-    StoreStats, SystemSample, ToolCall, Workflow,
+    Agent, Alert, AlertEvent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin,
+    ResourceSample, Silence, StoreStats, SystemSample, ToolCall, Workflow,
 };
 use async_trait::async_trait;
 
@@ -42,6 +42,9 @@ pub struct WriteBatch {
     pub tool_calls: Vec<ToolCall>,
     pub resources: Vec<ResourceSample>,
     pub system: Vec<SystemSample>,
+    pub alerts: Vec<Alert>,
+    pub alert_events: Vec<AlertEvent>,
+    pub silences: Vec<Silence>,
 }
 
 impl WriteBatch {
@@ -56,6 +59,9 @@ impl WriteBatch {
             && self.tool_calls.is_empty()
             && self.resources.is_empty()
             && self.system.is_empty()
+            && self.alerts.is_empty()
+            && self.alert_events.is_empty()
+            && self.silences.is_empty()
     }
 }
 
@@ -80,6 +86,17 @@ pub struct ExecutionQuery {
     pub limit: u64,
 }
 
+/// Alerting state to rebuild the alert engine from at start-up.
+#[derive(Debug, Default, Clone)]
+pub struct AlertSnapshot {
+    /// Pending and firing alerts, and alerts resolved since `since`.
+    pub alerts: Vec<Alert>,
+    /// Silences that have not ended.
+    pub silences: Vec<Silence>,
+    /// The most recent history, oldest first.
+    pub history: Vec<AlertEvent>,
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RetentionReport {
     pub executions: u64,
@@ -100,6 +117,7 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<Vec<LogRecord>>;
     /// The last `limit` log lines of one execution, oldest first.
     async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>>;
+    async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;
     /// Deletes finished executions, their logs and samples older than `cutoff` (ms), and
     /// gives the space back.
     async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport>;

@@ -4,7 +4,8 @@
 
 use super::migrations::MIGRATIONS;
 use super::{
-    ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult, WriteBatch,
+    AlertSnapshot, ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult,
+    WriteBatch,
 };
 use crate::model::{Execution, LogRecord, StoreStats};
 use async_trait::async_trait;
@@ -180,6 +181,15 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
         let mut insert_resource = tx.prepare_cached("INSERT INTO resource_samples (ts, execution_id, agent_id, cpu_percent, memory_bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
         let mut insert_system =
             tx.prepare_cached("INSERT INTO system_samples (ts, host, data) VALUES (?1, ?2, ?3)")?;
+        let mut upsert_alert = tx.prepare_cached(
+            "INSERT INTO alerts (id, fingerprint, state, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, data = excluded.data",
+        )?;
+        let mut insert_alert_event =
+            tx.prepare_cached("INSERT INTO alert_events (alert_id, at, data) VALUES (?1, ?2, ?3)")?;
+        let mut upsert_silence = tx.prepare_cached(
+            "INSERT INTO silences (id, ends_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data",
+        )?;
 
         for b in batches {
             for a in &b.agents {
@@ -255,6 +265,21 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
             for s in &b.system {
                 insert_system.execute(params![s.timestamp, s.host, serde_json::to_string(s)?])?;
             }
+            for a in &b.alerts {
+                upsert_alert.execute(params![
+                    a.id,
+                    a.fingerprint,
+                    a.state.as_str(),
+                    a.updated_at,
+                    serde_json::to_string(a)?
+                ])?;
+            }
+            for e in &b.alert_events {
+                insert_alert_event.execute(params![e.alert_id, e.at, serde_json::to_string(e)?])?;
+            }
+            for s in &b.silences {
+                upsert_silence.execute(params![s.id, s.ends_at, serde_json::to_string(s)?])?;
+            }
         }
     }
     tx.commit()?;
@@ -275,6 +300,12 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
+    samples += tx.execute(
+        "DELETE FROM alerts WHERE updated_at < ?1 AND state IN ('resolved','inactive')",
+        params![cutoff],
+    )? as u64;
+    samples += tx.execute("DELETE FROM alert_events WHERE at < ?1", params![cutoff])? as u64;
+    samples += tx.execute("DELETE FROM silences WHERE ends_at < ?1", params![cutoff])? as u64;
     let executions = tx.execute(
         "DELETE FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')",
         params![cutoff],
@@ -443,6 +474,19 @@ impl Store for SqliteStore {
             )?;
             let rows = stmt.query_map(params![id, limit as i64], row_to_log)?;
             collect_logs(rows)
+        })
+        .await
+    }
+
+    async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot> {
+        self.read(move |c| {
+            let mut stmt = c.prepare("SELECT data FROM alerts WHERE state IN ('pending','firing') OR (state = 'resolved' AND updated_at >= ?1) ORDER BY updated_at")?;
+            let alerts = stmt.query_map(params![since], |r| r.get::<_, String>(0))?.map(|r| decode(r?)).collect::<StoreResult<Vec<_>>>()?;
+            let mut stmt = c.prepare("SELECT data FROM silences WHERE ends_at >= ?1")?;
+            let silences = stmt.query_map(params![since], |r| r.get::<_, String>(0))?.map(|r| decode(r?)).collect::<StoreResult<Vec<_>>>()?;
+            let mut stmt = c.prepare("SELECT data FROM (SELECT id, data FROM alert_events ORDER BY id DESC LIMIT ?1) ORDER BY id")?;
+            let history = stmt.query_map(params![history as i64], |r| r.get::<_, String>(0))?.map(|r| decode(r?)).collect::<StoreResult<Vec<_>>>()?;
+            Ok(AlertSnapshot { alerts, silences, history })
         })
         .await
     }
