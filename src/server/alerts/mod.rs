@@ -397,10 +397,16 @@ impl Alerts {
     }
 
     fn notify(&self, alerts: Vec<(Alert, Reason)>, now: i64) {
-        let alerts: Vec<(Alert, Reason)> = alerts
-            .into_iter()
-            .filter(|(a, _)| a.silenced_by.is_none())
-            .collect();
+        // Silences as they stand now, not as they stood when the change was made.
+        let alerts: Vec<(Alert, Reason)> = {
+            let book = self.inner.book.lock();
+            let muted = |a: &Alert| {
+                book.silences
+                    .values()
+                    .any(|s| s.is_active(now) && s.matches(a))
+            };
+            alerts.into_iter().filter(|(a, _)| !muted(a)).collect()
+        };
         {
             let mut n = self.inner.notified.lock();
             for (a, _) in &alerts {
