@@ -45,11 +45,9 @@ async fn main() {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .unwrap();
-    ws.send(Message::Text(
-        r#"{"type":"subscribe","executionId":"lat"}"#.into(),
-    ))
-    .await
-    .unwrap();
+    ws.send(Message::Text(r#"{"type":"subscribe","executionId":"lat"}"#.into()))
+        .await
+        .unwrap();
     while let Some(Ok(m)) = ws.next().await {
         if m.to_text().unwrap_or("").contains("\"subscribed\"") {
             break;
@@ -93,16 +91,12 @@ async fn main() {
         .await
         .unwrap();
     reader
-        .send(Message::Text(
-            r#"{"type":"subscribe","executionId":"read"}"#.into(),
-        ))
+        .send(Message::Text(r#"{"type":"subscribe","executionId":"read"}"#.into()))
         .await
         .unwrap();
     let drained = tokio::spawn(async move {
         let mut n = 0u64;
-        while let Ok(Some(Ok(_))) =
-            tokio::time::timeout(Duration::from_secs(3), reader.next()).await
-        {
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(3), reader.next()).await {
             n += 1;
         }
         n
@@ -117,9 +111,7 @@ async fn main() {
         .await
         .unwrap();
     stuck
-        .send(Message::Text(
-            r#"{"type":"subscribe","executionId":"stuck"}"#.into(),
-        ))
+        .send(Message::Text(r#"{"type":"subscribe","executionId":"stuck"}"#.into()))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;

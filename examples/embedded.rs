@@ -25,10 +25,7 @@ async fn main() -> anyhow::Result<()> {
             kind: Some("custom".into()),
             ..Default::default()
         };
-        collector
-            .update_agent(agent)
-            .await
-            .expect("agent registered");
+        collector.update_agent(agent).await.expect("agent registered");
         for n in 0.. {
             let id = format!("run-{n}");
             let run = ExecutionEvent {

@@ -73,9 +73,7 @@ impl FromServerFnError for ApiError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         let code = match value {
-            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) => {
-                ErrorCode::BadRequest
-            }
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) => ErrorCode::BadRequest,
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ErrorCode::Overloaded,
             _ => ErrorCode::Internal,
         };

@@ -113,12 +113,7 @@ pub fn utc(ms: i64) -> String {
 /// `2026-11-22T03:48:41.123Z`, as RFC 3339 wants it.
 pub fn rfc3339(ms: i64) -> String {
     let date = utc(ms);
-    format!(
-        "{}T{}.{:03}Z",
-        &date[..10],
-        &date[11..19],
-        ms.rem_euclid(1000)
-    )
+    format!("{}T{}.{:03}Z", &date[..10], &date[11..19], ms.rem_euclid(1000))
 }
 
 /// `03:48:41.123` (UTC) for log lines.

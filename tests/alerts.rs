@@ -18,12 +18,10 @@ async fn receiver() -> (String, Inbox) {
     let app = Router::new()
         .route(
             "/hook",
-            post(
-                |State(inbox): State<Inbox>, Json(v): Json<Value>| async move {
-                    inbox.lock().unwrap().push(v);
-                    "ok"
-                },
-            ),
+            post(|State(inbox): State<Inbox>, Json(v): Json<Value>| async move {
+                inbox.lock().unwrap().push(v);
+                "ok"
+            }),
         )
         .with_state(inbox.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,7 +87,10 @@ impl Running {
         let events: Vec<Value> = (0..n)
             .flat_map(|i| {
                 let id = format!("flaky-{}-{i}", observatory::server::now_ms());
-                [json!({"type": "execution", "id": id, "agent_id": "flaky", "status": "RUNNING"}), json!({"type": "status", "execution_id": id, "status": "FAILED", "error": "boom"})]
+                [
+                    json!({"type": "execution", "id": id, "agent_id": "flaky", "status": "RUNNING"}),
+                    json!({"type": "status", "execution_id": id, "status": "FAILED", "error": "boom"}),
+                ]
             })
             .collect();
         let r = reqwest::Client::new()
@@ -221,9 +222,7 @@ async fn fire_acknowledge_restart_still_acknowledged_then_resolve() {
         find(&inbox.lock().unwrap(), "resolved", false).map(|_| ())
     })
     .await;
-    let (code, body) = s
-        .post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana"}))
-        .await;
+    let (code, body) = s.post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana"})).await;
     assert_eq!(code, 409, "a resolved alert cannot be acknowledged: {body}");
     s.shutdown().await;
 }
@@ -244,9 +243,7 @@ async fn a_silence_mutes_notifications_and_bad_requests_are_named() {
     assert!(body["message"].as_str().unwrap().contains("matchers"));
     let (code, _) = s.post("/api/alerts/nope/ack", json!({"by": "bo"})).await;
     assert_eq!(code, 404);
-    let (code, body) = s
-        .post("/api/alerts/nope/ack", json!({"note": "no by"}))
-        .await;
+    let (code, body) = s.post("/api/alerts/nope/ack", json!({"note": "no by"})).await;
     assert_eq!(code, 400, "{body}");
 
     let (code, silence) = s.post("/api/silences", json!({"matchers": {"alertname": "FlakyFails", "agent_id": "flaky"}, "duration_minutes": 10, "created_by": "bo", "comment": "maintenance"})).await;
@@ -264,16 +261,10 @@ async fn a_silence_mutes_notifications_and_bad_requests_are_named() {
     .await;
     assert_eq!(alert["silenced_by"], silence["id"]);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        inbox.lock().unwrap().is_empty(),
-        "a silenced alert sends nothing"
-    );
+    assert!(inbox.lock().unwrap().is_empty(), "a silenced alert sends nothing");
 
     let r = reqwest::Client::new()
-        .delete(s.url(&format!(
-            "/api/silences/{}?by=bo",
-            silence["id"].as_str().unwrap()
-        )))
+        .delete(s.url(&format!("/api/silences/{}?by=bo", silence["id"].as_str().unwrap())))
         .send()
         .await
         .unwrap();

@@ -30,10 +30,7 @@ async fn query_routes_answer_with_the_ingested_fleet() {
     assert_eq!(names, ["Alpha", "Beta"]);
     let beta = &agents[1];
     assert_eq!(
-        (
-            beta["tasks_failed"].as_u64(),
-            beta["tasks_in_progress"].as_u64()
-        ),
+        (beta["tasks_failed"].as_u64(), beta["tasks_in_progress"].as_u64()),
         (Some(1), Some(1))
     );
     assert_eq!(beta["state"], "running");
@@ -44,14 +41,7 @@ async fn query_routes_answer_with_the_ingested_fleet() {
     assert_eq!(alpha["recent_executions"][0]["id"], "e1");
 
     let (_, m) = app.get("/api/metrics").await;
-    for key in [
-        "overview",
-        "agents",
-        "workflows",
-        "llm_providers",
-        "plugins",
-        "system",
-    ] {
+    for key in ["overview", "agents", "workflows", "llm_providers", "plugins", "system"] {
         assert!(!m[key].is_null(), "metrics snapshot has {key}");
     }
 
@@ -77,11 +67,7 @@ async fn query_routes_answer_with_the_ingested_fleet() {
     );
 
     let (_, system) = app.get("/api/system").await;
-    assert!(system
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|h| h["host"] == "agent-host-1"));
+    assert!(system.as_array().unwrap().iter().any(|h| h["host"] == "agent-host-1"));
 
     let (s, health) = app.get("/api/health").await;
     assert_eq!(s, StatusCode::OK);
@@ -103,10 +89,7 @@ async fn executions_filter_paginate_and_show_detail_and_logs() {
     assert_eq!(page["items"][0]["error"], "boom");
     let (_, page) = app.get("/api/executions?limit=1&offset=1").await;
     assert_eq!(
-        (
-            page["items"].as_array().unwrap().len(),
-            page["total"].as_u64()
-        ),
+        (page["items"].as_array().unwrap().len(), page["total"].as_u64()),
         (1, Some(3))
     );
 
@@ -135,11 +118,7 @@ async fn executions_filter_paginate_and_show_detail_and_logs() {
 async fn bad_queries_and_unknown_ids_get_the_json_error_shape() {
     let app = app().await;
     for (uri, status, needle) in [
-        (
-            "/api/agents/nope",
-            StatusCode::NOT_FOUND,
-            "agent `nope` not found",
-        ),
+        ("/api/agents/nope", StatusCode::NOT_FOUND, "agent `nope` not found"),
         (
             "/api/executions/nope",
             StatusCode::NOT_FOUND,
@@ -160,16 +139,8 @@ async fn bad_queries_and_unknown_ids_get_the_json_error_shape() {
             StatusCode::BAD_REQUEST,
             "over the maximum",
         ),
-        (
-            "/api/executions?colour=red",
-            StatusCode::BAD_REQUEST,
-            "colour",
-        ),
-        (
-            "/api/nothing-here",
-            StatusCode::NOT_FOUND,
-            "/api/nothing-here",
-        ),
+        ("/api/executions?colour=red", StatusCode::BAD_REQUEST, "colour"),
+        ("/api/nothing-here", StatusCode::NOT_FOUND, "/api/nothing-here"),
     ] {
         let (s, body) = app.get(uri).await;
         assert_eq!(s, status, "{uri}: {body}");
@@ -189,20 +160,12 @@ async fn server_functions_answer_on_their_fixed_endpoints() {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["agents_total"], 2);
     let (s, body) = app
-        .post(
-            "/api/fn/execution",
-            "application/x-www-form-urlencoded",
-            "id=e2",
-        )
+        .post("/api/fn/execution", "application/x-www-form-urlencoded", "id=e2")
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["execution"]["status"], "FAILED");
     let (s, body) = app
-        .post(
-            "/api/fn/execution",
-            "application/x-www-form-urlencoded",
-            "id=missing",
-        )
+        .post("/api/fn/execution", "application/x-www-form-urlencoded", "id=missing")
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["code"], "not_found");
@@ -212,10 +175,7 @@ async fn server_functions_answer_on_their_fixed_endpoints() {
 async fn probes_and_client_routes() {
     let app = app().await;
     let (s, body) = app.get("/health/live").await;
-    assert_eq!(
-        (s, body["status"].as_str()),
-        (StatusCode::OK, Some("healthy"))
-    );
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("healthy")));
     let (s, body) = app.get("/health/ready").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["status"], "healthy");

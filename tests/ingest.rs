@@ -31,10 +31,7 @@ async fn a_bad_item_names_index_and_field_and_nothing_is_stored() {
     assert_eq!(body["details"][0]["field"], "message");
     assert_eq!(body["details"][1]["index"], 2);
     assert_eq!(body["details"][1]["field"], "latency_ms");
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .contains("nothing was stored"));
+    assert!(body["message"].as_str().unwrap().contains("nothing was stored"));
     let (_, agents) = app.get("/api/agents").await;
     assert_eq!(
         agents.as_array().unwrap().len(),
@@ -50,13 +47,8 @@ async fn wrong_content_type_is_415_and_bad_json_is_400() {
     let app = app().await;
     let (s, body) = app.post("/api/v1/events", "text/plain", "hello").await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .contains("application/json"));
-    let (s, body) = app
-        .post("/api/v1/events", "application/json", "[{\"type\":")
-        .await;
+    assert!(body["message"].as_str().unwrap().contains("application/json"));
+    let (s, body) = app.post("/api/v1/events", "application/json", "[{\"type\":").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("invalid JSON"));
     let (s, _) = app.post("/api/v1/events", "application/json", "[]").await;
@@ -70,11 +62,8 @@ async fn bodies_and_batches_over_the_limit_are_413() {
         c.max_batch_events = 3;
     })
     .await;
-    let big =
-        json!([{"type": "log", "execution_id": "e", "message": "x".repeat(4096)}]).to_string();
-    let (s, body) = app
-        .post("/api/v1/events", "application/json", big.clone())
-        .await;
+    let big = json!([{"type": "log", "execution_id": "e", "message": "x".repeat(4096)}]).to_string();
+    let (s, body) = app.post("/api/v1/events", "application/json", big.clone()).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body["message"].as_str().unwrap().contains("2048"));
 
@@ -86,12 +75,7 @@ async fn bodies_and_batches_over_the_limit_are_413() {
         .header("content-encoding", "gzip")
         .body(axum::body::Body::from(gz.finish().unwrap()))
         .unwrap();
-    let (s, _) = split(
-        tower::ServiceExt::oneshot(app.router.clone(), req)
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = split(tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap()).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
 
     let four = json!([{"type": "agent", "id": "a"}, {"type": "agent", "id": "b"}, {"type": "agent", "id": "c"}, {"type": "agent", "id": "d"}]);
@@ -111,12 +95,7 @@ async fn gzip_and_ndjson_are_accepted() {
         .header("content-encoding", "gzip")
         .body(axum::body::Body::from(gz.finish().unwrap()))
         .unwrap();
-    let (s, body) = split(
-        tower::ServiceExt::oneshot(app.router.clone(), req)
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, body) = split(tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap()).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"], 2);
     let (_, e) = app.get("/api/executions/e").await;
@@ -138,38 +117,19 @@ impl Store for GatedStore {
     async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
         self.inner.snapshot(since).await
     }
-    async fn executions(
-        &self,
-        q: ExecutionQuery,
-    ) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
+    async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
         self.inner.executions(q).await
     }
-    async fn executions_by_id(
-        &self,
-        ids: Vec<String>,
-    ) -> StoreResult<Vec<observatory::model::Execution>> {
+    async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<observatory::model::Execution>> {
         self.inner.executions_by_id(ids).await
     }
-    async fn logs(
-        &self,
-        id: &str,
-        after: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<observatory::model::LogRecord>> {
+    async fn logs(&self, id: &str, after: u64, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
         self.inner.logs(id, after, limit).await
     }
-    async fn tail_logs(
-        &self,
-        id: &str,
-        limit: u64,
-    ) -> StoreResult<Vec<observatory::model::LogRecord>> {
+    async fn tail_logs(&self, id: &str, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
         self.inner.tail_logs(id, limit).await
     }
-    async fn alert_snapshot(
-        &self,
-        since: i64,
-        history: u64,
-    ) -> StoreResult<observatory::server::store::AlertSnapshot> {
+    async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<observatory::server::store::AlertSnapshot> {
         self.inner.alert_snapshot(since, history).await
     }
     async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {

@@ -77,12 +77,7 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..100 {
-        if client
-            .get(format!("{base}/health/live"))
-            .send()
-            .await
-            .is_ok()
-        {
+        if client.get(format!("{base}/health/live")).send().await.is_ok() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -101,7 +96,9 @@ async fn acknowledged_events_survive_kill_9() {
 
     let mut acknowledged = 0;
     for batch in 0..20 {
-        let events: Vec<_> = (0..50).map(|i| json!({"type": "log", "execution_id": "durable", "message": format!("line {batch}-{i}")})).collect();
+        let events: Vec<_> = (0..50)
+            .map(|i| json!({"type": "log", "execution_id": "durable", "message": format!("line {batch}-{i}")}))
+            .collect();
         let resp = client
             .post(format!("{base}/api/v1/events"))
             .json(&events)
@@ -117,9 +114,7 @@ async fn acknowledged_events_survive_kill_9() {
     let mut child = start(dir.path(), port);
     wait_ready(&client, &base).await;
     let logs: serde_json::Value = client
-        .get(format!(
-            "{base}/api/executions/durable/logs?after=0&limit=5000"
-        ))
+        .get(format!("{base}/api/executions/durable/logs?after=0&limit=5000"))
         .send()
         .await
         .unwrap()
@@ -129,9 +124,7 @@ async fn acknowledged_events_survive_kill_9() {
     let logs = logs.as_array().unwrap();
     assert_eq!(logs.len(), acknowledged);
     assert!(
-        logs.iter()
-            .enumerate()
-            .all(|(i, l)| l["seq"] == i as u64 + 1),
+        logs.iter().enumerate().all(|(i, l)| l["seq"] == i as u64 + 1),
         "no gaps, no duplicates"
     );
     child.kill().unwrap();

@@ -43,8 +43,7 @@ async fn server() -> Server {
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(addr: SocketAddr) -> Ws {
     tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
@@ -126,16 +125,12 @@ async fn an_agentnexus_client_reads_an_executions_logs_as_they_are_written() {
         })
     };
     let mut metrics = None;
-    while !(seqs.len() == 1001 && statuses.contains(&"COMPLETED".to_string()) && metrics.is_some())
-    {
+    while !(seqs.len() == 1001 && statuses.contains(&"COMPLETED".to_string()) && metrics.is_some()) {
         let m = recv(&mut ws).await;
         match m["type"].as_str().unwrap() {
             "log" => {
                 assert_eq!(m["executionId"], "exec_123");
-                assert!(
-                    m["data"]["log"].is_string(),
-                    "AgentNexus clients read data.log"
-                );
+                assert!(m["data"]["log"].is_string(), "AgentNexus clients read data.log");
                 assert!(m["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
                 seqs.push(m["data"]["seq"].as_u64().unwrap());
             }
@@ -155,10 +150,7 @@ async fn an_agentnexus_client_reads_an_executions_logs_as_they_are_written() {
     assert_eq!(statuses.first().map(String::as_str), Some("RUNNING"));
     let metrics = metrics.unwrap();
     assert_eq!(
-        (
-            metrics["memoryUsage"].as_u64(),
-            metrics["cpuUsage"].as_f64()
-        ),
+        (metrics["memoryUsage"].as_u64(), metrics["cpuUsage"].as_f64()),
         (Some(134217728), Some(45.2))
     );
 }
@@ -167,17 +159,13 @@ async fn an_agentnexus_client_reads_an_executions_logs_as_they_are_written() {
 async fn malformed_messages_get_an_error_and_ping_gets_pong() {
     let s = server().await;
     let mut ws = connect(s.addr).await;
-    ws.send(Message::Text(
-        "{\"type\":\"subscribe\",\"topics\":[\"nope\"]}".into(),
-    ))
-    .await
-    .unwrap();
+    ws.send(Message::Text("{\"type\":\"subscribe\",\"topics\":[\"nope\"]}".into()))
+        .await
+        .unwrap();
     let m = recv(&mut ws).await;
     assert_eq!(m["type"], "error");
     assert!(m["message"].as_str().unwrap().contains("nope"));
-    ws.send(Message::Text("{\"type\":\"ping\"}".into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text("{\"type\":\"ping\"}".into())).await.unwrap();
     assert_eq!(recv(&mut ws).await["type"], "pong");
 }
 
@@ -221,9 +209,7 @@ async fn a_client_that_never_reads_is_dropped_and_ingest_goes_on() {
     let mut stuck = connect(s.addr).await;
     stuck
         .send(Message::Text(
-            json!({"type": "subscribe", "executionId": "flood"})
-                .to_string()
-                .into(),
+            json!({"type": "subscribe", "executionId": "flood"}).to_string().into(),
         ))
         .await
         .unwrap();
@@ -232,7 +218,11 @@ async fn a_client_that_never_reads_is_dropped_and_ingest_goes_on() {
     let rss_before = rss_bytes();
     let with_stuck = ingest(20_000, 100_000).await;
     let rss_after = rss_bytes();
-    println!("ingest: {alone:.0} lines/s alone, {with_stuck:.0} lines/s with a client that never reads; rss {} MiB → {} MiB", rss_before >> 20, rss_after >> 20);
+    println!(
+        "ingest: {alone:.0} lines/s alone, {with_stuck:.0} lines/s with a client that never reads; rss {} MiB → {} MiB",
+        rss_before >> 20,
+        rss_after >> 20
+    );
 
     // It is resynced or dropped (here: its socket stops accepting, so it is closed).
     let deadline = Instant::now() + Duration::from_secs(30);

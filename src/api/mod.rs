@@ -56,11 +56,7 @@ pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "logs")]
-pub async fn get_logs(
-    id: String,
-    after: Option<u64>,
-    limit: Option<u64>,
-) -> Result<Vec<LogRecord>, ApiError> {
+pub async fn get_logs(id: String, after: Option<u64>, limit: Option<u64>) -> Result<Vec<LogRecord>, ApiError> {
     respond(crate::server::queries::logs(&state()?, &id, after, limit).await)
 }
 

@@ -32,9 +32,7 @@ pub fn draw_throughput<DB: DrawingBackend>(
         .unwrap_or(0)
         .max(4) as f64
         * 1.15;
-    let font = ("sans-serif", theme.px(11.0))
-        .into_font()
-        .color(&theme.text);
+    let font = ("sans-serif", theme.px(11.0)).into_font().color(&theme.text);
     let mut chart = ChartBuilder::on(root)
         .margin(theme.px(8.0))
         .x_label_area_size(theme.px(22.0))
@@ -72,9 +70,10 @@ pub fn draw_throughput<DB: DrawingBackend>(
         });
         let colour = *colour;
         let s = theme.px(10.0) as i32;
-        chart.draw_series(bars)?.label(*name).legend(move |(x, y)| {
-            Rectangle::new([(x, y - s / 2), (x + s, y + s / 2)], colour.filled())
-        });
+        chart
+            .draw_series(bars)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - s / 2), (x + s, y + s / 2)], colour.filled()));
     }
     chart
         .configure_series_labels()
@@ -95,14 +94,8 @@ pub fn draw_durations<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     root.fill(&theme.background)?;
     let n = points.len().max(1) as f64;
-    let max = points
-        .iter()
-        .filter_map(|p| p.p99_ms)
-        .fold(1000.0, f64::max)
-        * 1.15;
-    let font = ("sans-serif", theme.px(11.0))
-        .into_font()
-        .color(&theme.text);
+    let max = points.iter().filter_map(|p| p.p99_ms).fold(1000.0, f64::max) * 1.15;
+    let font = ("sans-serif", theme.px(11.0)).into_font().color(&theme.text);
     let mut chart = ChartBuilder::on(root)
         .margin(theme.px(8.0))
         .x_label_area_size(theme.px(22.0))
@@ -131,10 +124,7 @@ pub fn draw_durations<DB: DrawingBackend>(
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for (i, p) in points.iter().enumerate() {
             match value(p) {
-                Some(v) => runs
-                    .last_mut()
-                    .expect("never empty")
-                    .push((i as f64 + 0.5, v)),
+                Some(v) => runs.last_mut().expect("never empty").push((i as f64 + 0.5, v)),
                 None if !runs.last().expect("never empty").is_empty() => runs.push(Vec::new()),
                 None => {}
             }
@@ -143,20 +133,16 @@ pub fn draw_durations<DB: DrawingBackend>(
         let mut first = true;
         for run in runs.into_iter().filter(|r| !r.is_empty()) {
             let dots = run.len() == 1;
-            let series =
-                chart.draw_series(std::iter::once(PathElement::new(run.clone(), style)))?;
+            let series = chart.draw_series(std::iter::once(PathElement::new(run.clone(), style)))?;
             if first {
                 let s = theme.px(12.0) as i32;
-                series.label(name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + s, y)], colour.stroke_width(width))
-                });
+                series
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + s, y)], colour.stroke_width(width)));
                 first = false;
             }
             if dots {
-                chart.draw_series(
-                    run.into_iter()
-                        .map(|c| Circle::new(c, width * 2, colour.filled())),
-                )?;
+                chart.draw_series(run.into_iter().map(|c| Circle::new(c, width * 2, colour.filled())))?;
             }
         }
     }
@@ -206,22 +192,14 @@ mod tests {
         let out = svg(|root| draw_throughput(root, &pts, &theme).unwrap());
         let bars = pts
             .iter()
-            .map(|p| {
-                (p.completed > 0) as usize + (p.failed > 0) as usize + (p.cancelled > 0) as usize
-            })
+            .map(|p| (p.completed > 0) as usize + (p.failed > 0) as usize + (p.cancelled > 0) as usize)
             .sum::<usize>();
         let failed_fill = format!(
             "fill=\"#{:02X}{:02X}{:02X}\"",
             theme.failed.0, theme.failed.1, theme.failed.2
         );
-        assert!(
-            out.matches("<rect").count() >= bars,
-            "expected at least {bars} bars"
-        );
-        assert!(
-            out.contains(&failed_fill),
-            "failed bars use the failed colour"
-        );
+        assert!(out.matches("<rect").count() >= bars, "expected at least {bars} bars");
+        assert!(out.contains(&failed_fill), "failed bars use the failed colour");
         assert!(
             out.contains("completed") && out.contains("failed"),
             "legend names the series"

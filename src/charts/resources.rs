@@ -19,22 +19,9 @@ pub fn draw<DB: DrawingBackend>(
     theme: &Theme,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&theme.background)?;
-    let end = points
-        .iter()
-        .map(|p| p.at_ms)
-        .max()
-        .unwrap_or(0)
-        .max(10_000) as f64;
-    let mem_max = points
-        .iter()
-        .map(|p| p.memory_bytes)
-        .max()
-        .unwrap_or(0)
-        .max(64 << 20) as f64
-        * 1.2;
-    let font = ("sans-serif", theme.px(11.0))
-        .into_font()
-        .color(&theme.text);
+    let end = points.iter().map(|p| p.at_ms).max().unwrap_or(0).max(10_000) as f64;
+    let mem_max = points.iter().map(|p| p.memory_bytes).max().unwrap_or(0).max(64 << 20) as f64 * 1.2;
+    let font = ("sans-serif", theme.px(11.0)).into_font().color(&theme.text);
     let mut chart = ChartBuilder::on(root)
         .margin(theme.px(8.0))
         .x_label_area_size(theme.px(22.0))
@@ -73,9 +60,7 @@ pub fn draw<DB: DrawingBackend>(
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + s, y)], cpu.stroke_width(width)));
     chart
         .draw_secondary_series(LineSeries::new(
-            points
-                .iter()
-                .map(|p| (p.at_ms as f64, p.memory_bytes as f64)),
+            points.iter().map(|p| (p.at_ms as f64, p.memory_bytes as f64)),
             mem.stroke_width(width),
         ))?
         .label("memory")

@@ -10,8 +10,7 @@
 //! each with `executionId`, `data` and a millisecond `timestamp`.
 
 use crate::model::{
-    Agent, Alert, Execution, ExecutionStatus, LlmStats, LogRecord, Overview, Plugin, SystemSample,
-    Workflow,
+    Agent, Alert, Execution, ExecutionStatus, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,11 +40,7 @@ pub enum ClientMessage {
 pub struct Subscription {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
-    #[serde(
-        default,
-        alias = "execution_id",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "execution_id", skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
     /// Resume an execution's log after this sequence number instead of taking the backlog.
     #[serde(default, alias = "after_seq", skip_serializing_if = "Option::is_none")]

@@ -1,9 +1,7 @@
 //! The browser's live state and its one mutator, [`apply`]: pure data in, pure data out.
 
 use super::protocol::{MetricsData, ServerMessage, TopicData};
-use crate::model::{
-    Agent, Alert, Execution, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow,
-};
+use crate::model::{Agent, Alert, Execution, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow};
 use std::collections::BTreeMap;
 
 /// Log lines kept per watched execution; older ones are dropped from the view.
@@ -106,9 +104,7 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
             replace(state, data, false);
             None
         }
-        ServerMessage::Log {
-            execution_id, data, ..
-        } => {
+        ServerMessage::Log { execution_id, data, .. } => {
             let w = state.watched.get_mut(&execution_id)?;
             let seq = data.record.seq;
             match w.last_seq {
@@ -133,9 +129,7 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
             }
             None
         }
-        ServerMessage::Status {
-            execution_id, data, ..
-        } => {
+        ServerMessage::Status { execution_id, data, .. } => {
             upsert_execution(state, data.execution.clone());
             if let Some(w) = state.watched.get_mut(&execution_id) {
                 w.execution = Some(data.execution);
@@ -314,10 +308,7 @@ mod tests {
         // Applying the same delta twice is harmless.
         let before = s.clone();
         apply(&mut s, delta(6, TopicData::Agents(vec![agent("a", 2)])));
-        assert_eq!(
-            (s.agents.clone(), s.seqs.clone()),
-            (before.agents, before.seqs)
-        );
+        assert_eq!((s.agents.clone(), s.seqs.clone()), (before.agents, before.seqs));
     }
 
     #[test]
@@ -347,11 +338,7 @@ mod tests {
             assert_eq!(apply(&mut s, log("e", seq)), None);
         }
         assert_eq!(
-            s.watched["e"]
-                .lines
-                .iter()
-                .map(|l| l.seq)
-                .collect::<Vec<_>>(),
+            s.watched["e"].lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
             [1, 2, 3]
         );
         let f = apply(&mut s, log("e", 5));
@@ -451,14 +438,10 @@ mod tests {
     #[test]
     fn messages_parse_from_agentnexus_and_mofa_shapes() {
         use crate::live::protocol::ClientMessage;
+        let m: ClientMessage = serde_json::from_str(r#"{"type":"subscribe","executionId":"exec_123"}"#).unwrap();
+        assert!(matches!(m, ClientMessage::Subscribe(ref s) if s.execution_id.as_deref() == Some("exec_123")));
         let m: ClientMessage =
-            serde_json::from_str(r#"{"type":"subscribe","executionId":"exec_123"}"#).unwrap();
-        assert!(
-            matches!(m, ClientMessage::Subscribe(ref s) if s.execution_id.as_deref() == Some("exec_123"))
-        );
-        let m: ClientMessage =
-            serde_json::from_str(r#"{"type":"subscribe","topics":["agents","workflows","llm"]}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"type":"subscribe","topics":["agents","workflows","llm"]}"#).unwrap();
         assert!(matches!(m, ClientMessage::Subscribe(ref s) if s.topics.len() == 3));
         let json = serde_json::to_value(log("exec_123", 1)).unwrap();
         assert_eq!(json["type"], "log");
@@ -467,11 +450,7 @@ mod tests {
         assert_eq!(json["data"]["seq"], 1);
         let json = serde_json::to_value(delta(7, TopicData::Agents(vec![]))).unwrap();
         assert_eq!(
-            (
-                json["type"].as_str(),
-                json["topic"].as_str(),
-                json["seq"].as_u64()
-            ),
+            (json["type"].as_str(), json["topic"].as_str(), json["seq"].as_u64()),
             (Some("delta"), Some("agents"), Some(7))
         );
     }

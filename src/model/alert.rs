@@ -1,9 +1,7 @@
 use super::Labels;
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -23,9 +21,7 @@ impl Severity {
 }
 
 /// Where an alert is in its lifecycle. Acknowledged and silenced are flags beside it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     Inactive,
@@ -194,8 +190,7 @@ mod tests {
             ..Default::default()
         };
         assert!(!s.matches(&alert), "an empty silence matches nothing");
-        s.matchers
-            .insert("alertname".into(), "agent_error_rate".into());
+        s.matchers.insert("alertname".into(), "agent_error_rate".into());
         assert!(s.matches(&alert));
         s.matchers.insert("agent_id".into(), "b".into());
         assert!(!s.matches(&alert));

@@ -297,10 +297,7 @@ impl Event {
                 v.opt_id("execution_id", &e.execution_id);
                 v.opt_id("agent_id", &e.agent_id);
                 if e.execution_id.is_none() && e.agent_id.is_none() {
-                    v.push(
-                        "execution_id",
-                        "a resource sample needs execution_id or agent_id",
-                    );
+                    v.push("execution_id", "a resource sample needs execution_id or agent_id");
                 }
                 v.non_negative("cpu_percent", e.cpu_percent);
                 v.opt_ts("timestamp", e.timestamp);
@@ -372,11 +369,7 @@ impl Validator<'_> {
         } else if value.len() > self.limits.max_id_len {
             self.push(
                 field,
-                format!(
-                    "is {} bytes long; the limit is {}",
-                    value.len(),
-                    self.limits.max_id_len
-                ),
+                format!("is {} bytes long; the limit is {}", value.len(), self.limits.max_id_len),
             );
         } else if value.chars().any(char::is_control) {
             self.push(field, "must not contain control characters");
@@ -389,10 +382,7 @@ impl Validator<'_> {
     }
     fn text(&mut self, field: &str, value: &str, limit: usize) {
         if value.len() > limit {
-            self.push(
-                field,
-                format!("is {} bytes long; the limit is {limit}", value.len()),
-            );
+            self.push(field, format!("is {} bytes long; the limit is {limit}", value.len()));
         }
     }
     fn opt_text(&mut self, field: &str, value: &Option<String>, limit: usize) {
@@ -414,10 +404,7 @@ impl Validator<'_> {
         // Between 2000-01-01 and 2200-01-01, in milliseconds: catches seconds and nanoseconds.
         if let Some(v) = value {
             if !(946_684_800_000..=7_258_118_400_000).contains(&v) {
-                self.push(
-                    field,
-                    format!("must be milliseconds since the Unix epoch, got {v}"),
-                );
+                self.push(field, format!("must be milliseconds since the Unix epoch, got {v}"));
             }
         }
     }
@@ -436,11 +423,7 @@ impl Validator<'_> {
             if k.is_empty() || k.len() > self.limits.max_id_len {
                 self.push(
                     "labels",
-                    format!(
-                        "key `{}` must be 1 to {} bytes",
-                        truncate(k),
-                        self.limits.max_id_len
-                    ),
+                    format!("key `{}` must be 1 to {} bytes", truncate(k), self.limits.max_id_len),
                 );
             }
             if val.len() > self.limits.max_attribute_len {
@@ -470,11 +453,7 @@ impl Validator<'_> {
             if k.is_empty() || k.len() > self.limits.max_id_len {
                 self.push(
                     "attributes",
-                    format!(
-                        "key `{}` must be 1 to {} bytes",
-                        truncate(k),
-                        self.limits.max_id_len
-                    ),
+                    format!("key `{}` must be 1 to {} bytes", truncate(k), self.limits.max_id_len),
                 );
             }
             let len = match val {

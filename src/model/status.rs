@@ -3,9 +3,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The lifecycle of an execution: PENDING → RUNNING → COMPLETED / FAILED / CANCELLED.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionStatus {
     #[default]
@@ -75,9 +73,7 @@ impl FromStr for ExecutionStatus {
 }
 
 /// What an agent is doing now.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentState {
     #[default]
@@ -115,9 +111,7 @@ impl FromStr for AgentState {
 }
 
 /// Severity of a log line.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Trace,
@@ -173,14 +167,8 @@ mod tests {
 
     #[test]
     fn status_parses_any_case_and_serialises_upper() {
-        assert_eq!(
-            "running".parse::<ExecutionStatus>(),
-            Ok(ExecutionStatus::Running)
-        );
-        assert_eq!(
-            "Canceled".parse::<ExecutionStatus>(),
-            Ok(ExecutionStatus::Cancelled)
-        );
+        assert_eq!("running".parse::<ExecutionStatus>(), Ok(ExecutionStatus::Running));
+        assert_eq!("Canceled".parse::<ExecutionStatus>(), Ok(ExecutionStatus::Cancelled));
         assert!("done".parse::<ExecutionStatus>().is_err());
         let json = serde_json::to_string(&ExecutionStatus::Completed).unwrap();
         assert_eq!(json, "\"COMPLETED\"");

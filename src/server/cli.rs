@@ -76,8 +76,7 @@ impl Args {
 
 fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("OBSERVATORY_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let filter = EnvFilter::try_from_env("OBSERVATORY_LOG").unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if format == "json" {
         builder.json().init();
@@ -87,9 +86,7 @@ fn init_tracing(format: &str) {
 }
 
 pub async fn main() -> anyhow::Result<()> {
-    let config = Args::parse()
-        .into_config()
-        .context("invalid configuration")?;
+    let config = Args::parse().into_config().context("invalid configuration")?;
     init_tracing(&config.log_format);
     let server = DashboardServer::new(DashboardConfig::from_config(config)).await?;
     server.serve().await

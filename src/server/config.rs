@@ -11,20 +11,14 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {source}")]
     Parse {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
     #[error("invalid `{field}`: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
 }
 
 /// Everything the server can be told. Field names are the TOML keys.
@@ -107,9 +101,7 @@ impl Config {
                 message: message.into(),
             })
         };
-        if self.ws_interval < Duration::from_millis(50)
-            || self.ws_interval > Duration::from_secs(60)
-        {
+        if self.ws_interval < Duration::from_millis(50) || self.ws_interval > Duration::from_secs(60) {
             return invalid("ws_interval", "must be between 50ms and 60s");
         }
         if self.retention < Duration::from_secs(60) {
@@ -119,10 +111,7 @@ impl Config {
             return invalid("max_body_bytes", "must be at least 1024");
         }
         if self.max_batch_events == 0 || self.ingest_queue == 0 {
-            return invalid(
-                "max_batch_events",
-                "max_batch_events and ingest_queue must be positive",
-            );
+            return invalid("max_batch_events", "max_batch_events and ingest_queue must be positive");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be `text` or `json`");
@@ -151,7 +140,10 @@ mod tests {
 
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_keys() {
-        let c: Config = toml::from_str("retention = \"2d\"\nws_interval = \"250ms\"\n[prices.\"my-model\"]\ninput = 1.0\noutput = 2.0\n").unwrap();
+        let c: Config = toml::from_str(
+            "retention = \"2d\"\nws_interval = \"250ms\"\n[prices.\"my-model\"]\ninput = 1.0\noutput = 2.0\n",
+        )
+        .unwrap();
         assert_eq!(c.retention, Duration::from_secs(2 * 86400));
         assert_eq!(c.ws_interval, Duration::from_millis(250));
         assert!(c.prices.0.contains_key("my-model"));
@@ -166,11 +158,7 @@ mod tests {
             ws_interval: Duration::from_millis(1),
             ..Config::default()
         };
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("ws_interval"));
+        assert!(c.validate().unwrap_err().to_string().contains("ws_interval"));
         assert!(Config::default().validate().is_ok());
     }
 }

@@ -150,9 +150,7 @@ impl DashboardServer {
         }
         tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
         let app = super::router(state.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         tracing::info!("shutting down: flushing the store");
         for t in tasks {
             t.abort();
@@ -223,8 +221,7 @@ impl Collector {
                     p
                 });
                 return Err(
-                    ApiError::bad_request(format!("invalid {} event", e.type_name()))
-                        .with_details(details.collect()),
+                    ApiError::bad_request(format!("invalid {} event", e.type_name())).with_details(details.collect())
                 );
             }
         }
@@ -268,12 +265,7 @@ impl Collector {
         };
         self.send(vec![Event::Status(ev)]).await.map(drop)
     }
-    pub async fn log(
-        &self,
-        execution_id: &str,
-        level: LogLevel,
-        message: impl Into<String>,
-    ) -> Result<(), ApiError> {
+    pub async fn log(&self, execution_id: &str, level: LogLevel, message: impl Into<String>) -> Result<(), ApiError> {
         let ev = LogEvent {
             execution_id: execution_id.into(),
             level,

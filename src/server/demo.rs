@@ -151,8 +151,7 @@ const ERROR_LINES: &[&str] = &[
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Messages each agent has sent to and received from the others (MoFA's counters).
-static MESSAGES: [(AtomicU64, AtomicU64); 8] =
-    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 8];
+static MESSAGES: [(AtomicU64, AtomicU64); 8] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 8];
 
 /// Runs the fleet until the task is aborted.
 pub async fn run(ingest: Ingest) {
@@ -212,12 +211,8 @@ pub async fn run(ingest: Ingest) {
                     let (sent, received) = &MESSAGES[i];
                     let report = AgentEvent {
                         id: p.id.into(),
-                        messages_sent: Some(
-                            sent.fetch_add(rng.random_range(1..6), Ordering::Relaxed),
-                        ),
-                        messages_received: Some(
-                            received.fetch_add(rng.random_range(1..8), Ordering::Relaxed),
-                        ),
+                        messages_sent: Some(sent.fetch_add(rng.random_range(1..6), Ordering::Relaxed)),
+                        messages_received: Some(received.fetch_add(rng.random_range(1..8), Ordering::Relaxed)),
                         ..Default::default()
                     };
                     send(&ingest, vec![Event::Agent(report)]).await;
@@ -352,10 +347,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
                 },
                 format!(
                     "execute_tool {tool} ({latency:.0} ms){}",
-                    error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
+                    error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
                 ),
             ));
             events.push(Event::ToolCall(ToolCallEvent {
@@ -369,20 +361,12 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
         } else {
             let (level, lines) = match rng.random_range(0..10) {
                 0 => (LogLevel::Warn, WARN_LINES),
-                1 => (
-                    LogLevel::Trace,
-                    &["token stream chunk received", "heartbeat"][..],
-                ),
+                1 => (LogLevel::Trace, &["token stream chunk received", "heartbeat"][..]),
                 _ => (LogLevel::Info, INFO_LINES),
             };
-            events.push(log(
-                &id,
-                level,
-                lines[rng.random_range(0..lines.len())].to_string(),
-            ));
+            events.push(log(&id, level, lines[rng.random_range(0..lines.len())].to_string()));
         }
-        memory = (memory as i64 + rng.random_range(-8_i64..16) * 1024 * 1024).max(64 * 1024 * 1024)
-            as u64;
+        memory = (memory as i64 + rng.random_range(-8_i64..16) * 1024 * 1024).max(64 * 1024 * 1024) as u64;
         events.push(Event::Resource(ResourceEvent {
             execution_id: Some(id.clone()),
             agent_id: None,

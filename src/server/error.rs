@@ -62,16 +62,11 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJ
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::new(
-                    crate::error::ErrorCode::UnsupportedMediaType,
-                    "send the body as JSON with Content-Type: application/json",
-                ))
-            }
-            Err(e) => Err(ApiError::bad_request(format!(
-                "invalid JSON body: {}",
-                e.body_text()
-            ))),
+            Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                crate::error::ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            )),
+            Err(e) => Err(ApiError::bad_request(format!("invalid JSON body: {}", e.body_text()))),
         }
     }
 }

@@ -69,20 +69,8 @@ impl AppState {
         hub.restore(snapshot, now);
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
-        let alerts = Alerts::open(
-            &config.alerts,
-            external_url,
-            hub.clone(),
-            store.clone(),
-            live.clone(),
-        )
-        .await?;
-        let (ingest, _pipeline) = Ingest::start(
-            hub.clone(),
-            store.clone(),
-            live.clone(),
-            config.ingest_queue,
-        );
+        let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;
+        let (ingest, _pipeline) = Ingest::start(hub.clone(), store.clone(), live.clone(), config.ingest_queue);
         Ok(Self {
             config: Arc::new(config),
             hub,

@@ -48,10 +48,7 @@ pub async fn agent(state: &AppState, id: &str) -> Result<AgentDetail, ApiError> 
     })
 }
 
-pub async fn executions(
-    state: &AppState,
-    mut query: ExecutionQuery,
-) -> Result<Page<Execution>, ApiError> {
+pub async fn executions(state: &AppState, mut query: ExecutionQuery) -> Result<Page<Execution>, ApiError> {
     if query.limit == 0 {
         query.limit = DEFAULT_PAGE;
     }
@@ -138,9 +135,7 @@ pub async fn health(state: &AppState) -> HealthReport {
     let ingest = state.ingest.stats();
     let failing = state.alerts.failing_receivers();
     let (status, store) = match state.store.stats().await {
-        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 && failing.is_empty() => {
-            ("healthy", s)
-        }
+        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 && failing.is_empty() => ("healthy", s),
         Ok(s) => ("degraded", s),
         Err(e) => {
             tracing::error!(error = %e, "store stats failed");

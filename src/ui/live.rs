@@ -7,7 +7,8 @@ use super::Connection;
 use crate::live::protocol::{ClientMessage, ServerMessage, Subscription, TOPICS};
 use crate::live::state::{apply, Followup, LiveState};
 use leptos::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -23,6 +24,23 @@ const OFFLINE_AFTER: u32 = 6;
 pub struct Live {
     pub state: RwSignal<LiveState>,
     pub connection: RwSignal<Connection>,
+    /// Alerts that started firing since the page loaded: (alert id, text), newest last.
+    pub toasts: RwSignal<Vec<(String, String)>>,
+}
+
+type Listener = (u64, &'static str, Rc<dyn Fn()>);
+
+thread_local! {
+    /// Called after a message batch that moved a topic on (a snapshot or a delta arrived).
+    static LISTENERS: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
+    static NEXT_LISTENER: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Calls `f` each time `topic` moves on, until the calling component is cleaned up.
+pub fn on_topic(topic: &'static str, f: impl Fn() + 'static) {
+    let id = NEXT_LISTENER.with(|n| n.replace(n.get() + 1));
+    LISTENERS.with(|l| l.borrow_mut().push((id, topic, Rc::new(f))));
+    on_cleanup(move || LISTENERS.with(|l| l.borrow_mut().retain(|(i, _, _)| *i != id)));
 }
 
 struct Socket {
@@ -44,6 +62,7 @@ pub fn start() -> Live {
     let live = Live {
         state: RwSignal::new(LiveState::default()),
         connection: RwSignal::new(Connection::Connecting),
+        toasts: RwSignal::new(Vec::new()),
     };
     provide_context(live);
     connect(live);
@@ -66,12 +85,7 @@ fn url() -> String {
 
 fn send(msg: &ClientMessage) {
     SOCKET.with(|s| {
-        if let Some(ws) = s
-            .borrow()
-            .ws
-            .as_ref()
-            .filter(|ws| ws.ready_state() == WebSocket::OPEN)
-        {
+        if let Some(ws) = s.borrow().ws.as_ref().filter(|ws| ws.ready_state() == WebSocket::OPEN) {
             if let Ok(text) = serde_json::to_string(msg) {
                 let _ = ws.send_with_str(&text);
             }
@@ -97,19 +111,10 @@ fn subscribe_execution(id: &str, after_seq: Option<u64>) {
 
 /// Everything again: all topics (fresh snapshots), every watched execution from its last line.
 fn resubscribe_all(live: Live) {
-    subscribe_topics(
-        TOPICS
-            .iter()
-            .filter(|t| **t != "alerts")
-            .map(|t| t.to_string())
-            .collect(),
-    );
-    let watched: Vec<(String, Option<u64>)> = live.state.with_untracked(|s| {
-        s.watched
-            .iter()
-            .map(|(id, w)| (id.clone(), w.last_seq))
-            .collect()
-    });
+    subscribe_topics(TOPICS.iter().map(|t| t.to_string()).collect());
+    let watched: Vec<(String, Option<u64>)> = live
+        .state
+        .with_untracked(|s| s.watched.iter().map(|(id, w)| (id.clone(), w.last_seq)).collect());
     for (id, after) in watched {
         subscribe_execution(&id, after);
     }
@@ -202,13 +207,53 @@ fn flush(live: Live) {
         std::mem::take(&mut s.inbox)
     });
     let mut followups = Vec::new();
+    let mut moved = Vec::new();
+    let mut fired = Vec::new();
     live.state.update(|state| {
+        let seqs = state.seqs.clone();
+        let had_alerts = state.has_snapshot("alerts");
+        let was_firing = firing(state);
         for msg in messages {
             if let Some(f) = apply(state, msg) {
                 followups.push(f);
             }
         }
+        moved = state
+            .seqs
+            .iter()
+            .filter(|(t, s)| seqs.get(*t) != Some(*s))
+            .map(|(t, _)| t.clone())
+            .collect();
+        if had_alerts {
+            fired = firing(state)
+                .into_iter()
+                .filter(|id| !was_firing.contains(id))
+                .filter_map(|id| {
+                    state
+                        .alerts
+                        .get(&id)
+                        .map(|a| (id.clone(), format!("{}: {}", a.rule, a.summary)))
+                })
+                .collect();
+        }
     });
+    for (id, text) in fired {
+        live.toasts.update(|t| t.push((id.clone(), text)));
+        set_timeout(
+            move || live.toasts.update(|t| t.retain(|(i, _)| *i != id)),
+            Duration::from_secs(8),
+        );
+    }
+    let listeners: Vec<Rc<dyn Fn()>> = LISTENERS.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|(_, t, _)| moved.iter().any(|m| m == t))
+            .map(|(_, _, f)| f.clone())
+            .collect()
+    });
+    for f in listeners {
+        f();
+    }
     for f in followups {
         match f {
             Followup::Resubscribe(topics) => subscribe_topics(topics),
@@ -219,4 +264,13 @@ fn flush(live: Live) {
             Followup::ResyncAll => resubscribe_all(live),
         }
     }
+}
+
+fn firing(state: &LiveState) -> std::collections::HashSet<String> {
+    state
+        .alerts
+        .values()
+        .filter(|a| a.state == crate::model::AlertState::Firing)
+        .map(|a| a.id.clone())
+        .collect()
 }

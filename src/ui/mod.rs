@@ -45,8 +45,7 @@ pub fn App() -> impl IntoView {
     let dark = RwSignal::new(components::shell::initial_theme_is_dark());
     provide_context(Dark(dark));
     Effect::new(move |_| components::shell::apply_theme(dark.get()));
-    let handle =
-        set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
+    let handle = set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
     on_cleanup(move || {
         if let Ok(h) = handle {
             h.clear();
@@ -66,8 +65,10 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/agents/:id") view=pages::agent::AgentPage/>
                             <Route path=path!("/executions") view=pages::executions::ExecutionsPage/>
                             <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage/>
+                            <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                         </Routes>
                     </main>
+                    <components::toasts::AlertToasts/>
                 </div>
             </div>
         </Router>

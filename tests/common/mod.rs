@@ -42,12 +42,7 @@ impl TestApp {
         split(resp).await
     }
 
-    pub async fn post(
-        &self,
-        uri: &str,
-        content_type: &str,
-        body: impl Into<Body>,
-    ) -> (StatusCode, Value) {
+    pub async fn post(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> (StatusCode, Value) {
         let req = Request::post(uri)
             .header("content-type", content_type)
             .body(body.into())
@@ -64,8 +59,8 @@ impl TestApp {
 pub async fn split(resp: axum::response::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
 }
 

@@ -69,13 +69,7 @@ pub fn fingerprint(rule: &str, labels: &crate::model::Labels) -> String {
     format!("{h:016x}")
 }
 
-fn event(
-    alert: &Alert,
-    change: &Change,
-    at: i64,
-    by: Option<String>,
-    note: Option<String>,
-) -> AlertEvent {
+fn event(alert: &Alert, change: &Change, at: i64, by: Option<String>, note: Option<String>) -> AlertEvent {
     AlertEvent {
         alert_id: alert.id.clone(),
         rule: alert.rule.clone(),
@@ -102,9 +96,7 @@ impl Book {
         if self.resolved.iter().any(|a| a.id == id) {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
-                format!(
-                    "alert `{id}` is resolved: only pending or firing alerts can be acknowledged"
-                ),
+                format!("alert `{id}` is resolved: only pending or firing alerts can be acknowledged"),
             ));
         }
         Err(ApiError::not_found("alert", id))
@@ -112,12 +104,7 @@ impl Book {
 
     /// One evaluation of one rule: what holds now becomes or stays pending/firing, what no
     /// longer holds resolves (or, if it never fired, goes back to inactive).
-    pub fn advance(
-        &mut self,
-        rule: &Rule,
-        observations: Vec<Observation>,
-        now: i64,
-    ) -> Vec<(Alert, AlertEvent)> {
+    pub fn advance(&mut self, rule: &Rule, observations: Vec<Observation>, now: i64) -> Vec<(Alert, AlertEvent)> {
         let mut out = Vec::new();
         let mut seen = Vec::with_capacity(observations.len());
         for obs in observations {
@@ -200,31 +187,15 @@ impl Book {
     /// Lapses expired acknowledgements and applies silences; returns what changed.
     pub fn housekeeping(&mut self, now: i64) -> Vec<(Alert, AlertEvent)> {
         let mut out = Vec::new();
-        self.silences
-            .retain(|_, s| s.ends_at > now - 24 * 3600 * 1000);
-        let active: Vec<&Silence> = self
-            .silences
-            .values()
-            .filter(|s| s.is_active(now))
-            .collect();
+        self.silences.retain(|_, s| s.ends_at > now - 24 * 3600 * 1000);
+        let active: Vec<&Silence> = self.silences.values().filter(|s| s.is_active(now)).collect();
         for alert in self.active.values_mut() {
-            if alert
-                .ack
-                .as_ref()
-                .and_then(|a| a.expires_at)
-                .is_some_and(|t| t <= now)
-            {
+            if alert.ack.as_ref().and_then(|a| a.expires_at).is_some_and(|t| t <= now) {
                 alert.ack = None;
                 alert.updated_at = now;
-                out.push((
-                    alert.clone(),
-                    event(alert, &Change::AckExpired, now, None, None),
-                ));
+                out.push((alert.clone(), event(alert, &Change::AckExpired, now, None, None)));
             }
-            let silenced_by = active
-                .iter()
-                .find(|s| s.matches(alert))
-                .map(|s| s.id.clone());
+            let silenced_by = active.iter().find(|s| s.matches(alert)).map(|s| s.id.clone());
             if silenced_by != alert.silenced_by {
                 let change = if silenced_by.is_some() {
                     Change::Silenced
@@ -268,12 +239,7 @@ impl Book {
         Ok((alert.clone(), ev))
     }
 
-    pub fn unacknowledge(
-        &mut self,
-        id: &str,
-        by: &str,
-        now: i64,
-    ) -> Result<(Alert, AlertEvent), ApiError> {
+    pub fn unacknowledge(&mut self, id: &str, by: &str, now: i64) -> Result<(Alert, AlertEvent), ApiError> {
         let alert = self.find_active_mut(id)?;
         if alert.ack.take().is_none() {
             return Err(ApiError::new(
@@ -288,10 +254,7 @@ impl Book {
 
     /// Alerts (active) a silence with these matchers would mute.
     pub fn preview(&self, silence: &Silence) -> Vec<&Alert> {
-        self.active
-            .values()
-            .filter(|a| silence.matches(a))
-            .collect()
+        self.active.values().filter(|a| silence.matches(a)).collect()
     }
 }
 
@@ -340,11 +303,7 @@ mod tests {
         assert_eq!(kinds(&fired), ["firing"]);
         let alert = &fired[0].0;
         assert_eq!(
-            (
-                alert.value,
-                alert.summary.as_str(),
-                alert.labels["team"].as_str()
-            ),
+            (alert.value, alert.summary.as_str(), alert.labels["team"].as_str()),
             (10.0, "a at 10", "x")
         );
         assert_eq!(alert.firing_since, Some(T0 + 60_000));
@@ -357,16 +316,10 @@ mod tests {
     #[test]
     fn a_zero_for_fires_at_once_and_pending_that_clears_goes_inactive() {
         let mut b = Book::default();
-        assert_eq!(
-            kinds(&b.advance(&rule(0), vec![obs("a", 1.0)], T0)),
-            ["firing"]
-        );
+        assert_eq!(kinds(&b.advance(&rule(0), vec![obs("a", 1.0)], T0)), ["firing"]);
         let mut b = Book::default();
         b.advance(&rule(60), vec![obs("a", 1.0)], T0);
-        assert_eq!(
-            kinds(&b.advance(&rule(60), vec![], T0 + 1000)),
-            ["inactive"]
-        );
+        assert_eq!(kinds(&b.advance(&rule(60), vec![], T0 + 1000)), ["inactive"]);
         assert!(b.resolved.is_empty(), "never fired, so never resolved");
     }
 
@@ -397,19 +350,14 @@ mod tests {
         let mut b = Book::default();
         let r = rule(0);
         let id = b.advance(&r, vec![obs("a", 1.0)], T0)[0].0.id.clone();
-        let (alert, ev) = b
-            .acknowledge(&id, "ana", "looking into it", None, T0 + 1)
-            .unwrap();
+        let (alert, ev) = b.acknowledge(&id, "ana", "looking into it", None, T0 + 1).unwrap();
         assert_eq!(alert.ack.as_ref().unwrap().by, "ana");
         assert_eq!(
             (ev.kind.as_str(), ev.note.as_deref()),
             ("acknowledged", Some("looking into it"))
         );
         assert!(b.advance(&r, vec![obs("a", 2.0)], T0 + 2).is_empty());
-        assert!(
-            b.find(&id).unwrap().ack.is_some(),
-            "still firing: still acknowledged"
-        );
+        assert!(b.find(&id).unwrap().ack.is_some(), "still firing: still acknowledged");
         let (_, ev) = b.unacknowledge(&id, "ana", T0 + 3).unwrap();
         assert_eq!(ev.kind, "unacknowledged");
         assert_eq!(
@@ -417,21 +365,15 @@ mod tests {
             ErrorCode::Conflict
         );
 
-        b.acknowledge(&id, "bo", "", Some(T0 + 100), T0 + 5)
-            .unwrap();
+        b.acknowledge(&id, "bo", "", Some(T0 + 100), T0 + 5).unwrap();
         assert!(b.housekeeping(T0 + 50).is_empty());
         assert_eq!(kinds(&b.housekeeping(T0 + 100)), ["ack_expired"]);
 
         b.acknowledge(&id, "bo", "", None, T0 + 200).unwrap();
         b.advance(&r, vec![], T0 + 300);
-        assert!(
-            b.resolved[0].ack.is_none(),
-            "resolving clears the acknowledgement"
-        );
+        assert!(b.resolved[0].ack.is_none(), "resolving clears the acknowledgement");
         assert_eq!(
-            b.acknowledge(&id, "bo", "", None, T0 + 400)
-                .unwrap_err()
-                .code,
+            b.acknowledge(&id, "bo", "", None, T0 + 400).unwrap_err().code,
             ErrorCode::Conflict
         );
         assert_eq!(

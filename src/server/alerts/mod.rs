@@ -11,9 +11,7 @@ use super::live::Live;
 use super::store::{Store, WriteBatch};
 use super::{config::humantime_serde, now_ms};
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{
-    AckRequest, Alert, AlertEvent, AlertState, AlertsView, Silence, SilenceRequest,
-};
+use crate::model::{AckRequest, Alert, AlertEvent, AlertState, AlertsView, Silence, SilenceRequest};
 use lifecycle::{Book, Change};
 use notify::{Notifier, Reason, ReceiverConfig};
 use parking_lot::Mutex;
@@ -116,11 +114,7 @@ impl Alerts {
             }
         }
         let next_silence = snap.silences.len() as u64 + 1;
-        book.silences = snap
-            .silences
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect();
+        book.silences = snap.silences.into_iter().map(|s| (s.id.clone(), s)).collect();
         let engine = Engine {
             rules: config.all_rules(),
             book: Mutex::new(book),
@@ -182,13 +176,7 @@ impl Alerts {
             ends_at: i64::MAX,
             ..Default::default()
         };
-        self.inner
-            .book
-            .lock()
-            .preview(&s)
-            .into_iter()
-            .cloned()
-            .collect()
+        self.inner.book.lock().preview(&s).into_iter().cloned().collect()
     }
 
     /// Evaluates every rule once.
@@ -218,9 +206,11 @@ impl Alerts {
         {
             let book = e.book.lock();
             let notified = e.notified.lock();
-            for a in book.active.values().filter(|a| {
-                a.state == AlertState::Firing && a.ack.is_none() && a.silenced_by.is_none()
-            }) {
+            for a in book
+                .active
+                .values()
+                .filter(|a| a.state == AlertState::Firing && a.ack.is_none() && a.silenced_by.is_none())
+            {
                 if notified
                     .get(&a.fingerprint)
                     .is_some_and(|t| now - t >= e.repeat.as_millis() as i64)
@@ -241,18 +231,13 @@ impl Alerts {
 
     pub async fn acknowledge(&self, id: &str, req: AckRequest) -> Result<Alert, ApiError> {
         if req.by.len() > 256 || req.note.len() > 4096 {
-            return Err(ApiError::bad_request(
-                "`by` is limited to 256 bytes and `note` to 4096",
-            ));
+            return Err(ApiError::bad_request("`by` is limited to 256 bytes and `note` to 4096"));
         }
         let e = &self.inner;
         let _op = e.op.lock().await;
         let now = now_ms();
         let expires = req.expires_in_minutes.map(|m| now + m as i64 * 60_000);
-        let change = e
-            .book
-            .lock()
-            .acknowledge(id, &req.by, &req.note, expires, now)?;
+        let change = e.book.lock().acknowledge(id, &req.by, &req.note, expires, now)?;
         self.commit(vec![change.clone()]).await?;
         tracing::info!(alert = %id, by = %req.by, "alert acknowledged");
         let alert = change.0.clone();
@@ -273,7 +258,9 @@ impl Alerts {
 
     pub async fn silence(&self, req: SilenceRequest) -> Result<Silence, ApiError> {
         if req.matchers.is_empty() {
-            return Err(ApiError::bad_request("`matchers` must have at least one label: a silence without matchers would mute everything"));
+            return Err(ApiError::bad_request(
+                "`matchers` must have at least one label: a silence without matchers would mute everything",
+            ));
         }
         if req.duration_minutes == 0 || req.duration_minutes > 60 * 24 * 90 {
             return Err(ApiError::bad_request(
@@ -287,10 +274,7 @@ impl Alerts {
         let _op = e.op.lock().await;
         let now = now_ms();
         let silence = Silence {
-            id: format!(
-                "silence-{now}-{}",
-                e.next_silence.fetch_add(1, Ordering::Relaxed)
-            ),
+            id: format!("silence-{now}-{}", e.next_silence.fetch_add(1, Ordering::Relaxed)),
             matchers: req.matchers,
             starts_at: now,
             ends_at: now + req.duration_minutes as i64 * 60_000,
@@ -326,9 +310,7 @@ impl Alerts {
             }
             s.ends_at = now;
             if !by.is_empty() {
-                s.comment = format!("{} (expired by {by})", s.comment)
-                    .trim()
-                    .to_string();
+                s.comment = format!("{} (expired by {by})", s.comment).trim().to_string();
             }
             let s = s.clone();
             (s, book.housekeeping(now + 1))
@@ -348,11 +330,7 @@ impl Alerts {
         Ok(self.inner.store.commit(batch).await?)
     }
 
-    async fn commit_with_silence(
-        &self,
-        changes: Vec<(Alert, AlertEvent)>,
-        silence: &Silence,
-    ) -> Result<(), ApiError> {
+    async fn commit_with_silence(&self, changes: Vec<(Alert, AlertEvent)>, silence: &Silence) -> Result<(), ApiError> {
         let mut batch = WriteBatch {
             silences: vec![silence.clone()],
             ..Default::default()
@@ -400,11 +378,7 @@ impl Alerts {
         // Silences as they stand now, not as they stood when the change was made.
         let alerts: Vec<(Alert, Reason)> = {
             let book = self.inner.book.lock();
-            let muted = |a: &Alert| {
-                book.silences
-                    .values()
-                    .any(|s| s.is_active(now) && s.matches(a))
-            };
+            let muted = |a: &Alert| book.silences.values().any(|s| s.is_active(now) && s.matches(a));
             alerts.into_iter().filter(|(a, _)| !muted(a)).collect()
         };
         {

@@ -111,10 +111,7 @@ impl Notifier {
             } else {
                 "firing"
             };
-            groups
-                .entry((a.rule.clone(), status))
-                .or_default()
-                .push((a, reason));
+            groups.entry((a.rule.clone(), status)).or_default().push((a, reason));
         }
         for ((rule, status), group) in groups {
             for r in self.receivers.iter() {
@@ -122,9 +119,7 @@ impl Notifier {
                     continue;
                 }
                 let body = match r.kind {
-                    ReceiverKind::Webhook => {
-                        alertmanager_payload(&r.name, &rule, status, &group, &self.external_url)
-                    }
+                    ReceiverKind::Webhook => alertmanager_payload(&r.name, &rule, status, &group, &self.external_url),
                     ReceiverKind::Slack => slack_payload(&rule, status, &group, &self.external_url),
                 };
                 let (this, receiver) = (self.clone(), r.clone());
@@ -137,14 +132,7 @@ impl Notifier {
         let mut delay = Duration::from_millis(500);
         let mut last_error = String::new();
         for attempt in 1..=ATTEMPTS {
-            match self
-                .client
-                .post(&r.url)
-                .timeout(r.timeout)
-                .json(&body)
-                .send()
-                .await
-            {
+            match self.client.post(&r.url).timeout(r.timeout).json(&body).send().await {
                 Ok(resp) if resp.status().is_success() => {
                     let mut s = self.statuses.lock();
                     if let Some(s) = s.get_mut(&r.name) {
@@ -251,12 +239,7 @@ pub fn alertmanager_payload(
 }
 
 /// A Slack incoming-webhook message.
-pub fn slack_payload(
-    rule: &str,
-    status: &str,
-    group: &[(Alert, Reason)],
-    external_url: &str,
-) -> Value {
+pub fn slack_payload(rule: &str, status: &str, group: &[(Alert, Reason)], external_url: &str) -> Value {
     let acked = group.iter().any(|(_, r)| *r == Reason::Acknowledged);
     let head = match (status, acked) {
         ("resolved", _) => format!(":large_green_circle: *[RESOLVED]* {rule}"),
@@ -271,10 +254,7 @@ pub fn slack_payload(
                 .as_ref()
                 .map(|k| format!(" — acknowledged by {}: {}", k.by, k.note))
                 .unwrap_or_default();
-            format!(
-                "• {} (<{external_url}/alerts?alert={}|open>){ack}",
-                a.summary, a.id
-            )
+            format!("• {} (<{external_url}/alerts?alert={}|open>){ack}", a.summary, a.id)
         })
         .collect();
     json!({ "text": format!("{head}\n{}", lines.join("\n")) })
@@ -374,9 +354,7 @@ mod tests {
         );
         let text = p["text"].as_str().unwrap();
         assert!(
-            text.contains("FIRING")
-                && text.contains("scraper: 45% failed")
-                && text.contains("acknowledged by ana")
+            text.contains("FIRING") && text.contains("scraper: 45% failed") && text.contains("acknowledged by ana")
         );
     }
 }

@@ -174,9 +174,7 @@ pub fn defaults() -> Vec<Rule> {
         ),
         rule(
             "LlmSlow",
-            Condition::LlmP95Latency {
-                threshold_ms: 30_000.0,
-            },
+            Condition::LlmP95Latency { threshold_ms: 30_000.0 },
             300,
             Severity::Info,
             "{{model}}: p95 latency {{value}} ms",
@@ -250,10 +248,7 @@ pub struct Inputs {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn round(v: f64) -> f64 {
@@ -282,27 +277,17 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         } => by_agent(window)
             .into_iter()
             .filter_map(|(agent, runs)| {
-                let finished: Vec<_> = runs
-                    .iter()
-                    .filter(|f| f.status != ExecutionStatus::Cancelled)
-                    .collect();
+                let finished: Vec<_> = runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
                 let failed: Vec<_> = finished
                     .iter()
                     .filter(|f| f.status == ExecutionStatus::Failed)
                     .collect();
                 let rate = failed.len() as f64 * 100.0 / finished.len().max(1) as f64;
-                (finished.len() as u64 >= *min_executions && rate > *threshold_percent).then(|| {
-                    Observation {
-                        labels: labels(&[("agent_id", agent)]),
-                        value: round(rate),
-                        exemplar_executions: failed
-                            .iter()
-                            .rev()
-                            .take(5)
-                            .map(|f| f.id.clone())
-                            .collect(),
-                        exemplar_agents: vec![agent.to_string()],
-                    }
+                (finished.len() as u64 >= *min_executions && rate > *threshold_percent).then(|| Observation {
+                    labels: labels(&[("agent_id", agent)]),
+                    value: round(rate),
+                    exemplar_executions: failed.iter().rev().take(5).map(|f| f.id.clone()).collect(),
+                    exemplar_agents: vec![agent.to_string()],
                 })
             })
             .collect(),
@@ -313,10 +298,7 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         } => by_agent(window)
             .into_iter()
             .filter_map(|(agent, runs)| {
-                let mut d: Vec<&&Finished> = runs
-                    .iter()
-                    .filter(|f| f.status != ExecutionStatus::Cancelled)
-                    .collect();
+                let mut d: Vec<&&Finished> = runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
                 d.sort_by_key(|f| f.duration_ms);
                 let p95 = d
                     .get(((d.len() as f64 - 1.0) * 0.95).round().max(0.0) as usize)?
@@ -332,9 +314,7 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         Condition::AgentSilent { after } => input
             .agents
             .iter()
-            .filter(|(_, seen, in_progress, _)| {
-                *in_progress == 0 && now - seen > after.as_millis() as i64
-            })
+            .filter(|(_, seen, in_progress, _)| *in_progress == 0 && now - seen > after.as_millis() as i64)
             .map(|(agent, seen, _, _)| Observation {
                 labels: labels(&[("agent_id", agent)]),
                 value: ((now - seen) / 1000) as f64,
@@ -422,19 +402,11 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
             .into_iter()
             .filter(|(agent, _)| agent_id.as_deref().is_none_or(|a| a == *agent))
             .filter_map(|(agent, runs)| {
-                let failed: Vec<_> = runs
-                    .iter()
-                    .filter(|f| f.status == ExecutionStatus::Failed)
-                    .collect();
+                let failed: Vec<_> = runs.iter().filter(|f| f.status == ExecutionStatus::Failed).collect();
                 (!failed.is_empty()).then(|| Observation {
                     labels: labels(&[("agent_id", agent)]),
                     value: failed.len() as f64,
-                    exemplar_executions: failed
-                        .iter()
-                        .rev()
-                        .take(5)
-                        .map(|f| f.id.clone())
-                        .collect(),
+                    exemplar_executions: failed.iter().rev().take(5).map(|f| f.id.clone()).collect(),
                     exemplar_agents: vec![agent.to_string()],
                 })
             })
@@ -468,13 +440,7 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000_000;
 
-    fn finished(
-        id: &str,
-        agent: &str,
-        status: ExecutionStatus,
-        duration_ms: u64,
-        ago_ms: i64,
-    ) -> Finished {
+    fn finished(id: &str, agent: &str, status: ExecutionStatus, duration_ms: u64, ago_ms: i64) -> Finished {
         Finished {
             id: id.into(),
             agent_id: agent.into(),
@@ -511,10 +477,7 @@ mod tests {
             window: five_minutes(),
             min_executions: 3,
         };
-        assert!(
-            evaluate(&strict, &input).is_empty(),
-            "too few executions to judge"
-        );
+        assert!(evaluate(&strict, &input).is_empty(), "too few executions to judge");
     }
 
     #[test]
@@ -524,15 +487,7 @@ mod tests {
             ..Default::default()
         };
         input.finished = (1..=20)
-            .map(|i| {
-                finished(
-                    &format!("x{i}"),
-                    "slow",
-                    ExecutionStatus::Completed,
-                    i * 1000,
-                    1000,
-                )
-            })
+            .map(|i| finished(&format!("x{i}"), "slow", ExecutionStatus::Completed, i * 1000, 1000))
             .collect();
         let obs = evaluate(
             &Condition::ExecutionP95 {
@@ -580,9 +535,7 @@ mod tests {
             &input,
         );
         assert_eq!(
-            obs.iter()
-                .map(|o| o.labels["agent_id"].as_str())
-                .collect::<Vec<_>>(),
+            obs.iter().map(|o| o.labels["agent_id"].as_str()).collect::<Vec<_>>(),
             ["quiet"]
         );
     }
@@ -608,10 +561,7 @@ mod tests {
             },
             &input,
         );
-        assert_eq!(
-            (obs.len(), obs[0].exemplar_executions[0].as_str()),
-            (1, "f")
-        );
+        assert_eq!((obs.len(), obs[0].exemplar_executions[0].as_str()), (1, "f"));
         let obs = evaluate(
             &Condition::ToolFailures {
                 tool: Some("search".into()),
@@ -670,13 +620,7 @@ mod tests {
             20.0
         );
         assert_eq!(
-            evaluate(
-                &Condition::LlmP95Latency {
-                    threshold_ms: 30_000.0
-                },
-                &input
-            )
-            .len(),
+            evaluate(&Condition::LlmP95Latency { threshold_ms: 30_000.0 }, &input).len(),
             1
         );
     }
@@ -699,18 +643,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.rules[0].for_, Duration::from_secs(30));
-        assert!(matches!(
-            f.rules[0].condition,
-            Condition::ExecutionFailed { .. }
-        ));
-        let bad = toml::from_str::<F>("[[rules]]\nname='x'\nsummary='s'\ncondition = { kind = 'agent_error_rate', threshold = 5 }\n");
+        assert!(matches!(f.rules[0].condition, Condition::ExecutionFailed { .. }));
+        let bad = toml::from_str::<F>(
+            "[[rules]]\nname='x'\nsummary='s'\ncondition = { kind = 'agent_error_rate', threshold = 5 }\n",
+        );
         assert!(bad.is_err());
         assert_eq!(
-            render(
-                "{{agent_id}} at {{value}}%",
-                &labels(&[("agent_id", "a")]),
-                12.5
-            ),
+            render("{{agent_id}} at {{value}}%", &labels(&[("agent_id", "a")]), 12.5),
             "a at 12.5%"
         );
         assert_eq!(defaults().len(), 9);

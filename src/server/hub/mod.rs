@@ -129,18 +129,11 @@ impl Hub {
         }
         for stats in snap.llm {
             let latency_sum = stats.avg_latency_ms * stats.total_requests as f64;
-            s.llm
-                .insert(stats.id.clone(), LlmEntry::new(stats, latency_sum));
+            s.llm.insert(stats.id.clone(), LlmEntry::new(stats, latency_sum));
         }
         for plugin in snap.plugins {
             let latency_sum = plugin.avg_response_time_ms * plugin.call_count as f64;
-            s.plugins.insert(
-                plugin.id.clone(),
-                PluginEntry {
-                    plugin,
-                    latency_sum,
-                },
-            );
+            s.plugins.insert(plugin.id.clone(), PluginEntry { plugin, latency_sum });
         }
         if let Some(sys) = snap.system {
             s.hosts.insert(sys.host.clone(), sys);
@@ -288,20 +281,16 @@ impl Hub {
         let mut running = Vec::new();
         for e in s.executions.values() {
             match (e.status, e.ended_at, e.duration_ms) {
-                (st, Some(end), Some(d)) if st.is_terminal() && end >= hour_ago => {
-                    finished.push(Finished {
-                        id: e.id.clone(),
-                        agent_id: e.agent_id.clone(),
-                        status: st,
-                        duration_ms: d,
-                        ended_at: end,
-                    })
+                (st, Some(end), Some(d)) if st.is_terminal() && end >= hour_ago => finished.push(Finished {
+                    id: e.id.clone(),
+                    agent_id: e.agent_id.clone(),
+                    status: st,
+                    duration_ms: d,
+                    ended_at: end,
+                }),
+                (ExecutionStatus::Running, _, _) => {
+                    running.push((e.id.clone(), e.agent_id.clone(), e.started_at.unwrap_or(e.created_at)))
                 }
-                (ExecutionStatus::Running, _, _) => running.push((
-                    e.id.clone(),
-                    e.agent_id.clone(),
-                    e.started_at.unwrap_or(e.created_at),
-                )),
                 _ => {}
             }
         }
@@ -310,14 +299,8 @@ impl Hub {
             .agents
             .values()
             .map(|a| {
-                let p99 =
-                    (!a.durations.is_empty()).then(|| a.durations.value_at_quantile(0.99) as f64);
-                (
-                    a.agent.id.clone(),
-                    a.agent.last_seen,
-                    a.agent.tasks_in_progress,
-                    p99,
-                )
+                let p99 = (!a.durations.is_empty()).then(|| a.durations.value_at_quantile(0.99) as f64);
+                (a.agent.id.clone(), a.agent.last_seen, a.agent.tasks_in_progress, p99)
             })
             .collect();
         let llm = s
@@ -338,11 +321,7 @@ impl Hub {
             .tool_failures
             .iter()
             .flat_map(|(exec, tools)| {
-                let agent = s
-                    .executions
-                    .get(exec)
-                    .map(|e| e.agent_id.clone())
-                    .unwrap_or_default();
+                let agent = s.executions.get(exec).map(|e| e.agent_id.clone()).unwrap_or_default();
                 tools
                     .iter()
                     .map(move |(t, n)| (exec.clone(), agent.clone(), t.clone(), *n))
@@ -457,11 +436,7 @@ impl Hub {
             executions_per_minute: finished as f64 / KPI_MINUTES as f64,
             tokens_per_minute: tokens as f64 / KPI_MINUTES as f64,
             cost_per_hour_usd: cost * 60.0 / KPI_MINUTES as f64,
-            firing_alerts: s
-                .alerts
-                .iter()
-                .filter(|a| a.state == AlertState::Firing)
-                .count() as u64,
+            firing_alerts: s.alerts.iter().filter(|a| a.state == AlertState::Firing).count() as u64,
             series,
         }
     }
@@ -533,12 +508,7 @@ impl LlmEntry {
     fn view(&self, now: i64) -> LlmStats {
         let mut s = self.stats.clone();
         let start = (now / 60_000 - 4) * 60_000;
-        let recent: u64 = self
-            .recent
-            .iter()
-            .filter(|(t, _)| *t >= start)
-            .map(|(_, n)| n)
-            .sum();
+        let recent: u64 = self.recent.iter().filter(|(t, _)| *t >= start).map(|(_, n)| n).sum();
         s.requests_per_minute = recent as f64 / 5.0;
         s
     }
@@ -588,14 +558,7 @@ impl State {
         exec
     }
 
-    fn apply_one(
-        &mut self,
-        event: Event,
-        now: i64,
-        prices: &PriceTable,
-        out: &mut Applied,
-        dirty: &mut Dirty,
-    ) {
+    fn apply_one(&mut self, event: Event, now: i64, prices: &PriceTable, out: &mut Applied, dirty: &mut Dirty) {
         match event {
             Event::Agent(e) => {
                 let ts = e.timestamp.unwrap_or(now);
@@ -668,16 +631,7 @@ impl State {
             Event::Status(e) => {
                 let ts = e.timestamp.unwrap_or(now);
                 self.execution_mut(&e.execution_id, None, ts, now, dirty, out);
-                self.transition(
-                    &e.execution_id,
-                    e.status,
-                    ts,
-                    e.error,
-                    e.output,
-                    now,
-                    out,
-                    dirty,
-                );
+                self.transition(&e.execution_id, e.status, ts, e.error, e.output, now, out, dirty);
                 out.topics.insert("executions");
             }
             Event::Log(e) => {
@@ -721,9 +675,9 @@ impl State {
             }
             Event::LlmCall(e) => {
                 let ts = e.timestamp.unwrap_or(now);
-                let cost = e.cost_usd.unwrap_or_else(|| {
-                    prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out)
-                });
+                let cost = e
+                    .cost_usd
+                    .unwrap_or_else(|| prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out));
                 let failed = e.error.is_some();
                 let id = format!("{}/{}", e.provider, e.model);
                 dirty.llm.insert(id.clone());
@@ -746,11 +700,7 @@ impl State {
                         .and_then(|x| self.executions.get(x))
                         .map(|x| x.agent_id.clone())
                 });
-                if let Some(x) = e
-                    .execution_id
-                    .as_ref()
-                    .and_then(|x| self.executions.get_mut(x))
-                {
+                if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
                     x.tokens_in += e.tokens_in;
                     x.tokens_out += e.tokens_out;
                     x.cost_usd += cost;
@@ -788,18 +738,15 @@ impl State {
             Event::ToolCall(e) => {
                 let ts = e.timestamp.unwrap_or(now);
                 dirty.plugins.insert(e.name.clone());
-                let entry = self
-                    .plugins
-                    .entry(e.name.clone())
-                    .or_insert_with(|| PluginEntry {
-                        plugin: Plugin {
-                            id: e.name.clone(),
-                            name: e.name.clone(),
-                            state: "running".into(),
-                            ..Default::default()
-                        },
-                        latency_sum: 0.0,
-                    });
+                let entry = self.plugins.entry(e.name.clone()).or_insert_with(|| PluginEntry {
+                    plugin: Plugin {
+                        id: e.name.clone(),
+                        name: e.name.clone(),
+                        state: "running".into(),
+                        ..Default::default()
+                    },
+                    latency_sum: 0.0,
+                });
                 let p = &mut entry.plugin;
                 if let Some(v) = &e.version {
                     p.version = v.clone();
@@ -809,11 +756,7 @@ impl State {
                 entry.latency_sum += e.latency_ms;
                 p.avg_response_time_ms = entry.latency_sum / p.call_count as f64;
                 p.last_call = Some(ts);
-                if let Some(x) = e
-                    .execution_id
-                    .as_ref()
-                    .and_then(|x| self.executions.get_mut(x))
-                {
+                if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
                     x.tool_calls += 1;
                     x.updated_at = x.updated_at.max(ts);
                     dirty.executions.insert(x.id.clone());
@@ -853,18 +796,15 @@ impl State {
             Event::Plugin(e) => {
                 let ts = e.timestamp.unwrap_or(now);
                 dirty.plugins.insert(e.id.clone());
-                let entry = self
-                    .plugins
-                    .entry(e.id.clone())
-                    .or_insert_with(|| PluginEntry {
-                        plugin: Plugin {
-                            id: e.id.clone(),
-                            name: e.id.clone(),
-                            state: "running".into(),
-                            ..Default::default()
-                        },
-                        latency_sum: 0.0,
-                    });
+                let entry = self.plugins.entry(e.id.clone()).or_insert_with(|| PluginEntry {
+                    plugin: Plugin {
+                        id: e.id.clone(),
+                        name: e.id.clone(),
+                        state: "running".into(),
+                        ..Default::default()
+                    },
+                    latency_sum: 0.0,
+                });
                 let p = &mut entry.plugin;
                 if let Some(v) = e.name {
                     p.name = v;
@@ -910,19 +850,16 @@ impl State {
 
     fn workflow_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut WorkflowEntry {
         dirty.workflows.insert(id.to_string());
-        let entry = self
-            .workflows
-            .entry(id.to_string())
-            .or_insert_with(|| WorkflowEntry {
-                workflow: Workflow {
-                    id: id.to_string(),
-                    name: id.to_string(),
-                    status: "active".into(),
-                    ..Default::default()
-                },
-                duration_sum: 0.0,
-                duration_count: 0,
-            });
+        let entry = self.workflows.entry(id.to_string()).or_insert_with(|| WorkflowEntry {
+            workflow: Workflow {
+                id: id.to_string(),
+                name: id.to_string(),
+                status: "active".into(),
+                ..Default::default()
+            },
+            duration_sum: 0.0,
+            duration_count: 0,
+        });
         entry.workflow.last_run = Some(entry.workflow.last_run.unwrap_or(ts).max(ts));
         entry
     }
@@ -1007,11 +944,7 @@ impl State {
     fn evict(&mut self) {
         while self.finished.len() > MAX_FINISHED_IN_MEMORY {
             if let Some(id) = self.finished.pop_front() {
-                if self
-                    .executions
-                    .get(&id)
-                    .is_some_and(|e| e.status.is_terminal())
-                {
+                if self.executions.get(&id).is_some_and(|e| e.status.is_terminal()) {
                     self.executions.remove(&id);
                     self.resources.remove(&id);
                     self.tool_failures.remove(&id);

@@ -71,9 +71,7 @@ mod tests {
         let t = PriceTable::default();
         assert!((t.cost("openai", "gpt-4o", 1_000_000, 0) - 2.5).abs() < 1e-9);
         // gpt-4o-mini must not be priced as gpt-4o
-        assert!(
-            (t.cost("openai", "gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) - 0.75).abs() < 1e-9
-        );
+        assert!((t.cost("openai", "gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) - 0.75).abs() < 1e-9);
         assert_eq!(t.cost("x", "unknown-model", 1000, 1000), 0.0);
     }
 }

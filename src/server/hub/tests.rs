@@ -57,10 +57,7 @@ fn lifecycle_updates_agent_counters_and_durations() {
     );
     assert_eq!(applied.status_changes.len(), 2);
     let a = h.agent("a", NOW).unwrap();
-    assert_eq!(
-        (a.tasks_completed, a.tasks_failed, a.tasks_in_progress),
-        (1, 1, 0)
-    );
+    assert_eq!((a.tasks_completed, a.tasks_failed, a.tasks_in_progress), (1, 1, 0));
     assert_eq!(a.avg_task_duration_ms, 2000.0);
     assert_eq!(a.state, AgentState::Error);
     let e1 = h.execution("e1").unwrap();
@@ -126,21 +123,13 @@ fn llm_calls_aggregate_per_model_with_cost_from_the_price_table() {
         })
     };
     h.apply(
-        vec![
-            call(None),
-            call(None),
-            call(None),
-            call(Some("rate limited")),
-        ],
+        vec![call(None), call(None), call(None), call(Some("rate limited"))],
         NOW,
     );
     let llm = h.llm(NOW);
     assert_eq!(llm.len(), 1);
     let m = &llm[0];
-    assert_eq!(
-        (m.total_requests, m.successful_requests, m.failed_requests),
-        (4, 3, 1)
-    );
+    assert_eq!((m.total_requests, m.successful_requests, m.failed_requests), (4, 3, 1));
     assert_eq!(m.total_tokens, 6000);
     assert_eq!(m.error_rate, 25.0);
     assert_eq!(m.time_to_first_token_ms, Some(100.0));

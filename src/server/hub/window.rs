@@ -43,8 +43,7 @@ impl Bucket {
     }
 
     fn point(&self) -> MinutePoint {
-        let q =
-            |p| (!self.durations.is_empty()).then(|| self.durations.value_at_quantile(p) as f64);
+        let q = |p| (!self.durations.is_empty()).then(|| self.durations.value_at_quantile(p) as f64);
         MinutePoint {
             t: self.t,
             started: self.started,
@@ -89,13 +88,7 @@ impl MinuteWindow {
         self.buckets.get_mut(pos)
     }
 
-    pub fn record_finish(
-        &mut self,
-        status: ExecutionStatus,
-        ended_at: i64,
-        duration_ms: u64,
-        now: i64,
-    ) {
+    pub fn record_finish(&mut self, status: ExecutionStatus, ended_at: i64, duration_ms: u64, now: i64) {
         if let Some(b) = self.at(ended_at, now) {
             match status {
                 ExecutionStatus::Completed => b.completed += 1,
@@ -112,11 +105,7 @@ impl MinuteWindow {
         let end = now.div_euclid(MINUTE) * MINUTE;
         let start = end - (minutes as i64 - 1) * MINUTE;
         let mut out = Vec::with_capacity(minutes);
-        let mut it = self
-            .buckets
-            .iter()
-            .filter(|b| b.t >= start && b.t <= end)
-            .peekable();
+        let mut it = self.buckets.iter().filter(|b| b.t >= start && b.t <= end).peekable();
         let mut t = start;
         while t <= end {
             match it.peek() {
@@ -168,9 +157,7 @@ mod tests {
     #[test]
     fn old_samples_fall_out_of_the_window() {
         let mut w = MinuteWindow::default();
-        assert!(w
-            .at(NOW - (WINDOW_MINUTES as i64 + 1) * MINUTE, NOW)
-            .is_none());
+        assert!(w.at(NOW - (WINDOW_MINUTES as i64 + 1) * MINUTE, NOW).is_none());
         w.record_finish(ExecutionStatus::Completed, NOW - 10 * MINUTE, 50, NOW);
         assert_eq!(w.durations(NOW, 5).len(), 0);
         assert_eq!(w.durations(NOW, 15).len(), 1);
@@ -180,12 +167,7 @@ mod tests {
     fn percentiles_come_from_the_merged_histograms() {
         let mut w = MinuteWindow::default();
         for i in 1..=100 {
-            w.record_finish(
-                ExecutionStatus::Completed,
-                NOW - (i % 3) * MINUTE,
-                i as u64 * 10,
-                NOW,
-            );
+            w.record_finish(ExecutionStatus::Completed, NOW - (i % 3) * MINUTE, i as u64 * 10, NOW);
         }
         let h = w.durations(NOW, 60);
         let p50 = h.value_at_quantile(0.5);

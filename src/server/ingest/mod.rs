@@ -47,14 +47,7 @@ impl Ingest {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(pipeline(rx, hub, store, live, counters.clone()));
-        (
-            Self {
-                tx,
-                counters,
-                capacity,
-            },
-            task,
-        )
+        (Self { tx, counters, capacity }, task)
     }
 
     /// Queues a validated batch and waits until it is durable. Never waits for queue space:
@@ -80,9 +73,7 @@ impl Ingest {
 
     /// Counts events refused by validation (they never reach the queue).
     pub fn count_rejected(&self, n: usize) {
-        self.counters
-            .rejected
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.counters.rejected.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> IngestStats {

@@ -43,12 +43,7 @@ impl Format {
 }
 
 /// Decodes and validates a whole batch.
-pub fn decode(
-    body: &[u8],
-    format: Format,
-    limits: &Limits,
-    max_events: usize,
-) -> Result<Vec<Event>, ApiError> {
+pub fn decode(body: &[u8], format: Format, limits: &Limits, max_events: usize) -> Result<Vec<Event>, ApiError> {
     let items: Vec<(usize, Result<Value, String>)> = match format {
         Format::Json => match serde_json::from_slice::<Value>(body) {
             Ok(Value::Array(items)) => items.into_iter().map(Ok).enumerate().collect(),
@@ -67,8 +62,8 @@ pub fn decode(
             }
         },
         Format::Ndjson => {
-            let text = std::str::from_utf8(body)
-                .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+            let text =
+                std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
             text.lines()
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
@@ -83,9 +78,7 @@ pub fn decode(
         }
     };
     if items.is_empty() {
-        return Err(ApiError::bad_request(
-            "the batch is empty: send at least one event",
-        ));
+        return Err(ApiError::bad_request("the batch is empty: send at least one event"));
     }
     if items.len() > max_events {
         return Err(ApiError::new(
@@ -134,11 +127,7 @@ pub fn decode(
     }
     if bad_items > 0 {
         let first = &errors[0];
-        let what = if format == Format::Ndjson {
-            "line"
-        } else {
-            "item"
-        };
+        let what = if format == Format::Ndjson { "line" } else { "item" };
         let message = format!(
             "{bad_items} of {total} events are invalid, nothing was stored; first: {what} {} field `{}` {}",
             first.index.unwrap_or(0),
@@ -231,12 +220,7 @@ mod tests {
     fn accepts_an_array_an_object_and_ndjson() {
         let arr = r#"[{"type":"agent","id":"a"},{"type":"log","execution_id":"e","message":"hi","level":"warn"}]"#;
         assert_eq!(decode_json(arr).unwrap().len(), 2);
-        assert_eq!(
-            decode_json(r#"{"type":"agent","agent_id":"a"}"#)
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(decode_json(r#"{"type":"agent","agent_id":"a"}"#).unwrap().len(), 1);
         let nd = "{\"type\":\"agent\",\"id\":\"a\"}\n\n{\"type\":\"status\",\"execution_id\":\"e\",\"status\":\"running\"}\n";
         assert_eq!(
             decode(nd.as_bytes(), Format::Ndjson, &Limits::default(), 100)
@@ -251,62 +235,33 @@ mod tests {
         let body = r#"[{"type":"agent","id":"ok"},{"type":"log","execution_id":"e"},{"type":"log","execution_id":"e","message":"m","level":"loud"},{"type":"nope"}]"#;
         let err = decode_json(body).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadRequest);
-        let got: Vec<(Option<usize>, &str)> = err
-            .details
-            .iter()
-            .map(|d| (d.index, d.field.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            [(Some(1), "message"), (Some(2), "level"), (Some(3), "type")]
-        );
-        assert!(
-            err.message.starts_with("3 of 4 events are invalid"),
-            "{}",
-            err.message
-        );
+        let got: Vec<(Option<usize>, &str)> = err.details.iter().map(|d| (d.index, d.field.as_str())).collect();
+        assert_eq!(got, [(Some(1), "message"), (Some(2), "level"), (Some(3), "type")]);
+        assert!(err.message.starts_with("3 of 4 events are invalid"), "{}", err.message);
         assert!(err.details[2].message.contains("expected one of agent"));
     }
 
     #[test]
     fn unknown_fields_and_wrong_types_are_named() {
-        let err =
-            decode_json(r#"[{"type":"llm_call","provider":"p","model":"m","latency_ms":"fast"}]"#)
-                .unwrap_err();
+        let err = decode_json(r#"[{"type":"llm_call","provider":"p","model":"m","latency_ms":"fast"}]"#).unwrap_err();
         assert_eq!(err.details[0].field, "latency_ms");
         let err = decode_json(r#"[{"type":"agent","id":"a","colour":"red"}]"#).unwrap_err();
-        assert!(
-            err.details[0].message.contains("colour"),
-            "{:?}",
-            err.details
-        );
+        assert!(err.details[0].message.contains("colour"), "{:?}", err.details);
     }
 
     #[test]
     fn semantic_validation_runs_after_decoding() {
         let err = decode_json(r#"[{"type":"execution","id":"","agent_id":"a"}]"#).unwrap_err();
-        assert_eq!(
-            (err.details[0].index, err.details[0].field.as_str()),
-            (Some(0), "id")
-        );
+        assert_eq!((err.details[0].index, err.details[0].field.as_str()), (Some(0), "id"));
     }
 
     #[test]
     fn bad_json_empty_batches_and_big_batches_are_refused() {
-        assert!(decode_json("[{")
-            .unwrap_err()
-            .message
-            .contains("invalid JSON"));
+        assert!(decode_json("[{").unwrap_err().message.contains("invalid JSON"));
         assert!(decode_json("[]").unwrap_err().message.contains("empty"));
-        assert!(decode_json("42")
-            .unwrap_err()
-            .message
-            .contains("JSON array"));
+        assert!(decode_json("42").unwrap_err().message.contains("JSON array"));
         let many = format!("[{}]", vec![r#"{"type":"agent","id":"a"}"#; 101].join(","));
-        assert_eq!(
-            decode_json(&many).unwrap_err().code,
-            ErrorCode::PayloadTooLarge
-        );
+        assert_eq!(decode_json(&many).unwrap_err().code, ErrorCode::PayloadTooLarge);
         let nd = "{\"type\":\"agent\",\"id\":\"a\"}\nnot json\n";
         let err = decode(nd.as_bytes(), Format::Ndjson, &Limits::default(), 100).unwrap_err();
         assert_eq!(err.details[0].index, Some(1));
@@ -323,9 +278,7 @@ mod tests {
             Format::Ndjson
         );
         assert_eq!(
-            Format::from_content_type(Some("text/plain"))
-                .unwrap_err()
-                .code,
+            Format::from_content_type(Some("text/plain")).unwrap_err().code,
             ErrorCode::UnsupportedMediaType
         );
         assert_eq!(

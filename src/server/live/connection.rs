@@ -51,8 +51,7 @@ pub async fn run_connection<Si, St, E>(
 {
     let (client, mut rx) = live.connect();
     tracing::debug!(client = client.id, "websocket connected");
-    let mut ping =
-        tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
     let mut last_heard = Instant::now();
     let reason = loop {
         tokio::select! {
@@ -148,9 +147,7 @@ async fn handle(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &Clie
         }
     };
     match msg {
-        ClientMessage::Ping => client.send_msg(&ServerMessage::Pong {
-            timestamp: now_ms(),
-        }),
+        ClientMessage::Ping => client.send_msg(&ServerMessage::Pong { timestamp: now_ms() }),
         ClientMessage::Subscribe(sub) => subscribe(live, store, backlog, client, sub).await,
         ClientMessage::Unsubscribe(sub) => {
             match known_topics(&sub.topics) {
@@ -164,13 +161,7 @@ async fn handle(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &Clie
     }
 }
 
-async fn subscribe(
-    live: &Live,
-    store: &Arc<dyn Store>,
-    backlog: u64,
-    client: &Client,
-    sub: Subscription,
-) {
+async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &Client, sub: Subscription) {
     if sub.topics.is_empty() && sub.execution_id.is_none() {
         return client.send_msg(&error("subscribe needs `topics` (a list) or `executionId`"));
     }
@@ -208,9 +199,7 @@ async fn subscribe(
         Err(e) => {
             tracing::error!(error = %e, execution = %id, "reading log backlog failed");
             live.unwatch_execution(client, &id);
-            return client.send_msg(&error(
-                "could not read the execution's logs; subscribe again",
-            ));
+            return client.send_msg(&error("could not read the execution's logs; subscribe again"));
         }
     };
     let last = live.execution_backlog_sent(client, &id, lines, sub.after_seq.unwrap_or(0));

@@ -28,9 +28,7 @@ const MAX_BUFFERED: usize = 2048;
 pub type Frame = Arc<str>;
 
 fn frame(msg: &ServerMessage) -> Frame {
-    serde_json::to_string(msg)
-        .expect("server messages serialise")
-        .into()
+    serde_json::to_string(msg).expect("server messages serialise").into()
 }
 
 /// What one commit changed, for live subscribers.
@@ -235,8 +233,7 @@ impl Live {
             client.send_msg(&log_message(record, now));
         }
         let mut subs = client.executions.lock();
-        if let Some(ExecSub::Buffering(held)) = subs.insert(execution_id.to_string(), ExecSub::Live)
-        {
+        if let Some(ExecSub::Buffering(held)) = subs.insert(execution_id.to_string(), ExecSub::Live) {
             for (seq, f) in held {
                 if seq > last {
                     last = seq;
@@ -274,13 +271,7 @@ impl Live {
         }
         let watchers = self.inner.watchers.read();
         let clients = self.inner.clients.read();
-        let targets = |id: &str| {
-            watchers
-                .get(id)
-                .into_iter()
-                .flatten()
-                .filter_map(|c| clients.get(c))
-        };
+        let targets = |id: &str| watchers.get(id).into_iter().flatten().filter_map(|c| clients.get(c));
         for e in &changes.status_changes {
             if watchers.contains_key(&e.id) {
                 let f = frame(&status_message(e, now));
@@ -303,9 +294,7 @@ impl Live {
             for c in targets(&id) {
                 let mut subs = c.executions.lock();
                 match subs.get_mut(&id) {
-                    Some(ExecSub::Buffering(held)) if held.len() < MAX_BUFFERED => {
-                        held.push((seq, f.clone()))
-                    }
+                    Some(ExecSub::Buffering(held)) if held.len() < MAX_BUFFERED => held.push((seq, f.clone())),
                     Some(ExecSub::Buffering(_)) => {
                         drop(subs);
                         c.lagging.store(true, Ordering::Relaxed);
@@ -344,11 +333,7 @@ impl Live {
 
     /// Alerts changed: they go out with the next deltas; newly firing ones also go out at
     /// once as MoFA `alert` messages to every subscribed client.
-    pub fn publish_alerts(
-        &self,
-        changed: Vec<crate::model::Alert>,
-        fired: Vec<crate::model::Alert>,
-    ) {
+    pub fn publish_alerts(&self, changed: Vec<crate::model::Alert>, fired: Vec<crate::model::Alert>) {
         {
             let mut p = self.inner.pending.lock();
             p.topics.insert("alerts");
@@ -421,11 +406,7 @@ impl Live {
             "overview" => TopicData::Overview(hub.overview(now)),
             "agents" => TopicData::Agents(match changed {
                 None => hub.agents(now),
-                Some(p) => p
-                    .agents
-                    .iter()
-                    .filter_map(|id| hub.agent(id, now))
-                    .collect(),
+                Some(p) => p.agents.iter().filter_map(|id| hub.agent(id, now)).collect(),
             }),
             "executions" => TopicData::Executions(match changed {
                 None => hub.recent_executions(crate::live::state::MAX_EXECUTIONS),

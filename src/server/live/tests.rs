@@ -86,8 +86,7 @@ async fn next_json(rx: &mut fmpsc::UnboundedReceiver<Message>) -> serde_json::Va
 }
 
 fn send(tx: &fmpsc::UnboundedSender<Result<Message, std::io::Error>>, v: serde_json::Value) {
-    tx.unbounded_send(Ok(Message::Text(v.to_string().into())))
-        .unwrap();
+    tx.unbounded_send(Ok(Message::Text(v.to_string().into()))).unwrap();
 }
 
 #[tokio::test]
@@ -108,11 +107,7 @@ async fn topics_get_a_snapshot_then_numbered_deltas() {
     );
     let snap = next_json(&mut rx).await;
     assert_eq!(
-        (
-            snap["type"].as_str(),
-            snap["topic"].as_str(),
-            snap["seq"].as_u64()
-        ),
+        (snap["type"].as_str(), snap["topic"].as_str(), snap["seq"].as_u64()),
         (Some("snapshot"), Some("agents"), Some(1))
     );
     assert_eq!(snap["data"][0]["id"], "a");
@@ -137,10 +132,7 @@ async fn topics_get_a_snapshot_then_numbered_deltas() {
     );
     assert_eq!(d["data"][0]["tasks_completed"], 1);
     let d = next_json(&mut rx).await;
-    assert_eq!(
-        (d["topic"].as_str(), d["seq"].as_u64()),
-        (Some("executions"), Some(2))
-    );
+    assert_eq!((d["topic"].as_str(), d["seq"].as_u64()), (Some("executions"), Some(2)));
     assert_eq!(d["data"][0]["status"], "COMPLETED");
 }
 
@@ -177,10 +169,7 @@ async fn an_execution_gets_its_backlog_then_live_lines_in_order_without_gaps() {
     let h = harness().await;
     h.ingest((1..=10).map(|n| log("e", n)).collect()).await;
     let (tx, mut rx) = h.connect(Heartbeat::default());
-    send(
-        &tx,
-        serde_json::json!({"type": "subscribe", "executionId": "e"}),
-    );
+    send(&tx, serde_json::json!({"type": "subscribe", "executionId": "e"}));
     let mut seqs = Vec::new();
     loop {
         let m = next_json(&mut rx).await;
@@ -209,10 +198,7 @@ async fn an_execution_gets_its_backlog_then_live_lines_in_order_without_gaps() {
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
 
     // Resuming after a sequence number sends only what came after it.
-    send(
-        &tx,
-        serde_json::json!({"type": "unsubscribe", "executionId": "e"}),
-    );
+    send(&tx, serde_json::json!({"type": "unsubscribe", "executionId": "e"}));
     send(
         &tx,
         serde_json::json!({"type": "subscribe", "executionId": "e", "afterSeq": 18}),
@@ -233,10 +219,7 @@ async fn an_execution_gets_its_backlog_then_live_lines_in_order_without_gaps() {
 async fn an_execution_that_does_not_exist_yet_may_be_watched() {
     let h = harness().await;
     let (tx, mut rx) = h.connect(Heartbeat::default());
-    send(
-        &tx,
-        serde_json::json!({"type": "subscribe", "executionId": "later"}),
-    );
+    send(&tx, serde_json::json!({"type": "subscribe", "executionId": "later"}));
     let m = next_json(&mut rx).await;
     assert_eq!(
         (m["type"].as_str(), m["lastSeq"].as_u64()),
@@ -258,25 +241,18 @@ async fn an_execution_that_does_not_exist_yet_may_be_watched() {
         (Some("status"), Some("RUNNING"))
     );
     let m = next_json(&mut rx).await;
-    assert_eq!(
-        (m["type"].as_str(), m["data"]["seq"].as_u64()),
-        (Some("log"), Some(1))
-    );
+    assert_eq!((m["type"].as_str(), m["data"]["seq"].as_u64()), (Some("log"), Some(1)));
 }
 
 #[tokio::test]
 async fn bad_messages_get_an_error_and_the_connection_stays_open() {
     let h = harness().await;
     let (tx, mut rx) = h.connect(Heartbeat::default());
-    tx.unbounded_send(Ok(Message::Text("not json".into())))
-        .unwrap();
+    tx.unbounded_send(Ok(Message::Text("not json".into()))).unwrap();
     let m = next_json(&mut rx).await;
     assert_eq!(m["type"], "error");
     assert!(m["message"].as_str().unwrap().contains("invalid message"));
-    send(
-        &tx,
-        serde_json::json!({"type": "subscribe", "topics": ["nope"]}),
-    );
+    send(&tx, serde_json::json!({"type": "subscribe", "topics": ["nope"]}));
     assert!(next_json(&mut rx).await["message"]
         .as_str()
         .unwrap()
@@ -315,11 +291,9 @@ async fn a_client_that_never_reads_is_resynced_and_memory_stays_bounded() {
     let h = harness().await;
     let (client, mut rx) = h.live.connect();
     h.live.watch_execution(&client, "busy");
-    h.live
-        .execution_backlog_sent(&client, "busy", Vec::new(), 0);
+    h.live.execution_backlog_sent(&client, "busy", Vec::new(), 0);
     for chunk in 0..50 {
-        h.ingest((0..200).map(|n| log("busy", chunk * 200 + n)).collect())
-            .await;
+        h.ingest((0..200).map(|n| log("busy", chunk * 200 + n)).collect()).await;
     }
     assert!(client.lagging.load(Ordering::Relaxed));
     assert!(client.dropped.load(Ordering::Relaxed) >= 10_000 - CLIENT_QUEUE as u64);
@@ -327,8 +301,5 @@ async fn a_client_that_never_reads_is_resynced_and_memory_stays_bounded() {
     while rx.try_recv().is_ok() {
         queued += 1;
     }
-    assert!(
-        queued <= CLIENT_QUEUE,
-        "the queue never grows past its bound"
-    );
+    assert!(queued <= CLIENT_QUEUE, "the queue never grows past its bound");
 }

@@ -35,12 +35,10 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = if path.is_empty() { "index.html" } else { path };
     match Assets::get(path) {
         Some(file) => respond(path, file, &headers),
-        None if !path.rsplit('/').next().unwrap_or("").contains('.') => {
-            match Assets::get("index.html") {
-                Some(file) => respond("index.html", file, &headers),
-                None => Html(NOT_BUILT).into_response(),
-            }
-        }
+        None if !path.rsplit('/').next().unwrap_or("").contains('.') => match Assets::get("index.html") {
+            Some(file) => respond("index.html", file, &headers),
+            None => Html(NOT_BUILT).into_response(),
+        },
         None => (StatusCode::NOT_FOUND, format!("no such file: /{path}")).into_response(),
     }
 }
@@ -95,11 +93,7 @@ fn respond(path: &str, file: rust_embed::EmbeddedFile, req: &HeaderMap) -> Respo
             let data = compressed(path, enc, &file.data);
             headers.insert(
                 header::CONTENT_ENCODING,
-                HeaderValue::from_static(if enc == Encoding::Brotli {
-                    "br"
-                } else {
-                    "gzip"
-                }),
+                HeaderValue::from_static(if enc == Encoding::Brotli { "br" } else { "gzip" }),
             );
             Body::from(data.as_ref().clone())
         }
@@ -141,11 +135,7 @@ fn compressed(path: &str, enc: Encoding, data: &[u8]) -> Arc<Vec<u8>> {
 /// Trunk names built files `name-<16 hex digits>.ext`: those never change, cache them forever.
 fn is_hashed(path: &str) -> bool {
     let stem = path.rsplit('/').next().unwrap_or(path);
-    let stem = stem
-        .split('.')
-        .next()
-        .unwrap_or(stem)
-        .trim_end_matches("_bg");
+    let stem = stem.split('.').next().unwrap_or(stem).trim_end_matches("_bg");
     stem.rsplit_once('-')
         .is_some_and(|(_, h)| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }

@@ -19,9 +19,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         .collect()
         .await
         .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 too_large(limit)
             } else {
                 ApiError::bad_request(format!("could not read the request body: {e}"))

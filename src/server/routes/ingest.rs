@@ -24,18 +24,9 @@ async fn events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let format = Format::from_content_type(
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    )?;
+    let format = Format::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
     let bytes = super::read_body(&headers, body, state.config.max_body_bytes).await?;
-    let events = match decode(
-        &bytes,
-        format,
-        &state.config.limits,
-        state.config.max_batch_events,
-    ) {
+    let events = match decode(&bytes, format, &state.config.limits, state.config.max_batch_events) {
         Ok(events) => events,
         Err(e) => {
             state.ingest.count_rejected(

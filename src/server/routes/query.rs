@@ -59,8 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/alerts/{id}/unack", post(unack))
         .route(
             "/api/silences",
-            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s).silences) })
-                .post(silence),
+            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s).silences) }).post(silence),
         )
         .route("/api/silences/preview", post(preview))
         .route("/api/silences/{id}", delete(expire))
@@ -71,10 +70,7 @@ async fn unknown_api(Path(rest): Path<String>) -> ApiError {
     ApiError::not_found("API route", &format!("/api/{rest}"))
 }
 
-async fn agent(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+async fn agent(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::agent(&s, &id).await?))
 }
 
@@ -102,10 +98,7 @@ async fn executions(
     Ok(Json(queries::executions(&s, query).await?))
 }
 
-async fn execution(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+async fn execution(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::execution(&s, &id).await?))
 }
 
@@ -153,10 +146,7 @@ async fn silence(
     Ok(Json(queries::silence(&s, req).await?))
 }
 
-async fn preview(
-    State(s): State<AppState>,
-    ApiJson(matchers): ApiJson<Labels>,
-) -> impl IntoResponse {
+async fn preview(State(s): State<AppState>, ApiJson(matchers): ApiJson<Labels>) -> impl IntoResponse {
     Json(queries::silence_preview(&s, matchers))
 }
 

@@ -14,18 +14,17 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(64 * 1024)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let backlog = state.config.log_backlog;
-            run_connection(
-                state.live.clone(),
-                state.store.clone(),
-                backlog,
-                Heartbeat::default(),
-                sink,
-                stream,
-            )
-            .await;
-        })
+    ws.max_message_size(64 * 1024).on_upgrade(move |socket| async move {
+        let (sink, stream) = socket.split();
+        let backlog = state.config.log_backlog;
+        run_connection(
+            state.live.clone(),
+            state.store.clone(),
+            backlog,
+            Heartbeat::default(),
+            sink,
+            stream,
+        )
+        .await;
+    })
 }

@@ -7,8 +7,8 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    Agent, Alert, AlertEvent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin,
-    ResourceSample, Silence, StoreStats, SystemSample, ToolCall, Workflow,
+    Agent, Alert, AlertEvent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin, ResourceSample,
+    Silence, StoreStats, SystemSample, ToolCall, Workflow,
 };
 use async_trait::async_trait;
 
@@ -113,8 +113,7 @@ pub trait Store: Send + Sync + 'static {
     async fn executions(&self, query: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)>;
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>>;
     /// Log lines of one execution with `seq > after`, oldest first.
-    async fn logs(&self, execution_id: &str, after: u64, limit: u64)
-        -> StoreResult<Vec<LogRecord>>;
+    async fn logs(&self, execution_id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>>;
     /// The last `limit` log lines of one execution, oldest first.
     async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>>;
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;

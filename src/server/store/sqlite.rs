@@ -3,10 +3,7 @@
 //! run on a small pool of read connections on the blocking thread pool.
 
 use super::migrations::MIGRATIONS;
-use super::{
-    AlertSnapshot, ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult,
-    WriteBatch,
-};
+use super::{AlertSnapshot, ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult, WriteBatch};
 use crate::model::{Execution, LogRecord, StoreStats};
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -99,10 +96,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StoreError::FutureSchema {
-            found: version,
-            known,
-        });
+        return Err(StoreError::FutureSchema { found: version, known });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
@@ -173,14 +167,11 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
         let mut insert_log = tx.prepare_cached(
             "INSERT OR IGNORE INTO logs (execution_id, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        let mut insert_llm = tx
-            .prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
-        let mut insert_tool = tx.prepare_cached(
-            "INSERT INTO tool_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut insert_llm = tx.prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
+        let mut insert_tool =
+            tx.prepare_cached("INSERT INTO tool_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
         let mut insert_resource = tx.prepare_cached("INSERT INTO resource_samples (ts, execution_id, agent_id, cpu_percent, memory_bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        let mut insert_system =
-            tx.prepare_cached("INSERT INTO system_samples (ts, host, data) VALUES (?1, ?2, ?3)")?;
+        let mut insert_system = tx.prepare_cached("INSERT INTO system_samples (ts, host, data) VALUES (?1, ?2, ?3)")?;
         let mut upsert_alert = tx.prepare_cached(
             "INSERT INTO alerts (id, fingerprint, state, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, data = excluded.data",
@@ -196,21 +187,13 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                 upsert_agent.execute(params![a.id, a.last_seen, serde_json::to_string(a)?])?;
             }
             for w in &b.workflows {
-                upsert_workflow.execute(params![
-                    w.id,
-                    w.last_run.unwrap_or(0),
-                    serde_json::to_string(w)?
-                ])?;
+                upsert_workflow.execute(params![w.id, w.last_run.unwrap_or(0), serde_json::to_string(w)?])?;
             }
             for l in &b.llm {
                 upsert_llm.execute(params![l.id, l.last_request, serde_json::to_string(l)?])?;
             }
             for p in &b.plugins {
-                upsert_plugin.execute(params![
-                    p.id,
-                    p.last_call.unwrap_or(0),
-                    serde_json::to_string(p)?
-                ])?;
+                upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), serde_json::to_string(p)?])?;
             }
             for e in &b.executions {
                 upsert_exec.execute(params![
@@ -240,18 +223,10 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                 ])?;
             }
             for c in &b.llm_calls {
-                insert_llm.execute(params![
-                    c.timestamp,
-                    c.execution_id,
-                    serde_json::to_string(c)?
-                ])?;
+                insert_llm.execute(params![c.timestamp, c.execution_id, serde_json::to_string(c)?])?;
             }
             for c in &b.tool_calls {
-                insert_tool.execute(params![
-                    c.timestamp,
-                    c.execution_id,
-                    serde_json::to_string(c)?
-                ])?;
+                insert_tool.execute(params![c.timestamp, c.execution_id, serde_json::to_string(c)?])?;
             }
             for r in &b.resources {
                 insert_resource.execute(params![
@@ -293,10 +268,7 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
         &format!("DELETE FROM logs WHERE execution_id IN ({old})"),
         params![cutoff],
     )? as u64;
-    let mut samples = tx.execute(
-        "DELETE FROM resource_samples WHERE ts < ?1",
-        params![cutoff],
-    )? as u64;
+    let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
@@ -412,7 +384,11 @@ impl Store for SqliteStore {
                 filter.push_str(&format!(" AND status = ?{}", args.len()));
             }
             let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-            let total: i64 = c.query_row(&format!("SELECT COUNT(*) FROM executions{filter}"), refs.as_slice(), |r| r.get(0))?;
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM executions{filter}"),
+                refs.as_slice(),
+                |r| r.get(0),
+            )?;
             let sql = format!(
                 "SELECT data FROM executions{filter} ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
                 q.limit, q.offset
@@ -435,10 +411,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached("SELECT data FROM executions WHERE id = ?1")?;
             let mut out = Vec::new();
             for id in &ids {
-                if let Some(data) = stmt
-                    .query_row(params![id], |r| r.get::<_, String>(0))
-                    .optional()?
-                {
+                if let Some(data) = stmt.query_row(params![id], |r| r.get::<_, String>(0)).optional()? {
                     out.push(decode(data)?);
                 }
             }
@@ -447,12 +420,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn logs(
-        &self,
-        execution_id: &str,
-        after: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<LogRecord>> {
+    async fn logs(&self, execution_id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>> {
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
@@ -498,8 +466,7 @@ impl Store for SqliteStore {
             .await
             .map_err(|_| StoreError::Closed)?;
         let report = rx.await.map_err(|_| StoreError::Closed)??;
-        self.last_retention
-            .store(crate::server::now_ms(), Ordering::Relaxed);
+        self.last_retention.store(crate::server::now_ms(), Ordering::Relaxed);
         Ok(report)
     }
 
@@ -508,8 +475,7 @@ impl Store for SqliteStore {
         let last = self.last_retention.load(Ordering::Relaxed);
         let retention_seconds = self.retention_seconds;
         self.read(move |c| {
-            let executions: i64 =
-                c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?;
+            let executions: i64 = c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?;
             let log_records: i64 = c.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
             let mut size = 0;
             for suffix in ["", "-wal", "-shm"] {
@@ -625,10 +591,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(total, 5);
-        assert_eq!(
-            page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-            ["e6", "e4"]
-        );
+        assert_eq!(page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e6", "e4"]);
         store.close().await;
     }
 

@@ -6,12 +6,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
-pub type DrawFn<T> =
-    fn(
-        &DrawingArea<CanvasBackend, Shift>,
-        &[T],
-        &Theme,
-    ) -> Result<(), DrawingAreaErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>>;
+pub type DrawFn<T> = fn(
+    &DrawingArea<CanvasBackend, Shift>,
+    &[T],
+    &Theme,
+) -> Result<(), DrawingAreaErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>>;
 
 /// A plotters chart on a `<canvas>`, sharp on HiDPI screens, redrawn when its data, the
 /// theme or the window size changes.
@@ -38,11 +37,7 @@ pub fn Chart<T: Clone + Send + Sync + 'static>(
         let height = el.client_height().max(80) as f64;
         el.set_width((width * scale) as u32);
         el.set_height((height * scale) as u32);
-        let theme = if dark {
-            Theme::dark(scale)
-        } else {
-            Theme::light(scale)
-        };
+        let theme = if dark { Theme::dark(scale) } else { Theme::light(scale) };
         if let Some(backend) = CanvasBackend::with_canvas_object(el) {
             let root = backend.into_drawing_area();
             let result = points.with(|pts| draw(&root, pts, &theme));

@@ -1,8 +1,10 @@
 //! Reusable pieces of the browser app.
 
 pub mod chart;
+pub mod dialog;
 pub mod kpi;
 pub mod shell;
 pub mod states;
 pub mod status;
 pub mod time;
+pub mod toasts;

@@ -46,12 +46,31 @@ const LINKS: &[(&str, &str, &str)] = &[
         "Executions",
         "M4 6h16v2H4zm0 5h16v2H4zm0 5h10v2H4z",
     ),
+    (
+        "/alerts",
+        "Alerts",
+        "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1z",
+    ),
 ];
+
+/// Alerts firing now, from the live state.
+fn firing_count() -> Signal<usize> {
+    let live = use_live();
+    Signal::derive(move || {
+        live.state.with(|s| {
+            s.alerts
+                .values()
+                .filter(|a| a.state == crate::model::AlertState::Firing)
+                .count()
+        })
+    })
+}
 
 /// The left navigation: icons and labels, collapsible.
 #[component]
 pub fn Nav() -> impl IntoView {
     let collapsed = RwSignal::new(false);
+    let firing = firing_count();
     let location = use_location();
     let active = move |href: &str| {
         let path = location.pathname.get();
@@ -82,6 +101,9 @@ pub fn Nav() -> impl IntoView {
                                         <path d=*icon fill="currentColor"/>
                                     </svg>
                                     <span class="label">{*label}</span>
+                                    {(href == "/alerts").then(|| view! {
+                                        {move || (firing.get() > 0).then(|| view! { <span class="badge" aria-label=format!("{} firing", firing.get())>{firing.get()}</span> })}
+                                    })}
                                 </A>
                             </li>
                         }
@@ -113,6 +135,7 @@ pub fn TopBar() -> impl IntoView {
             "agents" => "Agents",
             "executions" if path.len() > "/executions/".len() => "Execution",
             "executions" => "Executions",
+            "alerts" => "Alerts",
             _ => "Not found",
         }
     };
@@ -134,6 +157,12 @@ pub fn TopBar() -> impl IntoView {
         <header class="topbar">
             <h1 class="title">{title}</h1>
             <div class="spacer"></div>
+            {
+                let firing = firing_count();
+                move || (firing.get() > 0).then(|| view! {
+                    <A href="/alerts" attr:class="firing" attr:data-testid="firing-count">{format!("{} firing", firing.get())}</A>
+                })
+            }
             <span class=class role="status" aria-live="polite" data-testid="connection">
                 <span class="dot"></span>
                 {label}

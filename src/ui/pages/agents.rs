@@ -48,9 +48,7 @@ fn compare(col: Col, a: &Agent, b: &Agent) -> Ordering {
         Col::Completed => a.tasks_completed.cmp(&b.tasks_completed),
         Col::Failed => a.tasks_failed.cmp(&b.tasks_failed),
         Col::InProgress => a.tasks_in_progress.cmp(&b.tasks_in_progress),
-        Col::Messages => {
-            (a.messages_sent + a.messages_received).cmp(&(b.messages_sent + b.messages_received))
-        }
+        Col::Messages => (a.messages_sent + a.messages_received).cmp(&(b.messages_sent + b.messages_received)),
         Col::AvgDuration => f(a.avg_task_duration_ms, b.avg_task_duration_ms),
         Col::P95 => f(a.p95_task_duration_ms, b.p95_task_duration_ms),
         Col::Tokens => (a.tokens_in + a.tokens_out).cmp(&(b.tokens_in + b.tokens_out)),
@@ -65,9 +63,7 @@ pub fn AgentsPage() -> impl IntoView {
     let initial = load_once(get_agents);
     let agents = Memo::new(move |_| {
         if live.state.with(|s| s.has_snapshot("agents")) {
-            Some(Ok(live
-                .state
-                .with(|s| s.agents.values().cloned().collect::<Vec<_>>())))
+            Some(Ok(live.state.with(|s| s.agents.values().cloned().collect::<Vec<_>>())))
         } else {
             initial.get()
         }

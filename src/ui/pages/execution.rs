@@ -86,14 +86,15 @@ fn ExecutionView(id: String) -> impl IntoView {
     });
     let agent_name = Memo::new(move |_| detail.get().and_then(|r| r.ok()).map(|d| d.agent_name));
 
-    let header = move || {
-        match (execution.get(), detail.get()) {
+    let header = move || match (execution.get(), detail.get()) {
         (Some(e), _) => {
             let running = !e.status.is_terminal();
             let exec = e.clone();
             let duration = Signal::derive(move || {
                 let n = if running { now.get() } else { 0 };
-                exec.elapsed_ms(n).map(|d| format::duration_ms(d as f64)).unwrap_or_else(|| "–".into())
+                exec.elapsed_ms(n)
+                    .map(|d| format::duration_ms(d as f64))
+                    .unwrap_or_else(|| "–".into())
             });
             let latest = resources.with(|r| r.last().copied());
             let agent_label = agent_name.get().unwrap_or_else(|| e.agent_id.clone());
@@ -130,7 +131,6 @@ fn ExecutionView(id: String) -> impl IntoView {
         .into_any(),
         (None, Some(Err(e))) => view! { <ErrorBox error=e/> }.into_any(),
         (None, _) => view! { <Loading what="the execution"/> }.into_any(),
-    }
     };
 
     view! {
@@ -192,10 +192,7 @@ fn LogPanel(id: String) -> impl IntoView {
             .with(|s| s.watched.get(&lines_id).map_or(0, |w| w.lines.len()))
     });
     let live_id = id.clone();
-    let streaming = Memo::new(move |_| {
-        live.state
-            .with(|s| s.watched.get(&live_id).is_some_and(|w| w.live))
-    });
+    let streaming = Memo::new(move |_| live.state.with(|s| s.watched.get(&live_id).is_some_and(|w| w.live)));
     let filtered = Memo::new(move |_| {
         let min = level.get();
         let needle = text.get().to_lowercase();
@@ -205,10 +202,7 @@ fn LogPanel(id: String) -> impl IntoView {
                 .map(|w| {
                     w.lines
                         .iter()
-                        .filter(|r| {
-                            r.level >= min
-                                && (needle.is_empty() || r.message.to_lowercase().contains(&needle))
-                        })
+                        .filter(|r| r.level >= min && (needle.is_empty() || r.message.to_lowercase().contains(&needle)))
                         .cloned()
                         .collect::<Vec<_>>()
                 })

@@ -15,29 +15,28 @@ const PAGE: u64 = 50;
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     let query = use_query_map();
+    // A new list for each filter in the address; each list follows the live connection.
+    move || {
+        let q = query.read();
+        let status = q.get("status").and_then(|s| s.parse::<ExecutionStatus>().ok());
+        let agent = q.get("agent").filter(|a| !a.is_empty());
+        let offset = q.get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
+        view! { <ExecutionsList status=status agent=agent offset=offset/> }
+    }
+}
+
+#[component]
+fn ExecutionsList(status: Option<ExecutionStatus>, agent: Option<String>, offset: u64) -> impl IntoView {
     let navigate = use_navigate();
-    let status = Memo::new(move |_| {
-        query
-            .read()
-            .get("status")
-            .and_then(|s| s.parse::<ExecutionStatus>().ok())
-    });
-    let agent = Memo::new(move |_| query.read().get("agent").filter(|a| !a.is_empty()));
-    let offset = Memo::new(move |_| {
-        query
-            .read()
-            .get("offset")
-            .and_then(|o| o.parse::<u64>().ok())
-            .unwrap_or(0)
-    });
+    let fetch_agent = agent.clone();
     let page = load_on("executions", move || {
-        get_executions(agent.get(), status.get(), offset.get(), PAGE)
+        get_executions(fetch_agent.clone(), status, offset, PAGE)
     });
+    let href_agent = StoredValue::new(agent.clone());
     let href = move |status: Option<ExecutionStatus>, offset: u64| {
-        build_href(status, agent.get_untracked().as_deref(), offset)
+        href_agent.with_value(|a| build_href(status, a.as_deref(), offset))
     };
     let nav = navigate.clone();
-
     view! {
         <div class="toolbar">
             <select
@@ -47,20 +46,20 @@ pub fn ExecutionsPage() -> impl IntoView {
                     nav(&href(s, 0), Default::default());
                 }
             >
-                <option value="" selected=move || status.get().is_none()>"All statuses"</option>
+                <option value="" selected=status.is_none()>"All statuses"</option>
                 {ExecutionStatus::ALL.iter().map(|s| {
                     let s = *s;
-                    view! { <option value=s.as_str() selected=move || status.get() == Some(s)>{s.as_str()}</option> }
+                    view! { <option value=s.as_str() selected=status == Some(s)>{s.as_str()}</option> }
                 }).collect_view()}
             </select>
-            {move || agent.get().map(|a| view! {
-                <span class="chip">"agent: " {a} " " <A href=build_href(status.get_untracked(), None, 0) attr:aria-label="Clear agent filter">"×"</A></span>
+            {agent.clone().map(|a| view! {
+                <span class="chip">"agent: " {a} " " <A href=build_href(status, None, 0) attr:aria-label="Clear agent filter">"×"</A></span>
             })}
             <div class="spacer"></div>
             {move || page.get().and_then(|r| r.ok()).map(|p| {
                 let (from, to) = (p.offset + 1, (p.offset + p.items.len() as u64));
-                let prev = (p.offset > 0).then(|| href(status.get_untracked(), p.offset.saturating_sub(PAGE)));
-                let next = (to < p.total).then(|| href(status.get_untracked(), p.offset + PAGE));
+                let prev = (p.offset > 0).then(|| href(status, p.offset.saturating_sub(PAGE)));
+                let next = (to < p.total).then(|| href(status, p.offset + PAGE));
                 view! {
                     <span class="muted count">{if p.total == 0 { "0".to_string() } else { format!("{from}–{to} of {}", p.total) }}</span>
                     {prev.map(|h| view! { <A href=h attr:class="button">"← Newer"</A> })}

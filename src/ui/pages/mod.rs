@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod alerts;
 pub mod execution;
 pub mod executions;
 pub mod not_found;

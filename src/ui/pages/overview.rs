@@ -23,9 +23,7 @@ pub fn OverviewPage() -> impl IntoView {
     });
     let recent = Memo::new(move |_| {
         if live.state.with(|s| s.has_snapshot("executions")) {
-            let mut v: Vec<Execution> = live
-                .state
-                .with(|s| s.executions.values().cloned().collect());
+            let mut v: Vec<Execution> = live.state.with(|s| s.executions.values().cloned().collect());
             v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
             v.truncate(12);
             Some(Ok(v))
