@@ -105,3 +105,19 @@ test('unknown pages and executions say so', async ({ page }) => {
   await expect(page.getByText('Waiting for this execution')).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: 'Waiting' })).toContainText('not found');
 });
+
+test('workflows, LLM, tools and system views render with demo data', async ({ page }) => {
+  const d = new Dashboard(page);
+  await d.open('/');
+  await d.nav('Workflows').click();
+  await expect(d.table('Workflows')).toContainText('Content Pipeline');
+  await d.nav('LLM').click();
+  await expect(d.table('LLM models')).toContainText('gpt-4o');
+  await expect(d.kpi('Requests')).toHaveText(/^\d/);
+  await d.nav('Tools & plugins').click();
+  await expect(d.table('Tools and plugins')).toContainText('Vector DB');
+  await d.nav('System').click();
+  await expect(page.getByRole('region', { name: 'Observatory' })).toContainText('healthy');
+  await expect(page.getByRole('region', { name: /^Host / }).first()).toBeVisible();
+  await expect(d.kpi('WebSocket clients')).toHaveText(/^[1-9]/);
+});

@@ -110,3 +110,8 @@ pub async fn preview_silence(matchers: Labels) -> Result<Vec<Alert>, ApiError> {
 pub async fn expire_silence(id: String, by: String) -> Result<Silence, ApiError> {
     respond(crate::server::queries::expire_silence(&state()?, &id, &by).await)
 }
+
+#[server(prefix = "/api/fn", endpoint = "health")]
+pub async fn get_health() -> Result<HealthReport, ApiError> {
+    Ok(crate::server::queries::health(&state()?).await)
+}

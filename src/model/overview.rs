@@ -67,6 +67,16 @@ pub struct HealthReport {
     pub uptime_seconds: u64,
     pub store: StoreStats,
     pub ingest: IngestStats,
+    #[serde(default)]
+    pub live: LiveStats,
+}
+
+/// The WebSocket side of Observatory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LiveStats {
+    pub connections: u64,
+    /// Slow clients told to resync since start.
+    pub resyncs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -148,6 +148,10 @@ pub async fn health(state: &AppState) -> HealthReport {
         uptime_seconds: state.started_at.elapsed().as_secs(),
         store,
         ingest,
+        live: LiveStats {
+            connections: state.live.connections() as u64,
+            resyncs: state.live.resyncs(),
+        },
     }
 }
 

@@ -66,6 +66,10 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/executions") view=pages::executions::ExecutionsPage/>
                             <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage/>
                             <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
+                            <Route path=path!("/workflows") view=pages::fleet::WorkflowsPage/>
+                            <Route path=path!("/llm") view=pages::fleet::LlmPage/>
+                            <Route path=path!("/plugins") view=pages::fleet::PluginsPage/>
+                            <Route path=path!("/system") view=pages::system::SystemPage/>
                         </Routes>
                     </main>
                     <components::toasts::AlertToasts/>

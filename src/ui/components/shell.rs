@@ -47,6 +47,26 @@ const LINKS: &[(&str, &str, &str)] = &[
         "M4 6h16v2H4zm0 5h16v2H4zm0 5h10v2H4z",
     ),
     (
+        "/workflows",
+        "Workflows",
+        "M6 3a3 3 0 0 0-1 5.8V15a3 3 0 1 0 2 0v-2h6a3 3 0 0 0 3-3V8.8A3 3 0 1 0 14 8.8V10a1 1 0 0 1-1 1H7V8.8A3 3 0 0 0 6 3z",
+    ),
+    (
+        "/llm",
+        "LLM",
+        "M12 2 3 7v10l9 5 9-5V7zm0 2.3L18.7 8 12 11.7 5.3 8zM5 9.7l6 3.3v6.7l-6-3.3zm8 10V13l6-3.3v6.7z",
+    ),
+    (
+        "/plugins",
+        "Tools & plugins",
+        "M20 11h-1.5V7a2 2 0 0 0-2-2h-4V3.5a2.5 2.5 0 0 0-5 0V5h-4a2 2 0 0 0-2 2v3.8h1.5a2.7 2.7 0 0 1 0 5.4H1.5V20a2 2 0 0 0 2 2h3.8v-1.5a2.7 2.7 0 0 1 5.4 0V22h3.8a2 2 0 0 0 2-2v-4H20a2.5 2.5 0 0 0 0-5z",
+    ),
+    (
+        "/system",
+        "System",
+        "M4 4h16v10H4zm-2 12h20v2H2zm6 3h8v2H8z",
+    ),
+    (
         "/alerts",
         "Alerts",
         "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1z",
@@ -136,6 +156,10 @@ pub fn TopBar() -> impl IntoView {
             "executions" if path.len() > "/executions/".len() => "Execution",
             "executions" => "Executions",
             "alerts" => "Alerts",
+            "workflows" => "Workflows",
+            "llm" => "LLM providers and models",
+            "plugins" => "Tools and plugins",
+            "system" => "System",
             _ => "Not found",
         }
     };

@@ -5,5 +5,7 @@ pub mod agents;
 pub mod alerts;
 pub mod execution;
 pub mod executions;
+pub mod fleet;
 pub mod not_found;
 pub mod overview;
+pub mod system;

@@ -1,0 +1,227 @@
+//! Workflows, LLM providers and models, tools and plugins: live tables from the topics.
+
+use crate::format;
+use crate::model::{LlmStats, Plugin, Workflow};
+use crate::ui::components::kpi::Kpi;
+use crate::ui::components::states::{Empty, Loading};
+use crate::ui::components::time::Ago;
+use crate::ui::live::use_live;
+use leptos::prelude::*;
+
+/// Rows of a topic once its snapshot is in; None while it is on its way.
+fn topic_rows<T: Clone + Send + Sync + 'static>(
+    topic: &'static str,
+    rows: fn(&crate::live::state::LiveState) -> Vec<T>,
+) -> Memo<Option<Vec<T>>>
+where
+    T: PartialEq,
+{
+    let live = use_live();
+    Memo::new(move |_| live.state.with(|s| s.has_snapshot(topic).then(|| rows(s))))
+}
+
+#[component]
+pub fn WorkflowsPage() -> impl IntoView {
+    let rows = topic_rows("workflows", |s| s.workflows.clone());
+    move || {
+        match rows.get() {
+        None => view! { <Loading what="workflows"/> }.into_any(),
+        Some(list) if list.is_empty() => view! {
+            <Empty title="No workflows yet" hint="Workflows appear when executions name a workflow_id or a workflow event describes one."/>
+        }
+        .into_any(),
+        Some(list) => view! { <WorkflowTable rows=list/> }.into_any(),
+    }
+    }
+}
+
+#[component]
+fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data" aria-label="Workflows">
+                <thead>
+                    <tr>
+                        <th scope="col">"Workflow"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="num">"Executions"</th>
+                        <th scope="col" class="num">"Succeeded"</th>
+                        <th scope="col" class="num">"Failed"</th>
+                        <th scope="col" class="num">"Success rate"</th>
+                        <th scope="col" class="num">"Running"</th>
+                        <th scope="col" class="num">"Avg time"</th>
+                        <th scope="col" class="num">"Nodes"</th>
+                        <th scope="col" class="num">"Last run"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(|w| {
+                        let done = w.successful_executions + w.failed_executions;
+                        let avg = if done > 0 { format::duration_ms(w.avg_execution_time_ms) } else { "–".into() };
+                        let rate = (done > 0).then(|| format::percent(w.successful_executions as f64 * 100.0 / done as f64)).unwrap_or_else(|| "–".into());
+                        view! {
+                            <tr>
+                                <td><strong>{w.name.clone()}</strong><div class="sub mono">{w.id.clone()}</div></td>
+                                <td>{w.status.clone()}</td>
+                                <td class="num">{format::human_count(w.total_executions as f64)}</td>
+                                <td class="num">{format::human_count(w.successful_executions as f64)}</td>
+                                <td class="num">{format::human_count(w.failed_executions as f64)}</td>
+                                <td class="num">{rate}</td>
+                                <td class="num">{w.running_instances}</td>
+                                <td class="num">{avg}</td>
+                                <td class="num">{w.node_count}</td>
+                                <td class="num">{w.last_run.map(|t| view! { <Ago ts=t/> })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn LlmPage() -> impl IntoView {
+    let rows = topic_rows("llm", |s| s.llm.clone());
+    move || match rows.get() {
+        None => view! { <Loading what="LLM usage"/> }.into_any(),
+        Some(list) if list.is_empty() => view! {
+            <Empty title="No LLM calls yet" hint="LLM calls appear from llm_call events or OpenTelemetry GenAI spans."/>
+        }
+        .into_any(),
+        Some(list) => view! { <LlmView rows=list/> }.into_any(),
+    }
+}
+
+#[component]
+fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
+    let total: u64 = rows.iter().map(|r| r.total_requests).sum();
+    let failed: u64 = rows.iter().map(|r| r.failed_requests).sum();
+    let tokens: u64 = rows.iter().map(|r| r.total_tokens).sum();
+    let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    let rpm: f64 = rows.iter().map(|r| r.requests_per_minute).sum();
+    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
+    let error_rate = if total > 0 {
+        format::percent(failed as f64 * 100.0 / total as f64)
+    } else {
+        "–".into()
+    };
+    view! {
+        <div class="kpis">
+            <Kpi label="Requests" value=format::human_count(total as f64)/>
+            <Kpi label="Requests / min" value=format::human_count(rpm)/>
+            <Kpi label="Error rate" value=error_rate tone="failed"/>
+            <Kpi label="Tokens" value=format::human_count(tokens as f64)/>
+            <Kpi label="Cost" value=format::usd(cost)/>
+        </div>
+        <div class="table-wrap">
+            <table class="data" aria-label="LLM models">
+                <thead>
+                    <tr>
+                        <th scope="col">"Provider / model"</th>
+                        <th scope="col" class="num">"Requests"</th>
+                        <th scope="col" class="num">"Failed"</th>
+                        <th scope="col" class="num">"Error rate"</th>
+                        <th scope="col" class="num">"Prompt tokens"</th>
+                        <th scope="col" class="num">"Completion tokens"</th>
+                        <th scope="col" class="num">"Avg latency"</th>
+                        <th scope="col" class="num">"p95 latency"</th>
+                        <th scope="col" class="num">"TTFT"</th>
+                        <th scope="col" class="num">"Tokens / s"</th>
+                        <th scope="col" class="num">"Req / min"</th>
+                        <th scope="col" class="num">"Cost"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(|m| view! {
+                        <tr>
+                            <td><strong>{m.model.clone()}</strong><div class="sub">{m.provider.clone()}</div></td>
+                            <td class="num">{format::human_count(m.total_requests as f64)}</td>
+                            <td class="num">{format::human_count(m.failed_requests as f64)}</td>
+                            <td class="num">{format::percent(m.error_rate)}</td>
+                            <td class="num">{format::human_count(m.prompt_tokens as f64)}</td>
+                            <td class="num">{format::human_count(m.completion_tokens as f64)}</td>
+                            <td class="num">{format::duration_ms(m.avg_latency_ms)}</td>
+                            <td class="num">{format::duration_ms(m.p95_latency_ms)}</td>
+                            <td class="num">{opt(m.time_to_first_token_ms, format::duration_ms)}</td>
+                            <td class="num">{opt(m.tokens_per_second, |v| format!("{v:.1}"))}</td>
+                            <td class="num">{format!("{:.1}", m.requests_per_minute)}</td>
+                            <td class="num">{format::usd(m.cost_usd)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn PluginsPage() -> impl IntoView {
+    let rows = topic_rows("plugins", |s| s.plugins.clone());
+    move || {
+        match rows.get() {
+        None => view! { <Loading what="tools and plugins"/> }.into_any(),
+        Some(list) if list.is_empty() => view! {
+            <Empty title="No tools or plugins yet" hint="They appear from tool_call and plugin events, or OpenTelemetry execute_tool spans."/>
+        }
+        .into_any(),
+        Some(list) => view! { <PluginTable rows=list/> }.into_any(),
+    }
+    }
+}
+
+fn rate(p: &Plugin) -> String {
+    if p.call_count > 0 {
+        format::percent(p.error_count as f64 * 100.0 / p.call_count as f64)
+    } else {
+        "–".into()
+    }
+}
+
+fn latency(p: &Plugin) -> String {
+    if p.call_count > 0 {
+        format::duration_ms(p.avg_response_time_ms)
+    } else {
+        "–".into()
+    }
+}
+
+#[component]
+fn PluginTable(rows: Vec<Plugin>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data" aria-label="Tools and plugins">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Version"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col" class="num">"Calls"</th>
+                        <th scope="col" class="num">"Errors"</th>
+                        <th scope="col" class="num">"Error rate"</th>
+                        <th scope="col" class="num">"Avg latency"</th>
+                        <th scope="col" class="num">"Last call"</th>
+                        <th scope="col" class="num">"Reloads"</th>
+                        <th scope="col" class="num">"Last reload"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(|p| view! {
+                        <tr>
+                            <td><strong>{p.name.clone()}</strong><div class="sub mono">{p.id.clone()}</div></td>
+                            <td>{p.version.clone()}</td>
+                            <td>{p.state.clone()}</td>
+                            <td class="num">{format::human_count(p.call_count as f64)}</td>
+                            <td class="num">{format::human_count(p.error_count as f64)}</td>
+                            <td class="num">{rate(&p)}</td>
+                            <td class="num">{latency(&p)}</td>
+                            <td class="num">{p.last_call.map(|t| view! { <Ago ts=t/> })}</td>
+                            <td class="num">{p.reload_count}</td>
+                            <td class="num">{p.last_reload.map(|t| view! { <Ago ts=t/> })}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
