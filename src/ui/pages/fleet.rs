@@ -9,12 +9,9 @@ use crate::ui::live::use_live;
 use leptos::prelude::*;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
-fn topic_rows<T: Clone + Send + Sync + 'static>(
-    topic: &'static str,
-    rows: fn(&crate::live::state::LiveState) -> Vec<T>,
-) -> Memo<Option<Vec<T>>>
+fn topic_rows<T>(topic: &'static str, rows: fn(&crate::live::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
 where
-    T: PartialEq,
+    T: Clone + PartialEq + Send + Sync + 'static,
 {
     let live = use_live();
     Memo::new(move |_| live.state.with(|s| s.has_snapshot(topic).then(|| rows(s))))
@@ -58,7 +55,7 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
                     {rows.into_iter().map(|w| {
                         let done = w.successful_executions + w.failed_executions;
                         let avg = if done > 0 { format::duration_ms(w.avg_execution_time_ms) } else { "–".into() };
-                        let rate = (done > 0).then(|| format::percent(w.successful_executions as f64 * 100.0 / done as f64)).unwrap_or_else(|| "–".into());
+                        let rate = if done > 0 { format::percent(w.successful_executions as f64 * 100.0 / done as f64) } else { "–".into() };
                         view! {
                             <tr>
                                 <td><strong>{w.name.clone()}</strong><div class="sub mono">{w.id.clone()}</div></td>
