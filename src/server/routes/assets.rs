@@ -132,12 +132,13 @@ fn compressed(path: &str, enc: Encoding, data: &[u8]) -> Arc<Vec<u8>> {
     out
 }
 
-/// Trunk names built files `name-<16 hex digits>.ext`: those never change, cache them forever.
+/// Trunk names built files `name-<hash>.ext` (a 64-bit hash in hex, leading zeros dropped):
+/// those never change, cache them forever.
 fn is_hashed(path: &str) -> bool {
     let stem = path.rsplit('/').next().unwrap_or(path);
     let stem = stem.split('.').next().unwrap_or(stem).trim_end_matches("_bg");
     stem.rsplit_once('-')
-        .is_some_and(|(_, h)| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
+        .is_some_and(|(_, h)| (12..=16).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -150,6 +151,10 @@ mod tests {
     fn hashed_names() {
         assert!(super::is_hashed("observatory-3f2a1b4c5d6e7f80_bg.wasm"));
         assert!(super::is_hashed("style-0123456789abcdef.css"));
+        assert!(
+            super::is_hashed("observatory-bc4d365afe8a3aa_bg.wasm"),
+            "15 digits: a leading zero dropped"
+        );
         assert!(!super::is_hashed("index.html"));
         assert!(!super::is_hashed("favicon.svg"));
     }

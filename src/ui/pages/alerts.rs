@@ -201,8 +201,8 @@ fn AlertTable(
                                 <td class="num">{format::human_count(a.value)}</td>
                                 <td class="wrap">{a.labels.iter().map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> " " }).collect_view()}</td>
                                 <td class="wrap">
-                                    {exemplar_executions.into_iter().take(3).map(|id| view! { <A href=format!("/executions/{id}")>{id.clone()}</A> " " }).collect_view()}
-                                    {exemplar_agents.into_iter().take(2).map(|id| view! { <A href=format!("/agents/{id}") attr:class="muted">{format!("agent {id}")}</A> " " }).collect_view()}
+                                    {exemplar_executions.into_iter().take(2).map(|id| view! { <A href=format!("/executions/{id}")>{id.clone()}</A> " " }).collect_view()}
+                                    {exemplar_agents.into_iter().take(1).map(|id| view! { <A href=format!("/agents/{id}") attr:class="muted">{format!("agent {id}")}</A> " " }).collect_view()}
                                 </td>
                                 <td class="actions">
                                     {(active && ack.is_none()).then(|| view! {
