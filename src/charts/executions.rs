@@ -3,6 +3,8 @@
 use super::theme::Theme;
 use crate::format;
 use crate::model::MinutePoint;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::CoordTranslate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -17,14 +19,58 @@ fn minute_label(points: &[MinutePoint], x: f64) -> String {
         .unwrap_or_default()
 }
 
+type MinuteChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The shared frame of the per-minute charts: background, minute axis, y axis from 0 to `y_max`.
+fn minute_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    points: &[MinutePoint],
+    theme: &Theme,
+    y_max: f64,
+    y_label_width: f64,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<MinuteChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&theme.background)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(theme.px(8.0))
+        .x_label_area_size(theme.px(22.0))
+        .y_label_area_size(theme.px(y_label_width))
+        .build_cartesian_2d(0f64..points.len().max(1) as f64, 0f64..y_max)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .bold_line_style(theme.grid.stroke_width(theme.px(1.0)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.axis.stroke_width(theme.px(1.0)))
+        .label_style(("sans-serif", theme.px(11.0)).into_font().color(&theme.text))
+        .x_labels(7)
+        .y_labels(5)
+        .x_label_formatter(&|x| minute_label(points, *x))
+        .y_label_formatter(y_label)
+        .draw()?;
+    Ok(chart)
+}
+
+/// The series legend, top left, on a translucent background.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    theme: &Theme,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(theme.background.mix(0.85))
+        .border_style(TRANSPARENT)
+        .label_font(("sans-serif", theme.px(11.0)).into_font().color(&theme.text))
+        .draw()
+}
+
 /// Stacked bars: completed, failed, cancelled per minute.
 pub fn draw_throughput<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     points: &[MinutePoint],
     theme: &Theme,
 ) -> DrawResult<DB> {
-    root.fill(&theme.background)?;
-    let n = points.len().max(1) as f64;
     let max = points
         .iter()
         .map(|p| p.completed + p.failed + p.cancelled)
@@ -32,24 +78,7 @@ pub fn draw_throughput<DB: DrawingBackend>(
         .unwrap_or(0)
         .max(4) as f64
         * 1.15;
-    let font = ("sans-serif", theme.px(11.0)).into_font().color(&theme.text);
-    let mut chart = ChartBuilder::on(root)
-        .margin(theme.px(8.0))
-        .x_label_area_size(theme.px(22.0))
-        .y_label_area_size(theme.px(36.0))
-        .build_cartesian_2d(0f64..n, 0f64..max)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .bold_line_style(theme.grid.stroke_width(theme.px(1.0)))
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme.axis.stroke_width(theme.px(1.0)))
-        .label_style(font.clone())
-        .x_labels(7)
-        .y_labels(5)
-        .x_label_formatter(&|x| minute_label(points, *x))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()?;
+    let mut chart = minute_chart(root, points, theme, max, 36.0, &|y| format!("{y:.0}"))?;
 
     let layers: [Layer<u64>; 3] = [
         ("completed", theme.completed, |p| p.completed),
@@ -75,13 +104,7 @@ pub fn draw_throughput<DB: DrawingBackend>(
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - s / 2), (x + s, y + s / 2)], colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(theme.background.mix(0.85))
-        .border_style(TRANSPARENT)
-        .label_font(font)
-        .draw()?;
+    legend(&mut chart, theme)?;
     root.present()?;
     Ok(())
 }
@@ -92,27 +115,8 @@ pub fn draw_durations<DB: DrawingBackend>(
     points: &[MinutePoint],
     theme: &Theme,
 ) -> DrawResult<DB> {
-    root.fill(&theme.background)?;
-    let n = points.len().max(1) as f64;
     let max = points.iter().filter_map(|p| p.p99_ms).fold(1000.0, f64::max) * 1.15;
-    let font = ("sans-serif", theme.px(11.0)).into_font().color(&theme.text);
-    let mut chart = ChartBuilder::on(root)
-        .margin(theme.px(8.0))
-        .x_label_area_size(theme.px(22.0))
-        .y_label_area_size(theme.px(48.0))
-        .build_cartesian_2d(0f64..n, 0f64..max)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .bold_line_style(theme.grid.stroke_width(theme.px(1.0)))
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme.axis.stroke_width(theme.px(1.0)))
-        .label_style(font.clone())
-        .x_labels(7)
-        .y_labels(5)
-        .x_label_formatter(&|x| minute_label(points, *x))
-        .y_label_formatter(&|y| format::duration_ms(*y))
-        .draw()?;
+    let mut chart = minute_chart(root, points, theme, max, 48.0, &|y| format::duration_ms(*y))?;
     let lines: [Layer<Option<f64>>; 3] = [
         ("p50", theme.completed, |p| p.p50_ms),
         ("p95", theme.warning, |p| p.p95_ms),
@@ -146,13 +150,7 @@ pub fn draw_durations<DB: DrawingBackend>(
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(theme.background.mix(0.85))
-        .border_style(TRANSPARENT)
-        .label_font(font)
-        .draw()?;
+    legend(&mut chart, theme)?;
     root.present()?;
     Ok(())
 }
