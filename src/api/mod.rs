@@ -55,16 +55,6 @@ pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
     respond(crate::server::queries::execution(&state()?, &id).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "logs")]
-pub async fn get_logs(id: String, after: Option<u64>, limit: Option<u64>) -> Result<Vec<LogRecord>, ApiError> {
-    respond(crate::server::queries::logs(&state()?, &id, after, limit).await)
-}
-
-#[server(prefix = "/api/fn", endpoint = "metrics")]
-pub async fn get_metrics() -> Result<MetricsSnapshot, ApiError> {
-    Ok(crate::server::queries::metrics(&state()?))
-}
-
 #[server(prefix = "/api/fn", endpoint = "alerts")]
 pub async fn get_alerts() -> Result<AlertsView, ApiError> {
     Ok(crate::server::queries::alerts(&state()?))

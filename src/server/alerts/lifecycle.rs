@@ -82,6 +82,7 @@ fn event(alert: &Alert, change: &Change, at: i64, by: Option<String>, note: Opti
 }
 
 impl Book {
+    #[cfg(test)]
     pub fn find(&self, id: &str) -> Option<&Alert> {
         self.active
             .values()

@@ -222,7 +222,7 @@ impl Alerts {
         if changes.is_empty() && notify.is_empty() {
             return;
         }
-        if let Err(err) = self.commit(changes.clone()).await {
+        if let Err(err) = self.commit(changes.clone(), None).await {
             tracing::error!(error = %err, "persisting alert changes failed");
         }
         self.publish(changes);
@@ -238,7 +238,7 @@ impl Alerts {
         let now = now_ms();
         let expires = req.expires_in_minutes.map(|m| now + m as i64 * 60_000);
         let change = e.book.lock().acknowledge(id, &req.by, &req.note, expires, now)?;
-        self.commit(vec![change.clone()]).await?;
+        self.commit(vec![change.clone()], None).await?;
         tracing::info!(alert = %id, by = %req.by, "alert acknowledged");
         let alert = change.0.clone();
         self.publish(vec![change]);
@@ -250,7 +250,7 @@ impl Alerts {
         let e = &self.inner;
         let _op = e.op.lock().await;
         let change = e.book.lock().unacknowledge(id, by, now_ms())?;
-        self.commit(vec![change.clone()]).await?;
+        self.commit(vec![change.clone()], None).await?;
         let alert = change.0.clone();
         self.publish(vec![change]);
         Ok(alert)
@@ -287,7 +287,7 @@ impl Alerts {
             book.silences.insert(silence.id.clone(), silence.clone());
             book.housekeeping(now)
         };
-        self.commit_with_silence(changes.clone(), &silence).await?;
+        self.commit(changes.clone(), Some(&silence)).await?;
         self.publish(changes);
         Ok(silence)
     }
@@ -315,31 +315,22 @@ impl Alerts {
             let s = s.clone();
             (s, book.housekeeping(now + 1))
         };
-        self.commit_with_silence(changes.clone(), &silence).await?;
+        self.commit(changes.clone(), Some(&silence)).await?;
         self.publish(changes);
         Ok(silence)
     }
 
-    async fn commit(&self, changes: Vec<(Alert, AlertEvent)>) -> Result<(), ApiError> {
-        let mut batch = WriteBatch::default();
+    /// Writes changed alerts, their history lines and (when given) a silence in one commit.
+    async fn commit(&self, changes: Vec<(Alert, AlertEvent)>, silence: Option<&Silence>) -> Result<(), ApiError> {
         self.remember(&changes);
-        for (a, ev) in changes {
-            batch.alerts.push(a);
-            batch.alert_events.push(ev);
-        }
-        Ok(self.inner.store.commit(batch).await?)
-    }
-
-    async fn commit_with_silence(&self, changes: Vec<(Alert, AlertEvent)>, silence: &Silence) -> Result<(), ApiError> {
-        let mut batch = WriteBatch {
-            silences: vec![silence.clone()],
+        let (alerts, alert_events) = changes.into_iter().unzip();
+        let silences = silence.into_iter().cloned().collect();
+        let batch = WriteBatch {
+            alerts,
+            alert_events,
+            silences,
             ..Default::default()
         };
-        self.remember(&changes);
-        for (a, ev) in changes {
-            batch.alerts.push(a);
-            batch.alert_events.push(ev);
-        }
         Ok(self.inner.store.commit(batch).await?)
     }
 

@@ -251,19 +251,6 @@ impl Hub {
         self.state.read().executions.get(id).cloned()
     }
 
-    /// Executions not yet finished, newest first.
-    pub fn active_executions(&self) -> Vec<Execution> {
-        let s = self.state.read();
-        let mut v: Vec<Execution> = s
-            .executions
-            .values()
-            .filter(|e| !e.status.is_terminal())
-            .cloned()
-            .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
-        v
-    }
-
     /// Publishes the alert engine's current alerts (for the overview and the live topic).
     pub fn set_alerts(&self, alerts: Vec<Alert>) {
         self.state.write().alerts = alerts;

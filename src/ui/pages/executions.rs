@@ -36,14 +36,13 @@ fn ExecutionsList(status: Option<ExecutionStatus>, agent: Option<String>, offset
     let href = move |status: Option<ExecutionStatus>, offset: u64| {
         href_agent.with_value(|a| build_href(status, a.as_deref(), offset))
     };
-    let nav = navigate.clone();
     view! {
         <div class="toolbar">
             <select
                 aria-label="Filter by status"
                 on:change=move |ev| {
                     let s = event_target_value(&ev).parse::<ExecutionStatus>().ok();
-                    nav(&href(s, 0), Default::default());
+                    navigate(&href(s, 0), Default::default());
                 }
             >
                 <option value="" selected=status.is_none()>"All statuses"</option>
