@@ -190,3 +190,67 @@ async fn probes_and_client_routes() {
     let (s, _) = app.get("/no-such-file.js").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn series_cover_every_range_from_roll_ups_that_survive_a_restart() {
+    let app = app().await;
+    app.ingest(fleet()).await;
+    for (range, points, step) in [
+        ("15m", 90, 10_000),
+        ("1h", 360, 10_000),
+        ("6h", 360, 60_000),
+        ("24h", 144, 600_000),
+        ("7d", 1008, 600_000),
+    ] {
+        let (s, body) = app.get(&format!("/api/series?range={range}")).await;
+        assert_eq!(s, StatusCode::OK, "{range}: {body}");
+        assert_eq!(body["range"], range);
+        assert_eq!(body["step_ms"], step, "{range}");
+        let pts = body["points"].as_array().unwrap();
+        assert_eq!(pts.len(), points, "{range}");
+        let total = |k: &str| pts.iter().map(|p| p[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(
+            (total("completed"), total("failed"), total("started")),
+            (1, 1, 3),
+            "{range}"
+        );
+        assert_eq!(total("tokens"), 1200, "{range}");
+        assert!(pts.iter().any(|p| p["tokens_by_provider"]["openai"] == 1200), "{range}");
+        assert!(pts.iter().any(|p| p["llm_p50_ms"].as_f64().is_some()), "{range}");
+    }
+
+    let (s, body) = app.get("/api/agents/beta/series?range=15m").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let pts = body["points"].as_array().unwrap();
+    assert_eq!(pts.iter().map(|p| p["failed"].as_u64().unwrap()).sum::<u64>(), 1);
+    assert_eq!(pts.iter().map(|p| p["started"].as_u64().unwrap()).sum::<u64>(), 2);
+
+    let (s, body) = app.get("/api/series?range=2h").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("range"), "{body}");
+    let (s, _) = app.get("/api/agents/nope/series").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The roll-ups were committed with the events: a new server on the same store has them.
+    let dir = app.dir;
+    app.state.store.close().await;
+    let config = observatory::server::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let state = observatory::server::AppState::open(config).await.unwrap();
+    let again = common::TestApp {
+        router: observatory::server::router(state.clone()),
+        state,
+        dir,
+    };
+    for range in ["15m", "7d"] {
+        let (_, body) = again.get(&format!("/api/series?range={range}")).await;
+        let pts = body["points"].as_array().unwrap();
+        assert_eq!(
+            pts.iter().map(|p| p["failed"].as_u64().unwrap()).sum::<u64>(),
+            1,
+            "{range} after restart"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::{app, app_with, split};
 use observatory::model::StoreStats;
 use observatory::server::store::{
-    ExecutionQuery, RetentionReport, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
+    ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
 };
 use observatory::server::{AppState, Config};
 use serde_json::json;
@@ -131,6 +131,12 @@ impl Store for GatedStore {
     }
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<observatory::server::store::AlertSnapshot> {
         self.inner.alert_snapshot(since, history).await
+    }
+    async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
+        self.inner.rollups(step_ms, from, to).await
+    }
+    async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
+        self.inner.agent_runs(agent_id, from, limit).await
     }
     async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
         self.inner.retain(cutoff).await

@@ -24,6 +24,16 @@ pub async fn get_overview() -> Result<Overview, ApiError> {
     Ok(crate::server::queries::overview(&state()?))
 }
 
+#[server(prefix = "/api/fn", endpoint = "series")]
+pub async fn get_series(range: TimeRange) -> Result<Series, ApiError> {
+    respond(crate::server::queries::series(&state()?, range).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "agent/series")]
+pub async fn get_agent_series(id: String, range: TimeRange) -> Result<Series, ApiError> {
+    respond(crate::server::queries::agent_series(&state()?, &id, range).await)
+}
+
 #[server(prefix = "/api/fn", endpoint = "agents")]
 pub async fn get_agents() -> Result<Vec<Agent>, ApiError> {
     Ok(crate::server::queries::agents(&state()?))

@@ -13,6 +13,8 @@ pub struct Theme {
     pub cancelled: RGBColor,
     pub running: RGBColor,
     pub warning: RGBColor,
+    /// Colours for series without a meaning of their own (providers, models).
+    pub palette: [RGBColor; 8],
     /// Device pixels per CSS pixel: line widths and fonts scale with it.
     pub scale: f64,
 }
@@ -29,6 +31,16 @@ impl Theme {
             cancelled: RGBColor(0x7d, 0x85, 0x90),
             running: RGBColor(0x4c, 0x9a, 0xff),
             warning: RGBColor(0xe3, 0xa7, 0x2f),
+            palette: [
+                RGBColor(0x4c, 0x9a, 0xff),
+                RGBColor(0xbc, 0x8c, 0xff),
+                RGBColor(0x3f, 0xb9, 0x50),
+                RGBColor(0xe3, 0xa7, 0x2f),
+                RGBColor(0x39, 0xc5, 0xcf),
+                RGBColor(0xff, 0x7b, 0x72),
+                RGBColor(0xd2, 0x99, 0x22),
+                RGBColor(0x8b, 0x94, 0x9e),
+            ],
             scale,
         }
     }
@@ -44,6 +56,16 @@ impl Theme {
             cancelled: RGBColor(0x6e, 0x77, 0x81),
             running: RGBColor(0x09, 0x69, 0xda),
             warning: RGBColor(0x9a, 0x67, 0x00),
+            palette: [
+                RGBColor(0x09, 0x69, 0xda),
+                RGBColor(0x82, 0x50, 0xdf),
+                RGBColor(0x1a, 0x7f, 0x37),
+                RGBColor(0x9a, 0x67, 0x00),
+                RGBColor(0x1b, 0x7c, 0x83),
+                RGBColor(0xcf, 0x22, 0x2e),
+                RGBColor(0xbc, 0x4c, 0x00),
+                RGBColor(0x57, 0x60, 0x6a),
+            ],
             scale,
         }
     }

@@ -1,7 +1,7 @@
 use super::{Agent, LlmStats, Plugin, SystemSample, Workflow};
 use serde::{Deserialize, Serialize};
 
-/// The fleet at a glance: KPI tiles and the last hour, minute by minute.
+/// The fleet at a glance: the KPI tiles (charts come from [`super::Series`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Overview {
     pub generated_at: i64,
@@ -24,26 +24,6 @@ pub struct Overview {
     pub tokens_per_minute: f64,
     pub cost_per_hour_usd: f64,
     pub firing_alerts: u64,
-    /// Oldest first; one point per minute.
-    pub series: Vec<MinutePoint>,
-}
-
-/// One minute of the fleet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct MinutePoint {
-    /// Start of the minute (ms).
-    pub t: i64,
-    pub started: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub cancelled: u64,
-    pub tokens: u64,
-    pub cost_usd: f64,
-    pub llm_calls: u64,
-    pub llm_errors: u64,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
 }
 
 /// Everything at once (`GET /api/metrics`), MoFA's snapshot shape.

@@ -66,7 +66,11 @@ impl AppState {
             executions = snapshot.executions.len(),
             "restored state from the store"
         );
-        hub.restore(snapshot, now);
+        hub.restore(snapshot);
+        for (step, keep) in hub::TIERS {
+            let rows = store.rollups(step, now - keep as i64 * step, i64::MAX).await?;
+            hub.restore_rollups(rows, now);
+        }
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
         let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;

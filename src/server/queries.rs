@@ -48,6 +48,35 @@ pub async fn agent(state: &AppState, id: &str) -> Result<AgentDetail, ApiError> 
     })
 }
 
+/// Executions an agent chart reads at most (the newest in the range).
+const MAX_AGENT_RUNS: u64 = 100_000;
+
+/// The fleet over `range`: older steps from the store, recent ones from the hub.
+pub async fn series(state: &AppState, range: TimeRange) -> Result<Series, ApiError> {
+    let now = now_ms();
+    let from = now - range.span_ms() - range.step_ms();
+    let to = state.hub.rollup_memory_start(range, now);
+    let stored = if from < to {
+        state.store.rollups(range.step_ms(), from, to).await?
+    } else {
+        Vec::new()
+    };
+    Ok(state.hub.series(range, stored, now))
+}
+
+/// One agent over `range`, from its executions in the store.
+pub async fn agent_series(state: &AppState, id: &str, range: TimeRange) -> Result<Series, ApiError> {
+    let now = now_ms();
+    if state.hub.agent(id, now).is_none() {
+        return Err(ApiError::not_found("agent", id));
+    }
+    let runs = state
+        .store
+        .agent_runs(id, now - range.span_ms() - range.step_ms(), MAX_AGENT_RUNS)
+        .await?;
+    Ok(super::hub::series_from_runs(range, &runs, now))
+}
+
 pub async fn executions(state: &AppState, mut query: ExecutionQuery) -> Result<Page<Execution>, ApiError> {
     if query.limit == 0 {
         query.limit = DEFAULT_PAGE;

@@ -50,3 +50,58 @@ where
     on_topic(topic, move || load());
     data
 }
+
+/// Calls `fetch(key)` now, again whenever `key` changes, and again when `topic` changes,
+/// at most once every `every_ms` (a change inside that time is fetched when it ends).
+pub fn load_keyed<K, T, F, Fut>(topic: &'static str, every_ms: f64, key: Memo<K>, fetch: F) -> Loaded<T>
+where
+    K: Clone + PartialEq + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    F: Fn(K) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let data: Loaded<T> = RwSignal::new(None);
+    let issued = Rc::new(Cell::new(0u64));
+    let last = Rc::new(Cell::new(f64::MIN));
+    let load = {
+        let last = last.clone();
+        Rc::new(move || {
+            let n = issued.get() + 1;
+            issued.set(n);
+            last.set(js_sys::Date::now());
+            let (issued, future) = (issued.clone(), fetch(key.get_untracked()));
+            leptos::task::spawn_local(async move {
+                let result = future.await;
+                if issued.get() == n {
+                    data.try_set(Some(result));
+                }
+            });
+        })
+    };
+    let on_key = load.clone();
+    Effect::new(move |_| {
+        key.track();
+        on_key();
+    });
+    let waiting = Rc::new(Cell::new(false));
+    on_topic(topic, move || {
+        if waiting.get() {
+            return;
+        }
+        let wait = last.get() + every_ms - js_sys::Date::now();
+        if wait <= 0.0 {
+            load();
+            return;
+        }
+        waiting.set(true);
+        let (load, waiting) = (load.clone(), waiting.clone());
+        set_timeout(
+            move || {
+                waiting.set(false);
+                load();
+            },
+            std::time::Duration::from_millis(wait as u64),
+        );
+    });
+    data
+}

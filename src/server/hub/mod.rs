@@ -5,15 +5,15 @@ mod pricing;
 mod window;
 
 pub use pricing::{ModelPrice, PriceTable};
-pub use window::WINDOW_MINUTES;
+pub use window::{series_from_runs, TIERS};
 
 use crate::model::*;
 use crate::server::alerts::rules::{Finished, Inputs};
-use crate::server::store::{Snapshot, WriteBatch};
+use crate::server::store::{RollupRow, Snapshot, WriteBatch};
 use hdrhistogram::Histogram;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use window::{new_histogram, MinuteWindow};
+use window::{new_histogram, Rollups};
 
 /// Finished executions kept in memory (older ones are read from the store).
 const MAX_FINISHED_IN_MEMORY: usize = 20_000;
@@ -69,7 +69,7 @@ struct State {
     resources: HashMap<String, VecDeque<ResourceSample>>,
     /// Failed tool calls per execution and tool, for event rules.
     tool_failures: HashMap<String, BTreeMap<String, u32>>,
-    window: MinuteWindow,
+    rollups: Rollups,
     /// Pending, firing and recently resolved alerts, as the alert engine last published them.
     alerts: Vec<Alert>,
 }
@@ -110,7 +110,7 @@ impl Hub {
     }
 
     /// Rebuilds live state from the store at start-up.
-    pub fn restore(&self, snap: Snapshot, now: i64) {
+    pub fn restore(&self, snap: Snapshot) {
         let mut s = self.state.write();
         for agent in snap.agents {
             s.agents.insert(agent.id.clone(), AgentEntry::new(agent));
@@ -140,8 +140,8 @@ impl Hub {
         }
         for exec in snap.executions {
             if exec.status.is_terminal() {
-                if let (Some(d), Some(end)) = (exec.duration_ms, exec.ended_at) {
-                    s.window.record_finish(exec.status, end, d, now);
+                // The fleet's steps come back with the roll-ups (`restore_rollups`).
+                if let Some(d) = exec.duration_ms {
                     if let Some(a) = s.agents.get_mut(&exec.agent_id) {
                         let _ = a.durations.record(d.max(1));
                     }
@@ -230,6 +230,8 @@ impl Hub {
                 out.batch.plugins.push(p.plugin.clone());
             }
         }
+        // The roll-up steps these events touched, durable with the events themselves.
+        out.batch.rollups = s.rollups.take_dirty();
         s.evict();
         out
     }
@@ -302,7 +304,7 @@ impl Hub {
                 )
             })
             .collect();
-        let series = s.window.series(now, KPI_MINUTES);
+        let series = s.rollups.minutes().series(now, KPI_MINUTES);
         let cost: f64 = series.iter().map(|p| p.cost_usd).sum();
         let tool_failures = s
             .tool_failures
@@ -378,6 +380,21 @@ impl Hub {
         v
     }
 
+    /// Roll-up steps read back from the store at start-up.
+    pub fn restore_rollups(&self, rows: Vec<RollupRow>, now: i64) {
+        self.state.write().rollups.restore(rows, now);
+    }
+
+    /// Steps of `range` older than this come from the store; newer ones from memory.
+    pub fn rollup_memory_start(&self, range: TimeRange, now: i64) -> i64 {
+        self.state.read().rollups.memory_start(range, now)
+    }
+
+    /// The fleet's series over `range`: `stored` steps joined with the ones in memory.
+    pub fn series(&self, range: TimeRange, stored: Vec<RollupRow>, now: i64) -> Series {
+        self.state.read().rollups.series(range, stored, now)
+    }
+
     pub fn overview(&self, now: i64) -> Overview {
         let s = self.state.read();
         let agents_active = s
@@ -396,15 +413,14 @@ impl Hub {
                 _ => {}
             }
         }
-        let series = s.window.series(now, WINDOW_MINUTES);
-        let recent = &series[series.len().saturating_sub(KPI_MINUTES)..];
+        let recent = s.rollups.minutes().series(now, KPI_MINUTES);
         let completed: u64 = recent.iter().map(|p| p.completed).sum();
         let failed: u64 = recent.iter().map(|p| p.failed).sum();
         let cancelled: u64 = recent.iter().map(|p| p.cancelled).sum();
         let finished = completed + failed + cancelled;
         let tokens: u64 = recent.iter().map(|p| p.tokens).sum();
         let cost: f64 = recent.iter().map(|p| p.cost_usd).sum();
-        let durations = s.window.durations(now, KPI_MINUTES);
+        let durations = s.rollups.minutes().durations(now, KPI_MINUTES);
         let q = |p| (!durations.is_empty()).then(|| durations.value_at_quantile(p) as f64);
         let pct = |n: u64| (finished > 0).then(|| n as f64 * 100.0 / finished as f64);
         Overview {
@@ -424,7 +440,6 @@ impl Hub {
             tokens_per_minute: tokens as f64 / KPI_MINUTES as f64,
             cost_per_hour_usd: cost * 60.0 / KPI_MINUTES as f64,
             firing_alerts: s.alerts.iter().filter(|a| a.state == AlertState::Firing).count() as u64,
-            series,
         }
     }
 }
@@ -526,9 +541,7 @@ impl State {
             let agent_id = agent_id.unwrap_or("unknown").to_string();
             let agent = self.agent_mut(&agent_id, ts, dirty);
             agent.agent.tasks_in_progress += 1;
-            if let Some(b) = self.window.at(ts, now) {
-                b.started += 1;
-            }
+            self.rollups.record(ts, now, |b| b.started += 1);
             let exec = Execution {
                 id: id.to_string(),
                 agent_id,
@@ -701,12 +714,9 @@ impl State {
                     a.tokens_out += e.tokens_out;
                     a.cost_usd += cost;
                 }
-                if let Some(b) = self.window.at(ts, now) {
-                    b.tokens += tokens;
-                    b.cost_usd += cost;
-                    b.llm_calls += 1;
-                    b.llm_errors += failed as u64;
-                }
+                self.rollups.record(ts, now, |b| {
+                    b.record_llm(&e.provider, tokens, cost, e.latency_ms, e.ttft_ms, failed)
+                });
                 out.batch.llm_calls.push(LlmCall {
                     timestamp: ts,
                     execution_id: e.execution_id,
@@ -910,7 +920,7 @@ impl State {
             a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
             let _ = entry.durations.record(duration.max(1));
         }
-        self.window.record_finish(to, ended, duration, now);
+        self.rollups.record_finish(to, ended, duration, now);
 
         if let Some(wf) = exec.workflow_id.as_deref() {
             let w = self.workflow_mut(wf, at, dirty);

@@ -227,8 +227,10 @@ fn overview_counts_the_fleet_and_goes_offline_when_silent() {
         (2, 2, 1, 1)
     );
     assert_eq!(o.success_rate, Some(100.0));
-    assert_eq!(o.series.len(), WINDOW_MINUTES);
-    assert_eq!(o.series.last().unwrap().completed, 1);
+    let series = h.series(TimeRange::H1, Vec::new(), NOW);
+    assert_eq!(series.points.len(), TimeRange::H1.points());
+    assert_eq!(series.points.last().unwrap().completed, 1);
+    assert_eq!(series.points.iter().map(|p| p.started).sum::<u64>(), 2);
     let later = NOW + OFFLINE_AFTER_MS + 1;
     assert_eq!(h.agent("a", later).unwrap().state, AgentState::Offline);
     // b still has a pending execution, so it is running, not offline
@@ -252,7 +254,8 @@ fn restore_rebuilds_what_apply_built() {
         ..Default::default()
     };
     let again = hub();
-    again.restore(snap, NOW);
+    again.restore(snap);
+    again.restore_rollups(applied.batch.rollups.clone(), NOW);
     assert_eq!(again.agent("a", NOW).unwrap().tasks_completed, 1);
     assert_eq!(again.overview(NOW).executions_finished, 1);
     assert_eq!(again.apply(vec![log("e", "y")], NOW).batch.logs[0].seq, 2);

@@ -1,8 +1,8 @@
 //! The REST query API: JSON over the hub and the store. Read-only.
 
 use crate::error::ApiError;
-use crate::model::ExecutionStatus;
 use crate::model::{AckRequest, Labels, SilenceRequest};
+use crate::model::{ExecutionStatus, TimeRange};
 use crate::server::error::ApiJson;
 use crate::server::error::ApiQuery;
 use crate::server::store::ExecutionQuery;
@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
             get(|State(s): State<AppState>| async move { Json(queries::agents(&s)) }),
         )
         .route("/api/agents/{id}", get(agent))
+        .route("/api/agents/{id}/series", get(agent_series))
+        .route("/api/series", get(series))
         .route("/api/executions", get(executions))
         .route("/api/executions/{id}", get(execution))
         .route("/api/executions/{id}/logs", get(logs))
@@ -72,6 +74,25 @@ async fn unknown_api(Path(rest): Path<String>) -> ApiError {
 
 async fn agent(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::agent(&s, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeParams {
+    #[serde(default)]
+    range: TimeRange,
+}
+
+async fn series(State(s): State<AppState>, ApiQuery(p): ApiQuery<RangeParams>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::series(&s, p.range).await?))
+}
+
+async fn agent_series(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::agent_series(&s, &id, p.range).await?))
 }
 
 #[derive(Deserialize)]

@@ -55,4 +55,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX alert_events_at ON alert_events (at);
     CREATE TABLE silences (id TEXT PRIMARY KEY, ends_at INTEGER NOT NULL, data TEXT NOT NULL);
     "#,
+    // 3: the fleet's roll-ups, one row per resolution and step.
+    r#"
+    CREATE TABLE rollups (step_ms INTEGER NOT NULL, t INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (step_ms, t)) WITHOUT ROWID;
+    "#,
 ];

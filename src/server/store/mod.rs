@@ -45,6 +45,28 @@ pub struct WriteBatch {
     pub alerts: Vec<Alert>,
     pub alert_events: Vec<AlertEvent>,
     pub silences: Vec<Silence>,
+    /// Roll-up steps, replacing what the store holds for the same step.
+    pub rollups: Vec<RollupRow>,
+}
+
+/// One step of one roll-up resolution, encoded by the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupRow {
+    pub step_ms: i64,
+    /// Start of the step (ms).
+    pub t: i64,
+    pub data: String,
+}
+
+/// What an agent's charts need of one of its executions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub status: ExecutionStatus,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+    pub duration_ms: Option<u64>,
+    pub tokens: u64,
+    pub cost_usd: f64,
 }
 
 impl WriteBatch {
@@ -62,6 +84,7 @@ impl WriteBatch {
             && self.alerts.is_empty()
             && self.alert_events.is_empty()
             && self.silences.is_empty()
+            && self.rollups.is_empty()
     }
 }
 
@@ -117,6 +140,10 @@ pub trait Store: Send + Sync + 'static {
     /// The last `limit` log lines of one execution, oldest first.
     async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>>;
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;
+    /// Roll-up steps of one resolution with `from <= t < to`, oldest first.
+    async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>>;
+    /// The most recent `limit` executions of an agent created since `from`, newest first.
+    async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>>;
     /// Deletes finished executions, their logs and samples older than `cutoff` (ms), and
     /// gives the space back.
     async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport>;

@@ -3,7 +3,10 @@
 //! run on a small pool of read connections on the blocking thread pool.
 
 use super::migrations::MIGRATIONS;
-use super::{AlertSnapshot, ExecutionQuery, RetentionReport, Snapshot, Store, StoreError, StoreResult, WriteBatch};
+use super::{
+    AlertSnapshot, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError, StoreResult,
+    WriteBatch,
+};
 use crate::model::{Execution, LogRecord, StoreStats};
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -182,7 +185,14 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
             "INSERT INTO silences (id, ends_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data",
         )?;
 
+        let mut upsert_rollup = tx.prepare_cached(
+            "INSERT INTO rollups (step_ms, t, data) VALUES (?1, ?2, ?3) ON CONFLICT(step_ms, t) DO UPDATE SET data = excluded.data",
+        )?;
+
         for b in batches {
+            for r in &b.rollups {
+                upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
+            }
             for a in &b.agents {
                 upsert_agent.execute(params![a.id, a.last_seen, serde_json::to_string(a)?])?;
             }
@@ -278,6 +288,12 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
     )? as u64;
     samples += tx.execute("DELETE FROM alert_events WHERE at < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM silences WHERE ends_at < ?1", params![cutoff])? as u64;
+    samples += tx.execute("DELETE FROM rollups WHERE t < ?1", params![cutoff])? as u64;
+    // The finest steps only serve ranges up to an hour; two hours of them are plenty.
+    samples += tx.execute(
+        "DELETE FROM rollups WHERE step_ms = ?1 AND t < (SELECT MAX(t) FROM rollups WHERE step_ms = ?1) - ?2",
+        params![FINEST_STEP_MS, FINEST_KEPT_MS],
+    )? as u64;
     let executions = tx.execute(
         "DELETE FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')",
         params![cutoff],
@@ -290,6 +306,9 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
         samples,
     })
 }
+
+const FINEST_STEP_MS: i64 = 10_000;
+const FINEST_KEPT_MS: i64 = 2 * 3_600_000;
 
 fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
     Ok(serde_json::from_str(&data)?)
@@ -455,6 +474,45 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare("SELECT data FROM (SELECT id, data FROM alert_events ORDER BY id DESC LIMIT ?1) ORDER BY id")?;
             let history = stmt.query_map(params![history as i64], |r| r.get::<_, String>(0))?.map(|r| decode(r?)).collect::<StoreResult<Vec<_>>>()?;
             Ok(AlertSnapshot { alerts, silences, history })
+        })
+        .await
+    }
+
+    async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT t, data FROM rollups WHERE step_ms = ?1 AND t >= ?2 AND t < ?3 ORDER BY t")?;
+            let rows = stmt.query_map(params![step_ms, from, to], |r| {
+                Ok(RollupRow {
+                    step_ms,
+                    t: r.get(0)?,
+                    data: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
+        let id = agent_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT status, created_at, json_extract(data, '$.ended_at'), json_extract(data, '$.duration_ms'),
+                        json_extract(data, '$.tokens_in') + json_extract(data, '$.tokens_out'), json_extract(data, '$.cost_usd')
+                 FROM executions WHERE agent_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![id, from, limit as i64], |r| {
+                Ok(RunRow {
+                    status: r.get::<_, String>(0)?.parse().unwrap_or_default(),
+                    created_at: r.get(1)?,
+                    ended_at: r.get(2)?,
+                    duration_ms: r.get::<_, Option<i64>>(3)?.map(|d| d.max(0) as u64),
+                    tokens: r.get::<_, Option<i64>>(4)?.unwrap_or(0).max(0) as u64,
+                    cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

@@ -3,8 +3,10 @@
 pub mod chart;
 pub mod dialog;
 pub mod kpi;
+pub mod range;
 pub mod shell;
 pub mod states;
 pub mod status;
 pub mod time;
+pub mod timechart;
 pub mod toasts;

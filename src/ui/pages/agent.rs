@@ -1,11 +1,15 @@
-use crate::api::get_agent;
+use crate::api::{get_agent, get_agent_series};
+use crate::charts::series;
 use crate::format;
 use crate::ui::components::kpi::Kpi;
+use crate::ui::components::range::{use_range, RangePicker};
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
-use crate::ui::load::load_on;
+use crate::ui::components::timechart::TimeChartView;
+use crate::ui::load::{load_keyed, load_on};
 use crate::ui::pages::executions::ExecutionRows;
+use crate::ui::pages::overview::SERIES_REFRESH_MS;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -25,7 +29,29 @@ fn AgentView(id: String) -> impl IntoView {
     let fetch_id = id.clone();
     let detail = load_on("agents", move || get_agent(fetch_id.clone()));
     let all = format!("/executions?agent={id}");
-    move || match detail.get() {
+    let range = use_range();
+    let series_id = id.clone();
+    let runs = load_keyed("executions", SERIES_REFRESH_MS, range, move |r| {
+        get_agent_series(series_id.clone(), r)
+    });
+    let data = Signal::derive(move || runs.get().and_then(|r| r.ok()));
+    let charts = move || {
+        view! {
+            <header class="section-head">
+                <h2>"Activity"</h2>
+                <RangePicker range=range/>
+            </header>
+            <div class="grid two">
+                <section class="panel">
+                    <TimeChartView label="Executions by status" series=data chart=series::throughput/>
+                </section>
+                <section class="panel">
+                    <TimeChartView label="Execution duration" series=data chart=series::durations/>
+                </section>
+            </div>
+        }
+    };
+    let head = move || match detail.get() {
         None => view! { <Loading what="the agent"/> }.into_any(),
         Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
         Some(Ok(d)) => {
@@ -55,6 +81,13 @@ fn AgentView(id: String) -> impl IntoView {
                     <Kpi label="Tokens in / out" value=format!("{} / {}", format::human_count(a.tokens_in as f64), format::human_count(a.tokens_out as f64))/>
                     <Kpi label="Cost" value=format::usd(a.cost_usd)/>
                 </div>
+            }
+            .into_any()
+        }
+    };
+    let recent = move || {
+        detail.get().and_then(|r| r.ok()).map(|d| {
+            view! {
                 <section class="panel">
                     <header class="panel-head">
                         <h2>"Recent executions"</h2>
@@ -67,7 +100,12 @@ fn AgentView(id: String) -> impl IntoView {
                     }}
                 </section>
             }
-            .into_any()
-        }
+        })
+    };
+    let found = move || matches!(detail.get(), Some(Ok(_)));
+    view! {
+        {head}
+        <Show when=found>{charts}</Show>
+        {recent}
     }
 }

@@ -6,6 +6,7 @@ use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
 use crate::ui::live::use_live;
 use crate::ui::load::load_once;
+use leptos::html::Div;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
@@ -103,6 +104,25 @@ pub fn AgentsPage() -> impl IntoView {
         rows
     });
 
+    // Windowed rendering: only the rows in view (and a few around) are in the document;
+    // spacer rows stand for the others, so 10,000 agents scroll like 30.
+    let viewport = NodeRef::<Div>::new();
+    let scroll = RwSignal::new((0.0f64, 800.0f64));
+    let measure = move || {
+        if let Some(el) = viewport.get_untracked() {
+            scroll.set((el.scroll_top() as f64, el.client_height() as f64));
+        }
+    };
+    let window = Memo::new(move |_| {
+        let (top, height) = scroll.get();
+        rows.with(|rows| {
+            let first = ((top / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(rows.len());
+            let last = (((top + height) / ROW_HEIGHT).ceil() as usize + OVERSCAN).min(rows.len());
+            let visible: Vec<(usize, Agent)> = (first..last).map(|i| (i, rows[i].clone())).collect();
+            (first, visible, rows.len() - last)
+        })
+    });
+
     view! {
         <div class="toolbar" role="search">
             <input
@@ -125,8 +145,12 @@ pub fn AgentsPage() -> impl IntoView {
                 <Empty title="No agents yet" hint="Agents appear when they send telemetry: POST /api/v1/events, OTLP, or the embedded collector."/>
             }.into_any(),
             Some(Ok(_)) => view! {
-                <div class="table-wrap">
-                    <table class="data" aria-label="Agents">
+                <div
+                    class="table-wrap virtual"
+                    node_ref=viewport
+                    on:scroll=move |_| measure()
+                >
+                    <table class="data" aria-label="Agents" aria-rowcount=move || rows.with(|r| r.len() + 1)>
                         <thead>
                             <tr>
                                 {COLUMNS.iter().map(|&(col, title, numeric)| {
@@ -151,7 +175,13 @@ pub fn AgentsPage() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <For each=move || rows.get() key=|a| (a.id.clone(), a.last_seen, a.state) children=move |a| view! { <AgentRow agent=a/> }/>
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || format!("{}px", window.get().0 as f64 * ROW_HEIGHT)></td></tr>
+                            <For
+                                each=move || window.get().1
+                                key=|(i, a)| (*i, a.id.clone(), a.last_seen, a.state)
+                                children=move |(i, a)| view! { <AgentRow agent=a index=i/> }
+                            />
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || format!("{}px", window.get().2 as f64 * ROW_HEIGHT)></td></tr>
                         </tbody>
                     </table>
                 </div>
@@ -160,14 +190,19 @@ pub fn AgentsPage() -> impl IntoView {
     }
 }
 
+/// Height of one agent row (px); style/main.css fixes it to the same value.
+const ROW_HEIGHT: f64 = 45.0;
+/// Rows rendered above and below the visible ones.
+const OVERSCAN: usize = 8;
+
 #[component]
-fn AgentRow(agent: Agent) -> impl IntoView {
+fn AgentRow(agent: Agent, index: usize) -> impl IntoView {
     let navigate = use_navigate();
     let href = format!("/agents/{}", agent.id);
     let go = href.clone();
     let finished = agent.tasks_completed + agent.tasks_failed > 0;
     view! {
-        <tr class="link-row" on:click=move |_| navigate(&go, Default::default())>
+        <tr class="link-row" aria-rowindex=index + 2 on:click=move |_| navigate(&go, Default::default())>
             <td>
                 <A href=href>{agent.name.clone()}</A>
                 <div class="sub">{agent.kind.clone()}</div>

@@ -1,11 +1,17 @@
 //! Workflows, LLM providers and models, tools and plugins: live tables from the topics.
 
+use crate::api::get_series;
+use crate::charts::series;
 use crate::format;
 use crate::model::{LlmStats, Plugin, Workflow};
 use crate::ui::components::kpi::Kpi;
+use crate::ui::components::range::{use_range, RangePicker};
 use crate::ui::components::states::{Empty, Loading};
 use crate::ui::components::time::Ago;
+use crate::ui::components::timechart::TimeChartView;
 use crate::ui::live::use_live;
+use crate::ui::load::load_keyed;
+use crate::ui::pages::overview::SERIES_REFRESH_MS;
 use leptos::prelude::*;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
@@ -80,13 +86,36 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
 #[component]
 pub fn LlmPage() -> impl IntoView {
     let rows = topic_rows("llm", |s| s.llm.clone());
-    move || match rows.get() {
-        None => view! { <Loading what="LLM usage"/> }.into_any(),
-        Some(list) if list.is_empty() => view! {
-            <Empty title="No LLM calls yet" hint="LLM calls appear from llm_call events or OpenTelemetry GenAI spans."/>
-        }
-        .into_any(),
-        Some(list) => view! { <LlmView rows=list/> }.into_any(),
+    let range = use_range();
+    let fleet = load_keyed("llm", SERIES_REFRESH_MS, range, get_series);
+    let data = Signal::derive(move || fleet.get().and_then(|r| r.ok()));
+    let any = move || rows.with(|r| r.as_ref().is_some_and(|r| !r.is_empty()));
+    view! {
+        {move || match rows.get() {
+            None => view! { <Loading what="LLM usage"/> }.into_any(),
+            Some(list) if list.is_empty() => view! {
+                <Empty title="No LLM calls yet" hint="LLM calls appear from llm_call events or OpenTelemetry GenAI spans."/>
+            }
+            .into_any(),
+            Some(list) => view! { <LlmView rows=list/> }.into_any(),
+        }}
+        <Show when=any>
+            <header class="section-head">
+                <h2>"Over time"</h2>
+                <RangePicker range=range/>
+            </header>
+            <div class="grid three">
+                <section class="panel">
+                    <TimeChartView label="LLM latency" series=data chart=series::llm_latency/>
+                </section>
+                <section class="panel">
+                    <TimeChartView label="Time to first token" series=data chart=series::time_to_first_token/>
+                </section>
+                <section class="panel">
+                    <TimeChartView label="Tokens by provider" series=data chart=series::tokens_by_provider/>
+                </section>
+            </div>
+        </Show>
     }
 }
 

@@ -1,15 +1,19 @@
-use crate::api::{get_executions, get_overview};
-use crate::charts::executions::{draw_durations, draw_throughput};
+use crate::api::{get_executions, get_overview, get_series};
+use crate::charts::series;
 use crate::format;
 use crate::model::Execution;
-use crate::ui::components::chart::Chart;
 use crate::ui::components::kpi::Kpi;
+use crate::ui::components::range::{use_range, RangePicker};
 use crate::ui::components::states::{ErrorBox, Loading};
+use crate::ui::components::timechart::TimeChartView;
 use crate::ui::live::use_live;
-use crate::ui::load::load_once;
+use crate::ui::load::{load_keyed, load_once};
 use crate::ui::pages::executions::ExecutionRows;
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+/// Charts follow the live connection, refetching their range at most this often.
+pub const SERIES_REFRESH_MS: f64 = 3000.0;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -33,7 +37,9 @@ pub fn OverviewPage() -> impl IntoView {
     });
     let o = move || overview.get().and_then(|r| r.ok()).unwrap_or_default();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
-    let points = Signal::derive(move || o().series);
+    let range = use_range();
+    let fleet = load_keyed("overview", SERIES_REFRESH_MS, range, get_series);
+    let data = Signal::derive(move || fleet.get().and_then(|r| r.ok()));
 
     view! {
         {move || match overview.get() {
@@ -53,12 +59,23 @@ pub fn OverviewPage() -> impl IntoView {
             <Kpi label="Tokens / min" value=Signal::derive(move || format::human_count(o().tokens_per_minute))/>
             <Kpi label="Cost / hour" value=Signal::derive(move || format::usd(o().cost_per_hour_usd))/>
         </div>
+        <header class="section-head">
+            <h2>"Fleet"</h2>
+            <RangePicker range=range/>
+        </header>
+        {move || fleet.get().and_then(|r| r.err()).map(|e| view! { <ErrorBox error=e/> })}
         <div class="grid two">
             <section class="panel">
-                <Chart label="Executions per minute by status" points=points draw=draw_throughput/>
+                <TimeChartView label="Executions by status" series=data chart=series::throughput/>
             </section>
             <section class="panel">
-                <Chart label="Execution duration p50 / p95 / p99" points=points draw=draw_durations/>
+                <TimeChartView label="Execution duration" series=data chart=series::durations/>
+            </section>
+            <section class="panel">
+                <TimeChartView label="Tokens by provider" series=data chart=series::tokens_by_provider/>
+            </section>
+            <section class="panel">
+                <TimeChartView label="Error rate" series=data chart=series::error_rate/>
             </section>
         </div>
         <section class="panel">
