@@ -6,12 +6,14 @@ mod alert;
 mod entities;
 mod event;
 mod overview;
+mod span;
 mod status;
 
 pub use alert::*;
 pub use entities::*;
 pub use event::*;
 pub use overview::*;
+pub use span::*;
 pub use status::*;
 
 /// Labels and attributes keep a stable order on the wire.

@@ -1,0 +1,2 @@
+//! OTLP ingest throughput (work in progress).
+fn main() {}
