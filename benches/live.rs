@@ -31,6 +31,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(Config {
         data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
         ..Config::default()
     })
     .await

@@ -49,6 +49,7 @@ fn config(dir: &std::path::Path, hook: &str) -> Config {
     );
     let mut c: Config = toml::from_str(&text).unwrap();
     c.data_dir = dir.into();
+    c.otlp_grpc_listen = None;
     c
 }
 

@@ -2,13 +2,8 @@
 
 mod common;
 
-use async_trait::async_trait;
 use axum::http::StatusCode;
-use common::{app, app_with, split};
-use observatory::model::StoreStats;
-use observatory::server::store::{
-    ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
-};
+use common::{app, app_with, split, GatedStore};
 use observatory::server::{AppState, Config};
 use serde_json::json;
 use std::io::Write;
@@ -102,61 +97,11 @@ async fn gzip_and_ndjson_are_accepted() {
     assert_eq!(e["execution"]["status"], "PENDING");
 }
 
-/// A store whose commits wait for a permit, to hold the pipeline busy.
-struct GatedStore {
-    inner: SqliteStore,
-    gate: Arc<Semaphore>,
-}
-
-#[async_trait]
-impl Store for GatedStore {
-    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
-        let _permit = self.gate.acquire().await.expect("gate open");
-        self.inner.commit(batch).await
-    }
-    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
-        self.inner.snapshot(since).await
-    }
-    async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
-        self.inner.executions(q).await
-    }
-    async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<observatory::model::Execution>> {
-        self.inner.executions_by_id(ids).await
-    }
-    async fn logs(&self, id: &str, after: u64, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
-        self.inner.logs(id, after, limit).await
-    }
-    async fn tail_logs(&self, id: &str, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
-        self.inner.tail_logs(id, limit).await
-    }
-    async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<observatory::server::store::AlertSnapshot> {
-        self.inner.alert_snapshot(since, history).await
-    }
-    async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
-        self.inner.rollups(step_ms, from, to).await
-    }
-    async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
-        self.inner.agent_runs(agent_id, from, limit).await
-    }
-    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
-        self.inner.retain(cutoff).await
-    }
-    async fn stats(&self) -> StoreResult<StoreStats> {
-        self.inner.stats().await
-    }
-    async fn close(&self) {
-        self.inner.close().await
-    }
-}
-
 #[tokio::test]
 async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let gate = Arc::new(Semaphore::new(0));
-    let store = GatedStore {
-        inner: SqliteStore::open(dir.path(), 3600).unwrap(),
-        gate: gate.clone(),
-    };
+    let store = GatedStore::open(dir.path(), gate.clone());
     let config = Config {
         data_dir: dir.path().into(),
         ingest_queue: 1,

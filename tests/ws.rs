@@ -20,6 +20,7 @@ async fn server() -> Server {
     let config = Config {
         data_dir: dir.path().into(),
         ws_interval: Duration::from_millis(100),
+        otlp_grpc_listen: None,
         ..Config::default()
     };
     let state = AppState::open(config).await.unwrap();

@@ -65,6 +65,12 @@ pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
     respond(crate::server::queries::execution(&state()?, &id).await)
 }
 
+/// The spans of an execution's trace, by start time: what the waterfall draws.
+#[server(prefix = "/api/fn", endpoint = "spans")]
+pub async fn get_spans(id: String) -> Result<Vec<Span>, ApiError> {
+    respond(crate::server::queries::spans(&state()?, &id, None).await)
+}
+
 #[server(prefix = "/api/fn", endpoint = "alerts")]
 pub async fn get_alerts() -> Result<AlertsView, ApiError> {
     Ok(crate::server::queries::alerts(&state()?))

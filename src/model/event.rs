@@ -4,7 +4,7 @@
 //! Each event is a JSON object with a `type` field. Fields are snake_case; ids are strings;
 //! `timestamp` fields are milliseconds since the epoch and default to the time of ingest.
 
-use super::{AgentState, Attributes, ExecutionStatus, Labels, LogLevel};
+use super::{AgentState, Attributes, ExecutionStatus, Labels, LogLevel, Span};
 use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 
@@ -22,10 +22,16 @@ pub enum Event {
     Workflow(WorkflowEvent),
     Plugin(PluginEvent),
     System(SystemEvent),
+    Span(Box<SpanEvent>),
+    LlmUsage(LlmUsageEvent),
 }
 
+/// Most attributes a span keeps, and the longest attribute value (longer ones are cut by the
+/// OTLP receiver and refused from native producers).
+pub const MAX_SPAN_ATTRIBUTES: usize = 256;
+
 /// Every `type` an event may have, in the order the README documents them.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "agent",
     "execution",
     "status",
@@ -36,6 +42,8 @@ pub const EVENT_TYPES: [&str; 10] = [
     "workflow",
     "plugin",
     "system",
+    "span",
+    "llm_usage",
 ];
 
 /// An agent announces itself or reports its state. Counters, when given, replace the
@@ -97,6 +105,9 @@ pub struct StatusEvent {
 #[serde(deny_unknown_fields)]
 pub struct LogEvent {
     pub execution_id: String,
+    /// The agent of the execution, used when the log line creates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     #[serde(default)]
     pub level: LogLevel,
     pub message: String,
@@ -210,6 +221,43 @@ pub struct SystemEvent {
     pub timestamp: Option<i64>,
 }
 
+/// A span of a trace (OpenTelemetry, or native). A span of an unknown execution creates it,
+/// RUNNING; the root span (no parent) completes it with the span's end and status. LLM and
+/// tool spans also count as LLM and tool calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SpanEvent {
+    pub span: Span,
+    /// The agent of the span's execution.
+    pub agent_id: String,
+    /// True when `agent_id` is only a fallback (the service name): the first span that names
+    /// the agent (`gen_ai.agent.*`) moves the execution to that agent.
+    #[serde(default)]
+    pub agent_provisional: bool,
+}
+
+/// Aggregated LLM usage over an interval, from the `gen_ai.client.token.usage` and
+/// `gen_ai.client.operation.duration` metrics. It feeds the per-model view only for models no
+/// span or `llm_call` reports (so nothing is counted twice).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LlmUsageEvent {
+    pub provider: String,
+    pub model: String,
+    #[serde(default)]
+    pub requests: u64,
+    #[serde(default)]
+    pub failed_requests: u64,
+    #[serde(default)]
+    pub tokens_in: u64,
+    #[serde(default)]
+    pub tokens_out: u64,
+    /// Sum of the durations of `requests` calls, ms.
+    #[serde(default)]
+    pub latency_ms_sum: f64,
+    pub timestamp: Option<i64>,
+}
+
 /// Bounds every item must respect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -243,6 +291,8 @@ impl Event {
             Event::Workflow(_) => "workflow",
             Event::Plugin(_) => "plugin",
             Event::System(_) => "system",
+            Event::Span(_) => "span",
+            Event::LlmUsage(_) => "llm_usage",
         }
     }
 
@@ -287,6 +337,7 @@ impl Event {
             }
             Event::Log(e) => {
                 v.id("execution_id", &e.execution_id);
+                v.opt_id("agent_id", &e.agent_id);
                 v.text("message", &e.message, limits.max_text_len);
                 v.attributes(&e.attributes);
                 v.opt_id("trace_id", &e.trace_id);
@@ -343,6 +394,52 @@ impl Event {
                 if e.memory_used_bytes > e.memory_total_bytes {
                     v.push("memory_used_bytes", "must not exceed memory_total_bytes");
                 }
+                v.opt_ts("timestamp", e.timestamp);
+            }
+            Event::Span(e) => {
+                let s = &e.span;
+                v.id("agent_id", &e.agent_id);
+                v.id("span.trace_id", &s.trace_id);
+                v.id("span.span_id", &s.span_id);
+                v.opt_id("span.parent_span_id", &s.parent_span_id);
+                v.id("span.execution_id", &s.execution_id);
+                v.text("span.name", &s.name, limits.max_text_len);
+                v.opt_ts("span.start_unix_nano", Some((s.start_unix_nano / 1_000_000) as i64));
+                if s.end_unix_nano < s.start_unix_nano {
+                    v.push("span.end_unix_nano", "must not be before start_unix_nano");
+                }
+                if s.attributes.len() > MAX_SPAN_ATTRIBUTES {
+                    v.push(
+                        "span.attributes",
+                        format!("has {} entries; the limit is {MAX_SPAN_ATTRIBUTES}", s.attributes.len()),
+                    );
+                }
+                for (k, val) in s
+                    .attributes
+                    .iter()
+                    .chain(s.events.iter().flat_map(|e| e.attributes.iter()))
+                {
+                    let len = match val {
+                        serde_json::Value::String(s) => s.len(),
+                        other => other.to_string().len(),
+                    };
+                    if len > limits.max_text_len {
+                        v.push(
+                            &format!("span.attributes.{}", truncate(k)),
+                            format!("value is {len} bytes long; the limit is {}", limits.max_text_len),
+                        );
+                    }
+                }
+                v.opt_id("span.model", &s.model);
+                v.opt_id("span.provider", &s.provider);
+                v.opt_id("span.tool_name", &s.tool_name);
+                v.opt_non_negative("span.cost_usd", s.cost_usd);
+                v.opt_non_negative("span.ttft_ms", s.ttft_ms);
+            }
+            Event::LlmUsage(e) => {
+                v.id("provider", &e.provider);
+                v.id("model", &e.model);
+                v.non_negative("latency_ms_sum", e.latency_ms_sum);
                 v.opt_ts("timestamp", e.timestamp);
             }
         }

@@ -7,6 +7,7 @@ mod entities;
 mod event;
 mod overview;
 mod series;
+mod span;
 mod status;
 
 pub use alert::*;
@@ -14,6 +15,7 @@ pub use entities::*;
 pub use event::*;
 pub use overview::*;
 pub use series::*;
+pub use span::*;
 pub use status::*;
 
 /// Labels and attributes keep a stable order on the wire.

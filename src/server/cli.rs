@@ -34,6 +34,12 @@ pub struct Args {
     /// Largest request body in bytes, after decompression [default: 16777216]
     #[arg(long, env = "OBSERVATORY_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Address of the OTLP/gRPC receiver, or `off` to disable it [default: 127.0.0.1:4317]
+    #[arg(long, env = "OBSERVATORY_OTLP_GRPC_LISTEN", value_parser = listen_or_off)]
+    pub otlp_grpc_listen: Option<ListenOrOff>,
+    /// Largest OTLP request in bytes, after decompression [default: 67108864]
+    #[arg(long, env = "OBSERVATORY_MAX_OTLP_BODY_BYTES")]
+    pub max_otlp_body_bytes: Option<usize>,
     /// Allow cross-origin requests from any origin
     #[arg(long, env = "OBSERVATORY_CORS")]
     pub cors: bool,
@@ -66,12 +72,26 @@ impl Args {
         if let Some(v) = self.max_body_bytes {
             c.max_body_bytes = v;
         }
+        if let Some(ListenOrOff(v)) = self.otlp_grpc_listen {
+            c.otlp_grpc_listen = v;
+        }
+        if let Some(v) = self.max_otlp_body_bytes {
+            c.max_otlp_body_bytes = v;
+        }
         if let Some(v) = self.log_format {
             c.log_format = v;
         }
         c.validate()?;
         Ok(c)
     }
+}
+
+/// An address, or none (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenOrOff(pub Option<SocketAddr>);
+
+fn listen_or_off(s: &str) -> Result<ListenOrOff, String> {
+    super::config::parse_listen_or_off(s).map(ListenOrOff)
 }
 
 fn init_tracing(format: &str) {
@@ -109,11 +129,20 @@ mod tests {
             "127.0.0.1:9100",
             "--ws-interval",
             "250ms",
+            "--otlp-grpc-listen",
+            "off",
+            "--max-otlp-body-bytes",
+            "4096",
         ]);
         let c = args.into_config().unwrap();
         assert_eq!(c.listen.port(), 9100);
         assert_eq!(c.retention, Duration::from_secs(2 * 86400));
         assert_eq!(c.ws_interval, Duration::from_millis(250));
+        assert_eq!((c.otlp_grpc_listen, c.max_otlp_body_bytes), (None, 4096));
+        let c = Args::parse_from(["observatory", "--otlp-grpc-listen", "127.0.0.1:14317"])
+            .into_config()
+            .unwrap();
+        assert_eq!(c.otlp_grpc_listen.unwrap().port(), 14317);
     }
 
     #[test]

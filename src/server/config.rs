@@ -41,6 +41,11 @@ pub struct Config {
     pub log_backlog: u64,
     /// Largest accepted request body, after decompression.
     pub max_body_bytes: usize,
+    /// Address of the OTLP/gRPC receiver, or `off` [default: 127.0.0.1:4317].
+    #[serde(with = "listen_or_off")]
+    pub otlp_grpc_listen: Option<SocketAddr>,
+    /// Largest OTLP request (HTTP body after decompression, gRPC message).
+    pub max_otlp_body_bytes: usize,
     /// Most events in one ingest request.
     pub max_batch_events: usize,
     /// Ingest batches waiting for the pipeline before producers get 503.
@@ -66,6 +71,8 @@ impl Default for Config {
             ws_interval: Duration::from_secs(1),
             log_backlog: 500,
             max_body_bytes: 16 * 1024 * 1024,
+            otlp_grpc_listen: Some(SocketAddr::from(([127, 0, 0, 1], 4317))),
+            max_otlp_body_bytes: 64 * 1024 * 1024,
             max_batch_events: 10_000,
             ingest_queue: 1024,
             cors: false,
@@ -110,6 +117,14 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
         }
+        if self.max_otlp_body_bytes < 1024 {
+            return invalid("max_otlp_body_bytes", "must be at least 1024");
+        }
+        if let Some(grpc) = self.otlp_grpc_listen {
+            if grpc == self.listen && grpc.port() != 0 {
+                return invalid("otlp_grpc_listen", "must differ from `listen`");
+            }
+        }
         if self.max_batch_events == 0 || self.ingest_queue == 0 {
             return invalid("max_batch_events", "max_batch_events and ingest_queue must be positive");
         }
@@ -117,6 +132,34 @@ impl Config {
             return invalid("log_format", "must be `text` or `json`");
         }
         Ok(())
+    }
+}
+
+/// An address, or `off` / `none` / empty for none.
+pub fn parse_listen_or_off(s: &str) -> Result<Option<SocketAddr>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "off" | "none" | "disabled" | "false" => Ok(None),
+        other => other
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("`{s}` is neither an address (host:port) nor `off`: {e}")),
+    }
+}
+
+/// `Option<SocketAddr>` as an address string or `off` in TOML.
+pub(crate) mod listen_or_off {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::net::SocketAddr;
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(addr) => s.serialize_str(&addr.to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_listen_or_off(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -148,6 +191,11 @@ mod tests {
         assert_eq!(c.ws_interval, Duration::from_millis(250));
         assert!(c.prices.0.contains_key("my-model"));
         assert_eq!(c.listen, Config::default().listen);
+        let c: Config = toml::from_str("otlp_grpc_listen = \"off\"\nmax_otlp_body_bytes = 2048\n").unwrap();
+        assert_eq!((c.otlp_grpc_listen, c.max_otlp_body_bytes), (None, 2048));
+        let c: Config = toml::from_str("otlp_grpc_listen = \"0.0.0.0:4317\"\n").unwrap();
+        assert_eq!(c.otlp_grpc_listen.unwrap().port(), 4317);
+        assert!(toml::from_str::<Config>("otlp_grpc_listen = \"nowhere\"\n").is_err());
         let err = toml::from_str::<Config>("listen_addr = \"x\"").unwrap_err();
         assert!(err.to_string().contains("listen_addr"));
     }

@@ -127,9 +127,29 @@ impl DashboardServer {
     }
 
     /// Like [`DashboardServer::serve`] on a listener you bound, until `shutdown` completes.
+    /// The OTLP/gRPC receiver binds `otlp_grpc_listen` unless that is off.
     pub async fn serve_on(
         self,
         listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grpc = match self.state.config.otlp_grpc_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for OTLP/gRPC on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        self.serve_with(listener, grpc, shutdown).await
+    }
+
+    /// Serves HTTP on `listener` and OTLP/gRPC on `grpc` (when given) until `shutdown`
+    /// completes, then stops both and flushes the store.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        grpc: Option<tokio::net::TcpListener>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
@@ -148,9 +168,40 @@ impl DashboardServer {
         if state.config.demo {
             tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));
         }
+        // One shutdown signal for both servers.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|v| *v).await;
+        };
+        let grpc_task = match grpc {
+            Some(l) => {
+                let grpc_addr = l.local_addr()?;
+                tracing::info!(%grpc_addr, "otlp/grpc listening");
+                Some(tokio::spawn(super::otlp::grpc::serve(
+                    state.clone(),
+                    l,
+                    stopped(stop_rx.clone()),
+                )))
+            }
+            None => None,
+        };
         tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
         let app = super::router(state.clone());
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop_rx))
+            .await;
+        if let Some(t) = grpc_task {
+            match t.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "otlp/grpc server failed"),
+                Err(e) => tracing::error!(error = %e, "otlp/grpc task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        served?;
         tracing::info!("shutting down: flushing the store");
         for t in tasks {
             t.abort();

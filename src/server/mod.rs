@@ -10,6 +10,7 @@ pub mod error;
 pub mod hub;
 pub mod ingest;
 pub mod live;
+pub mod otlp;
 pub mod queries;
 pub mod routes;
 pub mod store;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub live: Live,
     pub alerts: Alerts,
+    /// OTLP receiver state (cumulative metric series).
+    pub otlp: Arc<otlp::Otlp>,
     pub started_at: std::time::Instant,
 }
 
@@ -82,6 +85,7 @@ impl AppState {
             ingest,
             live,
             alerts,
+            otlp: Arc::default(),
             started_at: std::time::Instant::now(),
         })
     }

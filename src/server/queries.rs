@@ -9,6 +9,8 @@ use crate::model::*;
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 1000;
 pub const MAX_LOG_PAGE: u64 = 5000;
+/// Most spans returned for one execution.
+pub const MAX_SPANS: u64 = 10_000;
 
 pub fn overview(state: &AppState) -> Overview {
     state.hub.overview(now_ms())
@@ -142,6 +144,19 @@ pub async fn logs(
         Some(after) => state.store.logs(id, after, limit).await?,
         None => state.store.tail_logs(id, limit).await?,
     })
+}
+
+/// The spans of an execution's trace, by start time (at most `limit`, default and cap
+/// [`MAX_SPANS`]).
+pub async fn spans(state: &AppState, id: &str, limit: Option<u64>) -> Result<Vec<Span>, ApiError> {
+    let limit = limit.unwrap_or(MAX_SPANS);
+    if limit == 0 || limit > MAX_SPANS {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_SPANS}, got {limit}"
+        )));
+    }
+    find_execution(state, id).await?;
+    Ok(state.store.spans(id, limit).await?)
 }
 
 pub fn workflows(state: &AppState) -> Vec<Workflow> {

@@ -1,12 +1,19 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use observatory::model::StoreStats;
+use observatory::server::store::{
+    ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
+};
 use observatory::server::{AppState, Config};
 use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 pub struct TestApp {
@@ -83,4 +90,64 @@ pub fn fleet() -> Value {
         {"type": "execution", "id": "e3", "agent_id": "beta", "status": "RUNNING"},
         {"type": "system", "host": "agent-host-1", "cpu_percent": 12.5, "memory_used_bytes": 1000, "memory_total_bytes": 4000}
     ])
+}
+
+/// A store whose commits wait for a permit, to hold the pipeline busy.
+pub struct GatedStore {
+    inner: SqliteStore,
+    gate: Arc<Semaphore>,
+}
+
+impl GatedStore {
+    /// A store in `dir` whose commits each take a permit from `gate`.
+    pub fn open(dir: &std::path::Path, gate: Arc<Semaphore>) -> Self {
+        Self {
+            inner: SqliteStore::open(dir, 3600).expect("store opens"),
+            gate,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
+        let _permit = self.gate.acquire().await.expect("gate open");
+        self.inner.commit(batch).await
+    }
+    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
+        self.inner.snapshot(since).await
+    }
+    async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
+        self.inner.executions(q).await
+    }
+    async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<observatory::model::Execution>> {
+        self.inner.executions_by_id(ids).await
+    }
+    async fn logs(&self, id: &str, after: u64, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
+        self.inner.logs(id, after, limit).await
+    }
+    async fn tail_logs(&self, id: &str, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
+        self.inner.tail_logs(id, limit).await
+    }
+    async fn spans(&self, id: &str, limit: u64) -> StoreResult<Vec<observatory::model::Span>> {
+        self.inner.spans(id, limit).await
+    }
+    async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<observatory::server::store::AlertSnapshot> {
+        self.inner.alert_snapshot(since, history).await
+    }
+    async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
+        self.inner.rollups(step_ms, from, to).await
+    }
+    async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
+        self.inner.agent_runs(agent_id, from, limit).await
+    }
+    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
+        self.inner.retain(cutoff).await
+    }
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.inner.stats().await
+    }
+    async fn close(&self) {
+        self.inner.close().await
+    }
 }

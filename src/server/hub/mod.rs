@@ -72,6 +72,12 @@ struct State {
     rollups: Rollups,
     /// Pending, firing and recently resolved alerts, as the alert engine last published them.
     alerts: Vec<Alert>,
+    /// Executions whose agent is only a fallback (a service name), to be replaced by the
+    /// first span that names the agent.
+    provisional: HashSet<String>,
+    /// Models (`provider/model`) whose calls arrive one by one (spans, `llm_call`): their
+    /// aggregated usage metrics are not counted again.
+    llm_from_calls: HashSet<String>,
 }
 
 /// What one [`Hub::apply`] changed: rows to persist and what went live.
@@ -163,6 +169,7 @@ impl Hub {
                 Event::Execution(e) => Some(&e.id),
                 Event::Status(e) => Some(&e.execution_id),
                 Event::Log(e) => Some(&e.execution_id),
+                Event::Span(e) => Some(&e.span.execution_id),
                 _ => None,
             })
             .filter(|id| !s.executions.contains_key(id.as_str()))
@@ -636,7 +643,10 @@ impl State {
             }
             Event::Log(e) => {
                 let ts = e.timestamp.unwrap_or(now);
-                let exec = self.execution_mut(&e.execution_id, None, ts, now, dirty, out);
+                if e.agent_id.is_some() && !self.executions.contains_key(&e.execution_id) {
+                    self.provisional.insert(e.execution_id.clone());
+                }
+                let exec = self.execution_mut(&e.execution_id, e.agent_id.as_deref(), ts, now, dirty, out);
                 exec.log_count += 1;
                 let trace_id = e.trace_id.or_else(|| exec.trace_id.clone());
                 out.batch.logs.push(LogRecord {
@@ -673,6 +683,8 @@ impl State {
                 }
                 out.batch.resources.push(sample);
             }
+            Event::Span(e) => self.apply_span(*e, now, prices, out, dirty),
+            Event::LlmUsage(e) => self.apply_llm_usage(e, now, prices, out, dirty),
             Event::LlmCall(e) => {
                 let ts = e.timestamp.unwrap_or(now);
                 let cost = e
@@ -681,6 +693,9 @@ impl State {
                 let failed = e.error.is_some();
                 let id = format!("{}/{}", e.provider, e.model);
                 dirty.llm.insert(id.clone());
+                if !self.llm_from_calls.contains(&id) {
+                    self.llm_from_calls.insert(id.clone());
+                }
                 let entry = self.llm.entry(id.clone()).or_insert_with(|| {
                     LlmEntry::new(
                         LlmStats {
@@ -845,6 +860,190 @@ impl State {
         }
     }
 
+    /// A span: its execution is created (RUNNING) or moved on; the root span completes it;
+    /// LLM and tool spans count as calls.
+    fn apply_span(&mut self, e: SpanEvent, now: i64, prices: &PriceTable, out: &mut Applied, dirty: &mut Dirty) {
+        let SpanEvent {
+            mut span,
+            agent_id,
+            agent_provisional,
+        } = e;
+        let start = (span.start_unix_nano / 1_000_000) as i64;
+        let end = (span.end_unix_nano / 1_000_000) as i64;
+        let id = span.execution_id.clone();
+        if self.executions.contains_key(&id) {
+            if !agent_provisional && self.provisional.remove(&id) {
+                self.move_agent(&id, &agent_id, end, dirty);
+            }
+        } else if agent_provisional {
+            self.provisional.insert(id.clone());
+        }
+        let exec = self.execution_mut(&id, Some(&agent_id), start, now, dirty, out);
+        exec.updated_at = exec.updated_at.max(end);
+        if exec.trace_id.is_none() {
+            exec.trace_id = Some(span.trace_id.clone());
+        }
+        let terminal = exec.status.is_terminal();
+        if !terminal {
+            // The execution starts with its earliest span; the root's start is the earliest.
+            if exec.started_at.is_none_or(|s| start < s) {
+                exec.started_at = Some(start);
+            }
+            if exec.created_at > start {
+                exec.created_at = start;
+            }
+        }
+
+        if span.category == SpanCategory::Workflow && !terminal {
+            let wf = span
+                .attributes
+                .get("gen_ai.workflow.name")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .or_else(|| span.name.split_once(' ').map(|(_, rest)| rest.to_string()))
+                .unwrap_or_else(|| span.name.clone());
+            if exec.workflow_id.is_none() {
+                exec.workflow_id = Some(wf.clone());
+                let w = self.workflow_mut(&wf, start, dirty);
+                w.workflow.running_instances += 1;
+                w.workflow.total_executions += 1;
+                w.workflow.last_run = Some(start);
+                out.topics.insert("workflows");
+            }
+        }
+
+        let error = span
+            .failed()
+            .then(|| span.status_message.clone().unwrap_or_else(|| "error".into()));
+        match span.category {
+            SpanCategory::Llm => {
+                let provider = span.provider.clone().unwrap_or_else(|| "unknown".into());
+                if let Some(model) = span.model.clone() {
+                    let (tokens_in, tokens_out) = (span.tokens_in.unwrap_or(0), span.tokens_out.unwrap_or(0));
+                    let cost = span
+                        .cost_usd
+                        .unwrap_or_else(|| prices.cost(&provider, &model, tokens_in, tokens_out));
+                    span.cost_usd = Some(cost);
+                    let call = LlmCallEvent {
+                        execution_id: Some(id.clone()),
+                        agent_id: None,
+                        provider,
+                        model,
+                        tokens_in,
+                        tokens_out,
+                        latency_ms: span.duration_ms,
+                        ttft_ms: span.ttft_ms,
+                        error: error.clone(),
+                        cost_usd: Some(cost),
+                        timestamp: Some(end),
+                    };
+                    self.apply_one(Event::LlmCall(call), now, prices, out, dirty);
+                }
+            }
+            SpanCategory::Tool => {
+                if let Some(name) = span.tool_name.clone() {
+                    let call = ToolCallEvent {
+                        execution_id: Some(id.clone()),
+                        agent_id: None,
+                        name,
+                        version: None,
+                        latency_ms: span.duration_ms,
+                        error: error.clone(),
+                        timestamp: Some(end),
+                    };
+                    self.apply_one(Event::ToolCall(call), now, prices, out, dirty);
+                }
+            }
+            _ => {}
+        }
+
+        if span.is_root() {
+            if let Some(exec) = self.executions.get_mut(&id) {
+                if !exec.status.is_terminal() {
+                    exec.started_at = Some(start);
+                }
+            }
+            let to = if span.failed() {
+                ExecutionStatus::Failed
+            } else {
+                ExecutionStatus::Completed
+            };
+            self.transition(&id, to, end, error, None, now, out, dirty);
+        } else {
+            self.transition(&id, ExecutionStatus::Running, start, None, None, now, out, dirty);
+        }
+        out.topics.insert("executions");
+        out.batch.spans.push(span);
+    }
+
+    /// Moves an unfinished execution from its provisional agent to `to`.
+    fn move_agent(&mut self, id: &str, to: &str, ts: i64, dirty: &mut Dirty) {
+        let Some(exec) = self.executions.get(id) else {
+            return;
+        };
+        if exec.agent_id == to || exec.status.is_terminal() {
+            return;
+        }
+        let from = exec.agent_id.clone();
+        let (tokens_in, tokens_out, cost) = (exec.tokens_in, exec.tokens_out, exec.cost_usd);
+        if let Some(a) = self.agents.get_mut(&from) {
+            let a = &mut a.agent;
+            a.tasks_in_progress = a.tasks_in_progress.saturating_sub(1);
+            a.tokens_in = a.tokens_in.saturating_sub(tokens_in);
+            a.tokens_out = a.tokens_out.saturating_sub(tokens_out);
+            a.cost_usd = (a.cost_usd - cost).max(0.0);
+            dirty.agents.insert(from);
+        }
+        let a = &mut self.agent_mut(to, ts, dirty).agent;
+        a.tasks_in_progress += 1;
+        a.tokens_in += tokens_in;
+        a.tokens_out += tokens_out;
+        a.cost_usd += cost;
+        if let Some(exec) = self.executions.get_mut(id) {
+            exec.agent_id = to.to_string();
+            dirty.executions.insert(id.to_string());
+        }
+    }
+
+    /// Aggregated usage from metrics, for models whose calls are not reported one by one.
+    fn apply_llm_usage(
+        &mut self,
+        e: LlmUsageEvent,
+        now: i64,
+        prices: &PriceTable,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
+        let id = format!("{}/{}", e.provider, e.model);
+        if self.llm_from_calls.contains(&id) {
+            return;
+        }
+        let ts = e.timestamp.unwrap_or(now);
+        let cost = prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out);
+        dirty.llm.insert(id.clone());
+        let entry = self.llm.entry(id.clone()).or_insert_with(|| {
+            LlmEntry::new(
+                LlmStats {
+                    id,
+                    provider: e.provider.clone(),
+                    model: e.model.clone(),
+                    ..Default::default()
+                },
+                0.0,
+            )
+        });
+        entry.record_usage(&e, cost, ts);
+        self.rollups.record(ts, now, |b| {
+            let tokens = e.tokens_in + e.tokens_out;
+            b.tokens += tokens;
+            b.cost_usd += cost;
+            b.llm_calls += e.requests;
+            b.llm_errors += e.failed_requests;
+            *b.tokens_by_provider.entry(e.provider.clone()).or_default() += tokens;
+        });
+        out.topics.insert("llm");
+    }
+
     fn workflow_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut WorkflowEntry {
         dirty.workflows.insert(id.to_string());
         let entry = self.workflows.entry(id.to_string()).or_insert_with(|| WorkflowEntry {
@@ -944,6 +1143,7 @@ impl State {
                 if self.executions.get(&id).is_some_and(|e| e.status.is_terminal()) {
                     self.executions.remove(&id);
                     self.resources.remove(&id);
+                    self.provisional.remove(&id);
                     self.tool_failures.remove(&id);
                 }
             }
@@ -952,6 +1152,38 @@ impl State {
 }
 
 impl LlmEntry {
+    fn record_usage(&mut self, e: &LlmUsageEvent, cost: f64, ts: i64) {
+        let s = &mut self.stats;
+        let failed = e.failed_requests.min(e.requests);
+        s.total_requests += e.requests;
+        s.failed_requests += failed;
+        s.successful_requests += e.requests - failed;
+        s.prompt_tokens += e.tokens_in;
+        s.completion_tokens += e.tokens_out;
+        s.total_tokens += e.tokens_in + e.tokens_out;
+        s.cost_usd += cost;
+        s.last_request = s.last_request.max(ts);
+        self.latency_sum += e.latency_ms_sum;
+        if s.total_requests > 0 {
+            s.avg_latency_ms = self.latency_sum / s.total_requests as f64;
+            s.error_rate = s.failed_requests as f64 * 100.0 / s.total_requests as f64;
+        }
+        if e.requests > 0 {
+            let _ = self
+                .latency
+                .record((e.latency_ms_sum / e.requests as f64).round().max(1.0) as u64);
+            s.p95_latency_ms = self.latency.value_at_quantile(0.95) as f64;
+        }
+        let minute = ts / 60_000 * 60_000;
+        match self.recent.back_mut() {
+            Some((t, n)) if *t == minute => *n += e.requests,
+            _ => self.recent.push_back((minute, e.requests)),
+        }
+        while self.recent.len() > 5 {
+            self.recent.pop_front();
+        }
+    }
+
     fn record(&mut self, e: &LlmCallEvent, cost: f64, ts: i64) {
         let s = &mut self.stats;
         s.total_requests += 1;

@@ -260,3 +260,130 @@ fn restore_rebuilds_what_apply_built() {
     assert_eq!(again.overview(NOW).executions_finished, 1);
     assert_eq!(again.apply(vec![log("e", "y")], NOW).batch.logs[0].seq, 2);
 }
+
+fn span_event(id: &str, parent: Option<&str>, category: SpanCategory, start: i64, end: i64) -> Span {
+    let mut s = Span {
+        trace_id: "t1".into(),
+        span_id: id.into(),
+        parent_span_id: parent.map(str::to_string),
+        execution_id: "t1".into(),
+        name: id.into(),
+        category,
+        span_kind: "internal".into(),
+        start_unix_nano: start as u64 * 1_000_000,
+        end_unix_nano: end as u64 * 1_000_000,
+        ..Default::default()
+    };
+    s.set_ms();
+    s
+}
+
+fn span(s: Span, agent: &str, provisional: bool) -> Event {
+    Event::Span(Box::new(SpanEvent {
+        span: s,
+        agent_id: agent.into(),
+        agent_provisional: provisional,
+    }))
+}
+
+#[test]
+fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
+    let h = hub();
+    let mut chat = span_event("c", Some("r"), SpanCategory::Llm, NOW - 900, NOW - 500);
+    chat.provider = Some("openai".into());
+    chat.model = Some("gpt-4o".into());
+    chat.tokens_in = Some(1000);
+    chat.tokens_out = Some(100);
+    let mut tool = span_event("t", Some("r"), SpanCategory::Tool, NOW - 400, NOW - 300);
+    tool.tool_name = Some("search".into());
+    tool.status = SpanStatus::Error;
+    let applied = h.apply(vec![span(chat, "svc", true), span(tool, "svc", true)], NOW);
+    let e = h.execution("t1").unwrap();
+    assert_eq!(e.status, ExecutionStatus::Running);
+    assert_eq!((e.agent_id.as_str(), e.llm_calls, e.tool_calls), ("svc", 1, 1));
+    assert_eq!((e.tokens_in, e.tokens_out), (1000, 100));
+    assert_eq!(e.trace_id.as_deref(), Some("t1"));
+    assert_eq!(applied.batch.spans.len(), 2);
+    assert!(
+        applied.batch.spans[0].cost_usd.unwrap() > 0.0,
+        "llm spans carry their cost"
+    );
+    assert_eq!(applied.batch.llm_calls.len(), 1);
+    assert_eq!(applied.batch.tool_calls[0].error.as_deref(), Some("error"));
+    assert_eq!(h.agent("svc", NOW).unwrap().tasks_in_progress, 1);
+
+    // The root names the agent: the execution moves to it, then completes.
+    let root = span_event("r", None, SpanCategory::Agent, NOW - 1000, NOW);
+    h.apply(vec![span(root, "researcher", false)], NOW);
+    let e = h.execution("t1").unwrap();
+    assert_eq!(e.status, ExecutionStatus::Completed);
+    assert_eq!(e.agent_id, "researcher");
+    assert_eq!(
+        (e.started_at, e.ended_at, e.duration_ms),
+        (Some(NOW - 1000), Some(NOW), Some(1000))
+    );
+    let a = h.agent("researcher", NOW).unwrap();
+    assert_eq!((a.tasks_completed, a.tasks_in_progress, a.tokens_in), (1, 0, 1000));
+    let svc = h.agent("svc", NOW).unwrap();
+    assert_eq!((svc.tasks_in_progress, svc.tokens_in), (0, 0));
+
+    // A late child of a finished execution is kept but changes nothing.
+    let late = span_event("late", Some("r"), SpanCategory::Other, NOW - 10, NOW - 5);
+    let applied = h.apply(vec![span(late, "svc", true)], NOW);
+    assert_eq!(applied.batch.spans.len(), 1);
+    assert_eq!(h.execution("t1").unwrap().status, ExecutionStatus::Completed);
+}
+
+#[test]
+fn a_failed_root_span_fails_the_execution() {
+    let h = hub();
+    let mut root = span_event("r", None, SpanCategory::Agent, NOW - 10, NOW);
+    root.status = SpanStatus::Error;
+    root.status_message = Some("timeout".into());
+    h.apply(vec![span(root, "a", false)], NOW);
+    let e = h.execution("t1").unwrap();
+    assert_eq!(
+        (e.status, e.error.as_deref()),
+        (ExecutionStatus::Failed, Some("timeout"))
+    );
+}
+
+#[test]
+fn usage_metrics_count_only_for_models_without_calls() {
+    let h = hub();
+    let usage = |model: &str| {
+        Event::LlmUsage(LlmUsageEvent {
+            provider: "p".into(),
+            model: model.into(),
+            requests: 4,
+            failed_requests: 1,
+            tokens_in: 400,
+            tokens_out: 40,
+            latency_ms_sum: 2000.0,
+            timestamp: Some(NOW),
+        })
+    };
+    let call = Event::LlmCall(LlmCallEvent {
+        provider: "p".into(),
+        model: "spanned".into(),
+        tokens_in: 10,
+        latency_ms: 5.0,
+        timestamp: Some(NOW),
+        ..Default::default()
+    });
+    h.apply(vec![call, usage("spanned"), usage("metered")], NOW);
+    let llm = h.llm(NOW);
+    let spanned = llm.iter().find(|l| l.model == "spanned").unwrap();
+    assert_eq!((spanned.total_requests, spanned.prompt_tokens), (1, 10));
+    let metered = llm.iter().find(|l| l.model == "metered").unwrap();
+    assert_eq!(
+        (
+            metered.total_requests,
+            metered.failed_requests,
+            metered.prompt_tokens,
+            metered.completion_tokens
+        ),
+        (4, 1, 400, 40)
+    );
+    assert!((metered.avg_latency_ms - 500.0).abs() < 1e-9);
+}

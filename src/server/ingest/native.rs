@@ -170,6 +170,8 @@ fn decode_one(value: Value) -> Result<Event, FieldError> {
         "workflow" => Event::Workflow(typed(v)?),
         "plugin" => Event::Plugin(typed(v)?),
         "system" => Event::System(typed(v)?),
+        "span" => Event::Span(Box::new(typed(v)?)),
+        "llm_usage" => Event::LlmUsage(typed(v)?),
         other => {
             return Err(err(
                 "type",

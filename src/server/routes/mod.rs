@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(query::router())
         .merge(ingest::router())
+        .merge(super::otlp::http::router())
         .merge(health::router())
         .merge(fns::router())
         .merge(ws::router())

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/executions", get(executions))
         .route("/api/executions/{id}", get(execution))
         .route("/api/executions/{id}/logs", get(logs))
+        .route("/api/executions/{id}/spans", get(spans))
         .route(
             "/api/workflows",
             get(|State(s): State<AppState>| async move { Json(queries::workflows(&s)) }),
@@ -136,6 +137,20 @@ async fn logs(
     ApiQuery(p): ApiQuery<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::logs(&s, &id, p.after, p.limit).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpanParams {
+    limit: Option<u64>,
+}
+
+async fn spans(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<SpanParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::spans(&s, &id, p.limit).await?))
 }
 
 async fn ack(

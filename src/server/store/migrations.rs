@@ -59,4 +59,35 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE rollups (step_ms INTEGER NOT NULL, t INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (step_ms, t)) WITHOUT ROWID;
     "#,
+    // 4: spans of traces (OpenTelemetry), keyed by trace and span id. Fixed fields are columns;
+    // attributes and events are JSON.
+    r#"
+    CREATE TABLE spans (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        parent_span_id TEXT,
+        name TEXT NOT NULL,
+        category TEXT NOT NULL,
+        span_kind TEXT NOT NULL,
+        operation TEXT,
+        service TEXT,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT,
+        agent_name TEXT,
+        provider TEXT,
+        model TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        cost_usd REAL,
+        ttft_ms REAL,
+        tool_name TEXT,
+        attributes TEXT,
+        events TEXT,
+        PRIMARY KEY (trace_id, span_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX spans_execution ON spans (execution_id, start_ns);
+    "#,
 ];

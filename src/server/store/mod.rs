@@ -8,7 +8,7 @@ pub use sqlite::SqliteStore;
 
 use crate::model::{
     Agent, Alert, AlertEvent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin, ResourceSample,
-    Silence, StoreStats, SystemSample, ToolCall, Workflow,
+    Silence, Span, StoreStats, SystemSample, ToolCall, Workflow,
 };
 use async_trait::async_trait;
 
@@ -45,6 +45,7 @@ pub struct WriteBatch {
     pub alerts: Vec<Alert>,
     pub alert_events: Vec<AlertEvent>,
     pub silences: Vec<Silence>,
+    pub spans: Vec<Span>,
     /// Roll-up steps, replacing what the store holds for the same step.
     pub rollups: Vec<RollupRow>,
 }
@@ -85,6 +86,7 @@ impl WriteBatch {
             && self.alert_events.is_empty()
             && self.silences.is_empty()
             && self.rollups.is_empty()
+            && self.spans.is_empty()
     }
 }
 
@@ -139,6 +141,11 @@ pub trait Store: Send + Sync + 'static {
     async fn logs(&self, execution_id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>>;
     /// The last `limit` log lines of one execution, oldest first.
     async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>>;
+    /// The spans of one execution, by start time.
+    async fn spans(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<Span>> {
+        let _ = (execution_id, limit);
+        Ok(Vec::new())
+    }
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;
     /// Roll-up steps of one resolution with `from <= t < to`, oldest first.
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>>;

@@ -7,7 +7,7 @@ use super::{
     AlertSnapshot, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError, StoreResult,
     WriteBatch,
 };
-use crate::model::{Execution, LogRecord, StoreStats};
+use crate::model::{Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -189,9 +189,52 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
             "INSERT INTO rollups (step_ms, t, data) VALUES (?1, ?2, ?3) ON CONFLICT(step_ms, t) DO UPDATE SET data = excluded.data",
         )?;
 
+        let mut upsert_span = tx.prepare_cached(
+            "INSERT OR REPLACE INTO spans (trace_id, span_id, execution_id, parent_span_id, name, category, span_kind, operation, service,
+             start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd, ttft_ms, tool_name,
+             attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+        )?;
+
         for b in batches {
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
+            }
+            for s in &b.spans {
+                let attributes = if s.attributes.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&s.attributes)?)
+                };
+                let events = if s.events.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&s.events)?)
+                };
+                upsert_span.execute(params![
+                    s.trace_id,
+                    s.span_id,
+                    s.execution_id,
+                    s.parent_span_id,
+                    s.name,
+                    s.category.as_str(),
+                    s.span_kind,
+                    s.operation,
+                    s.service,
+                    s.start_unix_nano as i64,
+                    s.end_unix_nano as i64,
+                    s.status.as_str(),
+                    s.status_message,
+                    s.agent_name,
+                    s.provider,
+                    s.model,
+                    s.tokens_in.map(|v| v as i64),
+                    s.tokens_out.map(|v| v as i64),
+                    s.cost_usd,
+                    s.ttft_ms,
+                    s.tool_name,
+                    attributes,
+                    events,
+                ])?;
             }
             for a in &b.agents {
                 upsert_agent.execute(params![a.id, a.last_seen, serde_json::to_string(a)?])?;
@@ -279,6 +322,10 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
         params![cutoff],
     )? as u64;
     let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
+    samples += tx.execute(
+        &format!("DELETE FROM spans WHERE execution_id IN ({old})"),
+        params![cutoff],
+    )? as u64;
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
@@ -335,6 +382,36 @@ fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRecord, Option<Stri
         },
         r.get(5)?,
     ))
+}
+
+fn row_to_span(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Span, Option<String>, Option<String>)> {
+    let text = |i: usize| r.get::<_, String>(i);
+    let mut span = Span {
+        trace_id: text(0)?,
+        span_id: text(1)?,
+        execution_id: text(2)?,
+        parent_span_id: r.get(3)?,
+        name: text(4)?,
+        category: text(5)?.parse().unwrap_or_default(),
+        span_kind: text(6)?,
+        operation: r.get(7)?,
+        service: r.get(8)?,
+        start_unix_nano: r.get::<_, i64>(9)? as u64,
+        end_unix_nano: r.get::<_, i64>(10)? as u64,
+        status: text(11)?.parse().unwrap_or_default(),
+        status_message: r.get(12)?,
+        agent_name: r.get(13)?,
+        provider: r.get(14)?,
+        model: r.get(15)?,
+        tokens_in: r.get::<_, Option<i64>>(16)?.map(|v| v as u64),
+        tokens_out: r.get::<_, Option<i64>>(17)?.map(|v| v as u64),
+        cost_usd: r.get(18)?,
+        ttft_ms: r.get(19)?,
+        tool_name: r.get(20)?,
+        ..Default::default()
+    };
+    span.set_ms();
+    Ok((span, r.get(21)?, r.get(22)?))
 }
 
 fn collect_logs(
@@ -461,6 +538,30 @@ impl Store for SqliteStore {
             )?;
             let rows = stmt.query_map(params![id, limit as i64], row_to_log)?;
             collect_logs(rows)
+        })
+        .await
+    }
+
+    async fn spans(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<Span>> {
+        let id = execution_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT trace_id, span_id, execution_id, parent_span_id, name, category, span_kind, operation, service,
+                 start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd,
+                 ttft_ms, tool_name, attributes, events FROM spans WHERE execution_id = ?1 ORDER BY start_ns, span_id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit as i64], row_to_span)?;
+            rows.map(|row| {
+                let (mut span, attributes, events) = row?;
+                if let Some(a) = attributes {
+                    span.attributes = serde_json::from_str(&a)?;
+                }
+                if let Some(e) = events {
+                    span.events = serde_json::from_str(&e)?;
+                }
+                Ok(span)
+            })
+            .collect()
         })
         .await
     }
@@ -681,6 +782,50 @@ mod tests {
         ids.sort();
         assert_eq!(ids, ["live", "new"]);
         assert_eq!(store.stats().await.unwrap().log_records, 2);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn spans_round_trip_in_start_order_and_go_with_retention() {
+        use crate::model::{SpanCategory, SpanEventRecord, SpanStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let span = |id: &str, start: u64| {
+            let mut s = Span {
+                trace_id: "old".into(),
+                span_id: id.into(),
+                execution_id: "old".into(),
+                name: format!("chat {id}"),
+                category: SpanCategory::Llm,
+                span_kind: "client".into(),
+                start_unix_nano: start,
+                end_unix_nano: start + 1_500,
+                status: SpanStatus::Error,
+                model: Some("m".into()),
+                tokens_in: Some(5),
+                ..Default::default()
+            };
+            s.attributes
+                .insert("gen_ai.request.model".into(), serde_json::json!("m"));
+            s.events.push(SpanEventRecord {
+                name: "gen_ai.choice".into(),
+                time_unix_nano: start + 1,
+                attributes: Default::default(),
+            });
+            s.set_ms();
+            s
+        };
+        let batch = WriteBatch {
+            executions: vec![exec("old", ExecutionStatus::Completed, 10)],
+            spans: vec![span("b", 2_000), span("a", 1_000)],
+            ..Default::default()
+        };
+        store.commit(batch).await.unwrap();
+        let got = store.spans("old", 100).await.unwrap();
+        assert_eq!(got.iter().map(|s| s.span_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(got[0], span("a", 1_000));
+        store.retain(100).await.unwrap();
+        assert!(store.spans("old", 100).await.unwrap().is_empty());
         store.close().await;
     }
 }

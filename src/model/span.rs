@@ -1,0 +1,217 @@
+//! Spans of a trace, as the execution waterfall shows them. OpenTelemetry spans arrive
+//! through OTLP; native producers may send them as `span` events.
+
+use super::Attributes;
+use serde::{Deserialize, Serialize};
+
+/// What a span stands for in the agent model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanCategory {
+    /// `invoke_agent`, `create_agent`: an agent at work.
+    Agent,
+    /// `chat`, `text_completion`, `generate_content`, `embeddings`: a model call.
+    Llm,
+    /// `execute_tool`.
+    Tool,
+    /// `invoke_workflow`.
+    Workflow,
+    /// Any other span, GenAI (`retrieval`, `plan`, …) or not (HTTP, database, …).
+    #[default]
+    Other,
+}
+
+impl SpanCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanCategory::Agent => "agent",
+            SpanCategory::Llm => "llm",
+            SpanCategory::Tool => "tool",
+            SpanCategory::Workflow => "workflow",
+            SpanCategory::Other => "other",
+        }
+    }
+
+    /// The category of a GenAI operation name (`gen_ai.operation.name`).
+    pub fn of_operation(op: &str) -> Self {
+        match op {
+            "invoke_agent" | "create_agent" => SpanCategory::Agent,
+            "chat" | "text_completion" | "generate_content" | "embeddings" => SpanCategory::Llm,
+            "execute_tool" => SpanCategory::Tool,
+            "invoke_workflow" => SpanCategory::Workflow,
+            _ => SpanCategory::Other,
+        }
+    }
+}
+
+impl std::str::FromStr for SpanCategory {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "agent" => SpanCategory::Agent,
+            "llm" => SpanCategory::Llm,
+            "tool" => SpanCategory::Tool,
+            "workflow" => SpanCategory::Workflow,
+            "other" => SpanCategory::Other,
+            other => return Err(format!("unknown span category `{other}`")),
+        })
+    }
+}
+
+/// The status of a span (OpenTelemetry's `Status.code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanStatus {
+    #[default]
+    Unset,
+    Ok,
+    Error,
+}
+
+impl SpanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanStatus::Unset => "unset",
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error => "error",
+        }
+    }
+}
+
+impl std::str::FromStr for SpanStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "unset" => SpanStatus::Unset,
+            "ok" => SpanStatus::Ok,
+            "error" => SpanStatus::Error,
+            other => return Err(format!("unknown span status `{other}`")),
+        })
+    }
+}
+
+/// A timestamped annotation of a span (e.g. `gen_ai.user.message`, `exception`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SpanEventRecord {
+    pub name: String,
+    pub time_unix_nano: u64,
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
+}
+
+/// One span. Times are nanoseconds since the Unix epoch (exact) and, for the browser,
+/// `start_ms` / `duration_ms` in milliseconds with sub-microsecond precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// 16 lowercase hex digits.
+    pub span_id: String,
+    /// None for the root span of a trace.
+    #[serde(default)]
+    pub parent_span_id: Option<String>,
+    /// The execution the span belongs to (for OTLP, the trace id).
+    pub execution_id: String,
+    pub name: String,
+    /// agent / llm / tool / workflow / other.
+    #[serde(default)]
+    pub category: SpanCategory,
+    /// OpenTelemetry's span kind: internal, server, client, producer, consumer, unspecified.
+    #[serde(default = "internal")]
+    pub span_kind: String,
+    /// The GenAI operation (`gen_ai.operation.name`, else the span name's first word when it
+    /// is a known operation); None for spans without GenAI meaning.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// `service.name` of the resource that sent the span.
+    #[serde(default)]
+    pub service: Option<String>,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    /// Start in ms since the epoch, fractional.
+    #[serde(default)]
+    pub start_ms: f64,
+    /// End minus start, in ms, fractional.
+    #[serde(default)]
+    pub duration_ms: f64,
+    #[serde(default)]
+    pub status: SpanStatus,
+    /// The status message, or `error.type` when the span failed without one.
+    #[serde(default)]
+    pub status_message: Option<String>,
+    /// Span attributes, `gen_ai.*` included, values as JSON.
+    #[serde(default)]
+    pub attributes: Attributes,
+    #[serde(default)]
+    pub events: Vec<SpanEventRecord>,
+    /// Agent name (`gen_ai.agent.name`, else `gen_ai.agent.id`) of agent spans.
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    /// LLM spans: `gen_ai.provider.name` (or the deprecated `gen_ai.system`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// LLM spans: `gen_ai.response.model`, else `gen_ai.request.model`.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub tokens_in: Option<u64>,
+    #[serde(default)]
+    pub tokens_out: Option<u64>,
+    /// Cost in USD from the price table (LLM spans).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// Time to first token, ms (LLM spans, when reported).
+    #[serde(default)]
+    pub ttft_ms: Option<f64>,
+    /// Tool spans: `gen_ai.tool.name`.
+    #[serde(default)]
+    pub tool_name: Option<String>,
+}
+
+fn internal() -> String {
+    "internal".into()
+}
+
+impl Span {
+    /// Fills `start_ms` and `duration_ms` from the nanosecond times.
+    pub fn set_ms(&mut self) {
+        self.start_ms = self.start_unix_nano as f64 / 1e6;
+        self.duration_ms = self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e6;
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.parent_span_id.is_none()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.status == SpanStatus::Error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_keep_microseconds() {
+        let mut s = Span {
+            start_unix_nano: 1_700_000_000_123_456_789,
+            end_unix_nano: 1_700_000_000_125_456_789,
+            ..Default::default()
+        };
+        s.set_ms();
+        assert!((s.start_ms - 1_700_000_000_123.457).abs() < 0.001);
+        assert!((s.duration_ms - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn categories_of_operations() {
+        assert_eq!(SpanCategory::of_operation("chat"), SpanCategory::Llm);
+        assert_eq!(SpanCategory::of_operation("execute_tool"), SpanCategory::Tool);
+        assert_eq!(SpanCategory::of_operation("invoke_agent"), SpanCategory::Agent);
+        assert_eq!(SpanCategory::of_operation("GET"), SpanCategory::Other);
+        assert_eq!("llm".parse::<SpanCategory>().unwrap(), SpanCategory::Llm);
+    }
+}

@@ -1,0 +1,497 @@
+use super::*;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value::Value as V, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span as OSpan, Status};
+
+const T0: u64 = 1_700_000_000_000_000_000;
+const TRACE: [u8; 16] = [0xab; 16];
+
+fn kv(k: &str, v: V) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+fn s(k: &str, v: &str) -> KeyValue {
+    kv(k, V::StringValue(v.into()))
+}
+fn i(k: &str, v: i64) -> KeyValue {
+    kv(k, V::IntValue(v))
+}
+
+fn ospan(id: u8, parent: Option<u8>, name: &str, attrs: Vec<KeyValue>, start_ms: u64, end_ms: u64) -> OSpan {
+    OSpan {
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        parent_span_id: parent.map(|p| vec![0, 0, 0, 0, 0, 0, 0, p]).unwrap_or_default(),
+        name: name.into(),
+        kind: 1,
+        start_time_unix_nano: T0 + start_ms * 1_000_000,
+        end_time_unix_nano: T0 + end_ms * 1_000_000,
+        attributes: attrs,
+        ..Default::default()
+    }
+}
+
+fn request(spans: Vec<OSpan>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![s("service.name", "research-svc")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn agent_trace() -> Vec<OSpan> {
+    vec![
+        ospan(
+            2,
+            Some(1),
+            "chat gpt-4o",
+            vec![
+                s("gen_ai.operation.name", "chat"),
+                s("gen_ai.provider.name", "openai"),
+                s("gen_ai.request.model", "gpt-4o"),
+                s("gen_ai.response.model", "gpt-4o-2024-08-06"),
+                i("gen_ai.usage.input_tokens", 1200),
+                i("gen_ai.usage.output_tokens", 300),
+                i("gen_ai.usage.cache_read.input_tokens", 100),
+                kv("gen_ai.response.time_to_first_chunk", V::DoubleValue(0.25)),
+            ],
+            10,
+            900,
+        ),
+        ospan(
+            3,
+            Some(1),
+            "execute_tool web_search",
+            vec![
+                s("gen_ai.operation.name", "execute_tool"),
+                s("gen_ai.tool.name", "web_search"),
+            ],
+            910,
+            1000,
+        ),
+        ospan(
+            4,
+            Some(3),
+            "GET /search",
+            vec![s("http.request.method", "GET")],
+            920,
+            990,
+        ),
+        ospan(
+            1,
+            None,
+            "invoke_agent researcher",
+            vec![
+                s("gen_ai.operation.name", "invoke_agent"),
+                s("gen_ai.agent.id", "agent-42"),
+                s("gen_ai.agent.name", "researcher"),
+            ],
+            0,
+            1500,
+        ),
+    ]
+}
+
+fn spans(m: &Mapped) -> Vec<&SpanEvent> {
+    m.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Span(s) => Some(s.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn genai_spans_map_to_llm_tool_agent_and_plain_spans() {
+    let m = traces(request(agent_trace()), &Limits::default());
+    assert_eq!((m.accepted, m.rejected), (4, 0));
+    let agent = m.events.iter().find_map(|e| match e {
+        Event::Agent(a) => Some(a),
+        _ => None,
+    });
+    assert_eq!(agent.unwrap().id, "agent-42");
+    assert_eq!(agent.unwrap().name.as_deref(), Some("researcher"));
+    let sp = spans(&m);
+    assert!(sp.iter().all(|s| s.agent_id == "agent-42" && !s.agent_provisional));
+    let chat = &sp[0].span;
+    assert_eq!(chat.trace_id, "ab".repeat(16));
+    assert_eq!(chat.execution_id, chat.trace_id);
+    assert_eq!(chat.span_id, "0000000000000002");
+    assert_eq!(chat.parent_span_id.as_deref(), Some("0000000000000001"));
+    assert_eq!(chat.category, SpanCategory::Llm);
+    assert_eq!(chat.operation.as_deref(), Some("chat"));
+    assert_eq!(chat.provider.as_deref(), Some("openai"));
+    assert_eq!(chat.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!((chat.tokens_in, chat.tokens_out), (Some(1200), Some(300)));
+    assert_eq!(chat.ttft_ms, Some(250.0));
+    assert_eq!(chat.attributes["gen_ai.usage.cache_read.input_tokens"], 100);
+    assert!((chat.duration_ms - 890.0).abs() < 1e-6);
+    assert_eq!(chat.service.as_deref(), Some("research-svc"));
+    let tool = &sp[1].span;
+    assert_eq!(
+        (tool.category, tool.tool_name.as_deref()),
+        (SpanCategory::Tool, Some("web_search"))
+    );
+    let http = &sp[2].span;
+    assert_eq!((http.category, http.operation.as_deref()), (SpanCategory::Other, None));
+    let root = &sp[3].span;
+    assert!(root.is_root());
+    assert_eq!(root.category, SpanCategory::Agent);
+    assert_eq!(root.agent_name.as_deref(), Some("researcher"));
+    assert_eq!(root.status, SpanStatus::Unset);
+}
+
+#[test]
+fn without_the_root_the_agent_is_provisional_and_falls_back_to_the_service() {
+    let mut t = agent_trace();
+    t.pop();
+    let m = traces(request(t), &Limits::default());
+    let sp = spans(&m);
+    assert!(sp.iter().all(|s| s.agent_id == "research-svc" && s.agent_provisional));
+    // A sub-agent span names an agent, provisionally.
+    let sub = ospan(
+        9,
+        Some(1),
+        "invoke_agent helper",
+        vec![s("gen_ai.agent.name", "helper")],
+        5,
+        6,
+    );
+    let m = traces(request(vec![sub]), &Limits::default());
+    assert_eq!(spans(&m)[0].agent_id, "helper");
+    assert!(spans(&m)[0].agent_provisional);
+}
+
+#[test]
+fn operation_from_the_span_name_and_deprecated_attributes() {
+    let sp = ospan(
+        5,
+        Some(1),
+        "text_completion davinci",
+        vec![
+            s("gen_ai.system", "openai"),
+            i("gen_ai.usage.prompt_tokens", 7),
+            i("gen_ai.usage.completion_tokens", 3),
+        ],
+        0,
+        5,
+    );
+    let m = traces(request(vec![sp]), &Limits::default());
+    let span = &spans(&m)[0].span;
+    assert_eq!(span.operation.as_deref(), Some("text_completion"));
+    assert_eq!(span.provider.as_deref(), Some("openai"));
+    assert_eq!(span.model.as_deref(), Some("davinci"));
+    assert_eq!((span.tokens_in, span.tokens_out), (Some(7), Some(3)));
+    assert_eq!(operation("GET /x", &[]), None);
+    assert_eq!(
+        operation("whatever", &[s("gen_ai.operation.name", "plan")]).as_deref(),
+        Some("plan")
+    );
+}
+
+#[test]
+fn error_type_and_status_mark_failures() {
+    let mut a = ospan(1, None, "invoke_agent x", vec![s("error.type", "timeout")], 0, 5);
+    let mut b = ospan(2, Some(1), "chat m", vec![], 0, 5);
+    b.status = Some(Status {
+        code: status::StatusCode::Error as i32,
+        message: "rate limited".into(),
+    });
+    a.trace_id = vec![1; 16];
+    let m = traces(request(vec![a, b]), &Limits::default());
+    let sp = spans(&m);
+    assert_eq!(
+        (sp[0].span.status, sp[0].span.status_message.as_deref()),
+        (SpanStatus::Error, Some("timeout"))
+    );
+    assert_eq!(
+        (sp[1].span.status, sp[1].span.status_message.as_deref()),
+        (SpanStatus::Error, Some("rate limited"))
+    );
+}
+
+#[test]
+fn old_and_new_content_events_are_kept() {
+    let mut sp = ospan(
+        2,
+        Some(1),
+        "chat m",
+        vec![s(
+            "gen_ai.input.messages",
+            r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#,
+        )],
+        0,
+        5,
+    );
+    sp.events = vec![
+        span::Event {
+            time_unix_nano: T0 + 1,
+            name: "gen_ai.user.message".into(),
+            attributes: vec![s("content", "hi")],
+            ..Default::default()
+        },
+        span::Event {
+            time_unix_nano: T0 + 2,
+            name: "gen_ai.client.inference.operation.details".into(),
+            attributes: vec![s("gen_ai.output.messages", "[]")],
+            ..Default::default()
+        },
+    ];
+    let m = traces(request(vec![sp]), &Limits::default());
+    let span = &spans(&m)[0].span;
+    assert!(span.attributes["gen_ai.input.messages"]
+        .as_str()
+        .unwrap()
+        .contains("hi"));
+    let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["gen_ai.user.message", "gen_ai.client.inference.operation.details"]
+    );
+    assert_eq!(span.events[0].attributes["content"], "hi");
+    assert_eq!(span.events[1].time_unix_nano, T0 + 2);
+}
+
+#[test]
+fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
+    let mut bad_trace = ospan(1, None, "a", vec![], 0, 1);
+    bad_trace.trace_id = vec![0; 16];
+    let mut bad_span = ospan(2, None, "b", vec![], 0, 1);
+    bad_span.span_id = vec![1, 2, 3];
+    let mut no_time = ospan(3, None, "c", vec![], 0, 1);
+    no_time.start_time_unix_nano = 0;
+    let backwards = ospan(4, None, "d", vec![], 5, 1);
+    let good = ospan(5, None, "e", vec![], 0, 1);
+    let m = traces(
+        request(vec![bad_trace, bad_span, no_time, backwards, good]),
+        &Limits::default(),
+    );
+    assert_eq!((m.accepted, m.rejected), (1, 4));
+    let msg = m.error_message();
+    assert!(msg.starts_with("4 of 5 items rejected"), "{msg}");
+    assert!(msg.contains("trace_id must be 16 bytes"), "{msg}");
+}
+
+#[test]
+fn long_values_are_cut_so_validation_passes() {
+    let limits = Limits::default();
+    let sp = ospan(
+        1,
+        None,
+        "chat m",
+        vec![s("gen_ai.input.messages", &"é".repeat(limits.max_text_len))],
+        0,
+        1,
+    );
+    let m = traces(request(vec![sp]), &limits);
+    for e in &m.events {
+        assert!(e.validate(&limits).is_empty(), "{:?}", e.validate(&limits));
+    }
+    let v = spans(&m)[0].span.attributes["gen_ai.input.messages"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(v.len() <= limits.max_text_len && v.ends_with('…'));
+}
+
+fn log_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![s("service.name", "research-svc")],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn log_records_attach_to_the_trace_execution() {
+    let rec = LogRecord {
+        time_unix_nano: T0,
+        severity_number: 13,
+        body: Some(AnyValue {
+            value: Some(V::StringValue("slow tool".into())),
+        }),
+        attributes: vec![s("tool", "web_search"), s("big", &"x".repeat(10_000))],
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, 3],
+        event_name: "agent.note".into(),
+        ..Default::default()
+    };
+    let orphan = LogRecord {
+        body: Some(AnyValue {
+            value: Some(V::StringValue("no trace".into())),
+        }),
+        ..Default::default()
+    };
+    let limits = Limits::default();
+    let m = logs(log_request(vec![rec, orphan]), &limits, 1);
+    assert_eq!((m.accepted, m.rejected), (1, 1));
+    let Event::Log(l) = &m.events[0] else { panic!() };
+    assert_eq!(l.execution_id, "ab".repeat(16));
+    assert_eq!(l.agent_id.as_deref(), Some("research-svc"));
+    assert_eq!(l.level, LogLevel::Warn);
+    assert_eq!(l.message, "slow tool");
+    assert_eq!(l.span_id.as_deref(), Some("0000000000000003"));
+    assert_eq!(l.timestamp, Some((T0 / 1_000_000) as i64));
+    assert_eq!(l.attributes["event.name"], "agent.note");
+    assert!(m.events[0].validate(&limits).is_empty());
+    assert!(m.error_message().contains("trace_id"));
+}
+
+fn histogram(name: &str, temporality: i32, points: Vec<HistogramDataPoint>) -> Metric {
+    Metric {
+        name: name.into(),
+        data: Some(Data::Histogram(Histogram {
+            data_points: points,
+            aggregation_temporality: temporality,
+        })),
+        ..Default::default()
+    }
+}
+
+fn point(attrs: Vec<KeyValue>, count: u64, sum: f64) -> HistogramDataPoint {
+    HistogramDataPoint {
+        attributes: attrs,
+        start_time_unix_nano: T0,
+        time_unix_nano: T0 + 1_000_000_000,
+        count,
+        sum: Some(sum),
+        ..Default::default()
+    }
+}
+
+fn metric_request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn genai_histograms_become_usage_and_cumulative_series_are_differenced() {
+    let model = || {
+        vec![
+            s("gen_ai.provider.name", "anthropic"),
+            s("gen_ai.request.model", "claude"),
+        ]
+    };
+    let with = |extra: KeyValue| {
+        let mut v = model();
+        v.push(extra);
+        v
+    };
+    let req = |n: u64| {
+        metric_request(vec![
+            histogram(
+                "gen_ai.client.token.usage",
+                2,
+                vec![
+                    point(with(s("gen_ai.token.type", "input")), n, 100.0 * n as f64),
+                    point(with(s("gen_ai.token.type", "output")), n, 10.0 * n as f64),
+                ],
+            ),
+            histogram(
+                "gen_ai.client.operation.duration",
+                2,
+                vec![point(model(), n, 0.5 * n as f64)],
+            ),
+            histogram("http.server.duration", 2, vec![point(vec![], 1, 1.0)]),
+        ])
+    };
+    let mut cum = Cumulative::default();
+    let m = metrics(req(2), &Limits::default(), &mut cum, 1);
+    assert_eq!((m.accepted, m.rejected), (4, 0));
+    let Event::LlmUsage(u) = &m.events[0] else { panic!() };
+    assert_eq!((u.provider.as_str(), u.model.as_str()), ("anthropic", "claude"));
+    assert_eq!((u.requests, u.tokens_in, u.tokens_out), (2, 200, 20));
+    assert!((u.latency_ms_sum - 1000.0).abs() < 1e-6);
+    // The next cumulative point counts only what was added.
+    let m = metrics(req(5), &Limits::default(), &mut cum, 1);
+    let Event::LlmUsage(u) = &m.events[0] else { panic!() };
+    assert_eq!((u.requests, u.tokens_in, u.tokens_out), (3, 300, 30));
+}
+
+/// OTLP/JSON through opentelemetry-proto's serde: hex ids, 64-bit integers as strings or
+/// numbers, integer enums, lowerCamelCase, unknown fields ignored.
+#[test]
+fn otlp_json_rules_hold_for_the_generated_types() {
+    let json = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
+      "futureField": {"x": 1},
+      "scopeSpans":[{"scope":{"name":"s"},"spans":[
+        {"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","parentSpanId":"",
+         "name":"chat gpt-4o","kind":3,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":1700000000500000000,
+         "attributes":[{"key":"gen_ai.usage.input_tokens","value":{"intValue":"42"}},
+                       {"key":"gen_ai.usage.output_tokens","value":{"intValue":7}},
+                       {"key":"gen_ai.provider.name","value":{"stringValue":"openai"}},
+                       {"key":"temperature","value":{"doubleValue":0.5}},
+                       {"key":"tags","value":{"arrayValue":{"values":[{"stringValue":"a"},{"boolValue":true}]}}}],
+         "events":[{"timeUnixNano":"1700000000100000000","name":"gen_ai.choice","attributes":[]}],
+         "status":{"code":2,"message":"boom"},
+         "unknownSpanField":true}
+      ]}]}]}"#;
+    let req: ExportTraceServiceRequest = serde_json::from_str(json).unwrap();
+    let s0 = &req.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(hex(&s0.trace_id), "5b8efff798038103d269b633813fc60c");
+    assert_eq!(hex(&s0.span_id), "eee19b7ec3c1b174");
+    assert_eq!(s0.start_time_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(s0.end_time_unix_nano, 1_700_000_000_500_000_000);
+    assert_eq!(s0.events[0].time_unix_nano, 1_700_000_000_100_000_000);
+    let m = traces(req, &Limits::default());
+    let span = &spans(&m)[0].span;
+    assert_eq!(span.span_kind, "client");
+    assert_eq!((span.tokens_in, span.tokens_out), (Some(42), Some(7)));
+    assert_eq!(span.status, SpanStatus::Error);
+    assert_eq!(span.attributes["temperature"], 0.5);
+    assert_eq!(span.attributes["tags"], serde_json::json!(["a", true]));
+    assert!(span.is_root());
+
+    // Metrics: flattened oneofs, string counts and bucket counts.
+    let json = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"gen_ai.client.token.usage","unit":"{token}",
+      "histogram":{"aggregationTemporality":1,"dataPoints":[{"attributes":[
+        {"key":"gen_ai.request.model","value":{"stringValue":"m"}},{"key":"gen_ai.token.type","value":{"stringValue":"input"}}],
+        "startTimeUnixNano":"1700000000000000000","timeUnixNano":"1700000001000000000","count":"3","sum":30,
+        "bucketCounts":["1","2"],"explicitBounds":[10]}]}}]}]}]}"#;
+    let req: ExportMetricsServiceRequest = serde_json::from_str(json).unwrap();
+    let m = metrics(req, &Limits::default(), &mut Cumulative::default(), 1);
+    let Event::LlmUsage(u) = &m.events[0] else { panic!() };
+    assert_eq!((u.model.as_str(), u.tokens_in), ("m", 30));
+
+    // Logs: severity as an integer, body as AnyValue.
+    let json = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1700000000000000000","severityNumber":17,
+      "body":{"stringValue":"oops"},"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}]}"#;
+    let req: ExportLogsServiceRequest = serde_json::from_str(json).unwrap();
+    let m = logs(req, &Limits::default(), 1);
+    let Event::Log(l) = &m.events[0] else { panic!() };
+    assert_eq!((l.level, l.message.as_str()), (LogLevel::Error, "oops"));
+
+    // Bad hex is an error, not a silent zero id.
+    let bad = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"00"}]}]}]}"#;
+    assert!(serde_json::from_str::<ExportTraceServiceRequest>(bad).is_err());
+}

@@ -1,0 +1,518 @@
+//! OTLP ingestion end to end: the Rust OpenTelemetry SDK and its OTLP exporters (HTTP protobuf,
+//! HTTP JSON, gRPC) against a real server, then what the REST API shows; and hand-made
+//! requests for every way a request can be refused.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{app_with, split, GatedStore};
+use observatory::server::{AppState, Config, DashboardServer};
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+struct Server {
+    http: SocketAddr,
+    grpc: SocketAddr,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_with(state: AppState, dir: tempfile::TempDir) -> Server {
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (h, g) = (http.local_addr().unwrap(), grpc.local_addr().unwrap());
+    let server = DashboardServer::from_state(state.clone());
+    tokio::spawn(server.serve_with(http, Some(grpc), std::future::pending()));
+    Server {
+        http: h,
+        grpc: g,
+        state,
+        _dir: dir,
+    }
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::open(Config {
+        data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    start_with(state, dir).await
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Value {
+    reqwest::get(format!("http://{addr}{path}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    HttpProtobuf,
+    HttpJson,
+    Grpc,
+}
+
+fn providers(server: &Server, transport: Transport, service: &str) -> (SdkTracerProvider, SdkLoggerProvider) {
+    let resource = Resource::builder().with_service_name(service.to_string()).build();
+    let (spans, logs) = match transport {
+        Transport::HttpProtobuf | Transport::HttpJson => {
+            let protocol = match transport {
+                Transport::HttpJson => Protocol::HttpJson,
+                _ => Protocol::HttpBinary,
+            };
+            let base = format!("http://{}", server.http);
+            (
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(protocol)
+                    .with_compression(opentelemetry_otlp::Compression::Gzip)
+                    .with_endpoint(format!("{base}/v1/traces"))
+                    .build()
+                    .unwrap(),
+                opentelemetry_otlp::LogExporter::builder()
+                    .with_http()
+                    .with_protocol(protocol)
+                    .with_endpoint(format!("{base}/v1/logs"))
+                    .build()
+                    .unwrap(),
+            )
+        }
+        Transport::Grpc => {
+            let endpoint = format!("http://{}", server.grpc);
+            (
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_compression(opentelemetry_otlp::Compression::Gzip)
+                    .with_endpoint(endpoint.clone())
+                    .build()
+                    .unwrap(),
+                opentelemetry_otlp::LogExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(endpoint)
+                    .build()
+                    .unwrap(),
+            )
+        }
+    };
+    (
+        SdkTracerProvider::builder()
+            .with_simple_exporter(spans)
+            .with_resource(resource.clone())
+            .build(),
+        SdkLoggerProvider::builder()
+            .with_simple_exporter(logs)
+            .with_resource(resource)
+            .build(),
+    )
+}
+
+/// An agent run as a GenAI-instrumented framework emits it: the `invoke_agent` root stays
+/// open while two chats and a tool call end (and are exported), then it ends.
+async fn agent_run_through(transport: Transport) {
+    let server = start().await;
+    let agent = format!("researcher-{transport:?}").to_lowercase();
+    let (tracer_provider, logger_provider) = providers(&server, transport, "research-svc");
+
+    // The simple processors export synchronously (block_on): run them off the async workers.
+    let agent_name = agent.clone();
+    let tp = tracer_provider.clone();
+    let lp = logger_provider.clone();
+    let (root_cx, trace_id) = tokio::task::spawn_blocking(move || {
+        let tracer = tp.tracer("agent-framework");
+        let root = tracer
+            .span_builder("invoke_agent researcher")
+            .with_kind(SpanKind::Internal)
+            .with_attributes(vec![
+                KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                KeyValue::new("gen_ai.agent.name", agent_name),
+                KeyValue::new("gen_ai.provider.name", "openai"),
+            ])
+            .start(&tracer);
+        let cx = Context::current_with_span(root);
+        for (i, tokens) in [(1, 1000i64), (2, 500)] {
+            let mut chat = tracer
+                .span_builder("chat gpt-4o")
+                .with_kind(SpanKind::Client)
+                .with_attributes(vec![
+                    KeyValue::new("gen_ai.operation.name", "chat"),
+                    KeyValue::new("gen_ai.provider.name", "openai"),
+                    KeyValue::new("gen_ai.request.model", "gpt-4o"),
+                    KeyValue::new("gen_ai.usage.input_tokens", tokens),
+                    KeyValue::new("gen_ai.usage.output_tokens", 100i64),
+                    KeyValue::new("gen_ai.response.finish_reasons", format!("stop-{i}")),
+                ])
+                .start_with_context(&tracer, &cx);
+            chat.add_event(
+                "gen_ai.user.message",
+                vec![KeyValue::new("content", "find papers on agents")],
+            );
+            std::thread::sleep(Duration::from_millis(2));
+            chat.end();
+        }
+        let mut tool = tracer
+            .span_builder("execute_tool web_search")
+            .with_attributes(vec![
+                KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                KeyValue::new("gen_ai.tool.name", "web_search"),
+                KeyValue::new("error.type", "timeout"),
+            ])
+            .start_with_context(&tracer, &cx);
+        tool.set_status(Status::error("search timed out"));
+        tool.end();
+        // A log record in the root span's context attaches to the execution.
+        let _guard = cx.clone().attach();
+        let logger = lp.logger("agent-framework");
+        let mut record = logger.create_log_record();
+        record.set_body(AnyValue::from("tool call timed out; retrying"));
+        record.set_severity_number(Severity::Warn);
+        logger.emit(record);
+        let trace_id = cx.span().span_context().trace_id().to_string();
+        (cx, trace_id)
+    })
+    .await
+    .unwrap();
+
+    // In flight: RUNNING as soon as the first spans arrived, before the root ended.
+    let detail = get(server.http, &format!("/api/executions/{trace_id}")).await;
+    assert_eq!(detail["execution"]["status"], "RUNNING", "{transport:?}: {detail}");
+    assert_eq!(detail["execution"]["trace_id"], trace_id.as_str());
+    assert_eq!(detail["execution"]["llm_calls"], 2);
+    assert_eq!(detail["execution"]["tool_calls"], 1);
+    assert_eq!(detail["execution"]["tokens_in"], 1500);
+    let spans = get(server.http, &format!("/api/executions/{trace_id}/spans")).await;
+    assert_eq!(spans.as_array().unwrap().len(), 3, "{transport:?}: {spans}");
+    let logs = get(server.http, &format!("/api/executions/{trace_id}/logs")).await;
+    assert_eq!(
+        logs[0]["message"], "tool call timed out; retrying",
+        "{transport:?}: {logs}"
+    );
+    assert_eq!(logs[0]["level"], "warn");
+
+    tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        root_cx.span().end();
+    })
+    .await
+    .unwrap();
+
+    let detail = get(server.http, &format!("/api/executions/{trace_id}")).await;
+    let e = &detail["execution"];
+    assert_eq!(e["status"], "COMPLETED", "{transport:?}: {detail}");
+    assert_eq!(e["agent_id"], agent.as_str(), "the root names the agent");
+    assert!(e["duration_ms"].as_u64().unwrap() >= 5, "{e}");
+    let a = get(server.http, &format!("/api/agents/{agent}")).await;
+    assert_eq!(a["agent"]["tasks_completed"], 1, "{a}");
+    assert_eq!(a["agent"]["tokens_in"], 1500);
+    let (_, page) = ((), get(server.http, &format!("/api/executions?agent_id={agent}")).await);
+    assert_eq!(page["total"], 1);
+
+    let spans = get(server.http, &format!("/api/executions/{trace_id}/spans")).await;
+    let spans = spans.as_array().unwrap();
+    assert_eq!(spans.len(), 4);
+    let root = spans.iter().find(|s| s["parent_span_id"].is_null()).unwrap();
+    assert_eq!(root["category"], "agent");
+    assert_eq!(root["operation"], "invoke_agent");
+    assert_eq!(root["agent_name"], agent.as_str());
+    let chat = spans.iter().find(|s| s["category"] == "llm").unwrap();
+    assert_eq!(chat["model"], "gpt-4o");
+    assert_eq!(chat["provider"], "openai");
+    assert_eq!(chat["span_kind"], "client");
+    assert!(chat["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(chat["events"][0]["name"], "gen_ai.user.message");
+    assert_eq!(chat["parent_span_id"], root["span_id"]);
+    let tool = spans.iter().find(|s| s["category"] == "tool").unwrap();
+    assert_eq!(tool["tool_name"], "web_search");
+    assert_eq!(tool["status"], "error");
+    assert_eq!(tool["status_message"], "search timed out");
+
+    let llm = get(server.http, "/api/llm").await;
+    let gpt = llm
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "openai/gpt-4o")
+        .unwrap();
+    assert_eq!(gpt["total_requests"], 2);
+    assert_eq!(gpt["prompt_tokens"], 1500);
+    assert_eq!(gpt["completion_tokens"], 200);
+
+    tokio::task::spawn_blocking(move || {
+        let _ = tracer_provider.shutdown();
+        let _ = logger_provider.shutdown();
+    })
+    .await
+    .unwrap();
+    assert_eq!(server.state.ingest.stats().events_rejected, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_protobuf_exporter_shows_a_running_then_completed_execution() {
+    agent_run_through(Transport::HttpProtobuf).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_json_exporter_shows_a_running_then_completed_execution() {
+    agent_run_through(Transport::HttpJson).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_exporter_shows_a_running_then_completed_execution() {
+    agent_run_through(Transport::Grpc).await;
+}
+
+// ---- hand-made requests -----------------------------------------------------------------
+
+fn span_json(trace: &str, span: &str, name: &str) -> Value {
+    json!({"traceId": trace, "spanId": span, "name": name, "kind": 1,
+           "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": 1700000000100000000u64})
+}
+
+fn traces_json(spans: Vec<Value>) -> String {
+    json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+                              "scopeSpans": [{"spans": spans}]}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn json_answers_in_json_with_partial_success_for_refused_spans() {
+    let app = app_with(|_| {}).await;
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let body = traces_json(vec![
+        span_json(trace, "b7ad6b7169203331", "invoke_agent a"),
+        span_json("00000000000000000000000000000000", "b7ad6b7169203332", "bad"),
+    ]);
+    let (s, v) = app.post("/v1/traces", "application/json", body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["partialSuccess"]["rejectedSpans"], "1");
+    assert!(v["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("trace_id must be 16 bytes"));
+    let (_, e) = app.get(&format!("/api/executions/{trace}")).await;
+    assert_eq!(e["execution"]["status"], "COMPLETED");
+    assert_eq!(e["execution"]["agent_id"], "svc");
+
+    // Nothing refused: an empty object.
+    let body = traces_json(vec![span_json(trace, "b7ad6b7169203333", "chat m")]);
+    let (s, v) = app.post("/v1/traces", "application/json", body).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let (_, spans) = app.get(&format!("/api/executions/{trace}/spans")).await;
+    assert_eq!(spans.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn protobuf_answers_in_protobuf() {
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+    use prost::Message;
+    let app = app_with(|_| {}).await;
+    let json = traces_json(vec![
+        span_json("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "a"),
+        span_json("0af7651916cd43dd8448eb211c80319c", "", "no span id"),
+    ]);
+    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+    let resp = tower::ServiceExt::oneshot(
+        app.router.clone(),
+        axum::http::Request::post("/v1/traces")
+            .header("content-type", "application/x-protobuf")
+            .body(axum::body::Body::from(req.encode_to_vec()))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/x-protobuf");
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let decoded = ExportTraceServiceResponse::decode(bytes).unwrap();
+    assert_eq!(decoded.partial_success.unwrap().rejected_spans, 1);
+}
+
+#[tokio::test]
+async fn undecodable_bodies_are_400_with_a_reason_and_wrong_types_415() {
+    let app = app_with(|_| {}).await;
+    let (s, v) = app
+        .post("/v1/traces", "application/x-protobuf", vec![0xffu8, 0xff, 0xff])
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // google.rpc.Status in protobuf: field 2 is the message.
+    assert!(v.as_str().unwrap().contains("undecodable OTLP protobuf"), "{v}");
+    let (s, v) = app.post("/v1/logs", "application/json", "{\"resourceLogs\": [").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["code"], 3);
+    assert!(v["message"].as_str().unwrap().contains("undecodable OTLP/JSON"), "{v}");
+    let (s, v) = app
+        .post(
+            "/v1/traces",
+            "application/json",
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = app.post("/v1/metrics", "text/plain", "hi").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(v["message"].as_str().unwrap().contains("application/x-protobuf"));
+}
+
+#[tokio::test]
+async fn the_limit_applies_after_gzip_and_is_413() {
+    let app = app_with(|c| c.max_otlp_body_bytes = 4096).await;
+    let spans = (0..200)
+        .map(|i| span_json("0af7651916cd43dd8448eb211c80319c", &format!("{:016x}", i + 1), "chat m"))
+        .collect();
+    let body = traces_json(spans);
+    assert!(body.len() > 4096);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(body.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    assert!(gz.len() < 4096, "the compressed body is under the limit");
+    let req = axum::http::Request::post("/v1/traces")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(axum::body::Body::from(gz))
+        .unwrap();
+    let (s, v) = split(tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(v["message"].as_str().unwrap().contains("4096"), "{v}");
+}
+
+#[tokio::test]
+async fn logs_without_a_trace_are_refused_and_genai_metrics_feed_the_llm_view() {
+    let app = app_with(|_| {}).await;
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "1700000000000000000", "severityNumber": 9, "body": {"stringValue": "orphan"}},
+        {"timeUnixNano": "1700000000000000000", "severityNumber": 17, "body": {"stringValue": "kept"},
+         "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331"}]}]}]});
+    let (s, v) = app.post("/v1/logs", "application/json", logs.to_string()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["partialSuccess"]["rejectedLogRecords"], "1");
+    let (_, l) = app.get("/api/executions/0af7651916cd43dd8448eb211c80319c/logs").await;
+    assert_eq!(
+        (l[0]["message"].as_str(), l[0]["level"].as_str()),
+        (Some("kept"), Some("error"))
+    );
+
+    let point = |attrs: Value, count: &str, sum: f64| {
+        json!({"attributes": attrs, "startTimeUnixNano": "1700000000000000000",
+               "timeUnixNano": "1700000060000000000", "count": count, "sum": sum})
+    };
+    let model = |extra: Option<(&str, &str)>| {
+        let mut a = vec![
+            json!({"key": "gen_ai.provider.name", "value": {"stringValue": "anthropic"}}),
+            json!({"key": "gen_ai.request.model", "value": {"stringValue": "claude-sonnet-4"}}),
+        ];
+        if let Some((k, v)) = extra {
+            a.push(json!({"key": k, "value": {"stringValue": v}}));
+        }
+        Value::Array(a)
+    };
+    let metrics = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "gen_ai.client.token.usage", "unit": "{token}", "histogram": {"aggregationTemporality": 1, "dataPoints": [
+            point(model(Some(("gen_ai.token.type", "input"))), "3", 3000.0),
+            point(model(Some(("gen_ai.token.type", "output"))), "3", 300.0)]}},
+        {"name": "gen_ai.client.operation.duration", "unit": "s", "histogram": {"aggregationTemporality": 1, "dataPoints": [
+            point(model(None), "3", 1.5)]}}]}]}]});
+    let (s, v) = app.post("/v1/metrics", "application/json", metrics.to_string()).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let (_, llm) = app.get("/api/llm").await;
+    let claude = llm
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "claude-sonnet-4")
+        .unwrap();
+    assert_eq!(claude["total_requests"], 3);
+    assert_eq!(claude["prompt_tokens"], 3000);
+    assert_eq!(claude["completion_tokens"], 300);
+    assert_eq!(claude["avg_latency_ms"], 500.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_503_with_retry_after_over_http_and_unavailable_over_grpc() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Semaphore::new(0));
+    let store = GatedStore::open(dir.path(), gate.clone());
+    let config = Config {
+        data_dir: dir.path().into(),
+        ingest_queue: 1,
+        otlp_grpc_listen: None,
+        ..Config::default()
+    };
+    let state = AppState::with_store(config, Arc::new(store)).await.unwrap();
+    let server = start_with(state, dir).await;
+    let send = |n: u32| {
+        let url = format!("http://{}/v1/traces", server.http);
+        let body = traces_json(vec![span_json(
+            &format!("{:032x}", n + 1),
+            "b7ad6b7169203331",
+            "invoke_agent a",
+        )]);
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (resp.status(), retry)
+        })
+    };
+    // The first batch holds the pipeline at the gate; the next fill the queue (whose one slot
+    // the host sampler may take too) and the rest are refused at once.
+    let first = send(1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut others = Vec::new();
+    for n in 2..6 {
+        others.push((n, send(n)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let json = traces_json(vec![span_json(&format!("{:032x}", 9), "b7ad6b7169203331", "x")]);
+    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
+        .await
+        .unwrap();
+    let err = client.export(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+
+    gate.add_permits(1000);
+    assert_eq!(first.await.unwrap().0.as_u16(), 200);
+    let mut refused = 0;
+    for (n, task) in others {
+        let (status, retry) = task.await.unwrap();
+        if status.as_u16() == 503 {
+            assert_eq!(retry.as_deref(), Some("1"));
+            refused += 1;
+        } else {
+            assert_eq!(status.as_u16(), 200);
+            let e = get(server.http, &format!("/api/executions/{:032x}", n + 1)).await;
+            assert_eq!(e["execution"]["status"], "COMPLETED", "acknowledged means stored: {e}");
+        }
+    }
+    assert!(refused >= 3, "{refused} of 4 refused");
+}
