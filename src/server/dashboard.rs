@@ -166,7 +166,10 @@ impl DashboardServer {
             ),
         ];
         if state.config.demo {
-            tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));
+            tasks.push(tokio::spawn(super::demo::run(
+                state.ingest.clone(),
+                state.store.clone(),
+            )));
         }
         // One shutdown signal for both servers.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

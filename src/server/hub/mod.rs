@@ -5,7 +5,7 @@ mod pricing;
 mod window;
 
 pub use pricing::{ModelPrice, PriceTable};
-pub use window::{series_from_runs, TIERS};
+pub use window::{series_from_runs, Bucket, TIERS};
 
 use crate::model::*;
 use crate::server::alerts::rules::{Finished, Inputs};

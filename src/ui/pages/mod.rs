@@ -9,3 +9,4 @@ pub mod fleet;
 pub mod not_found;
 pub mod overview;
 pub mod system;
+pub mod trace;
