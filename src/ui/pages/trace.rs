@@ -145,7 +145,11 @@ pub fn Waterfall(id: String) -> impl IntoView {
                 </div>
                 <div class="span-track" role="gridcell">
                     <div class=bar_class style=move || { let (l, w) = geometry(); format!("left:{l:.3}%;width:{w:.3}%") }></div>
-                    <span class="span-dur" style=move || { let (l, w) = geometry(); format!("left:{:.3}%", (l + w).min(88.0)) }>{format::duration_ms(s.duration_ms)}</span>
+                    <span class="span-dur" style=move || {
+                        // After the bar, or inside its end when the bar reaches the right edge.
+                        let (l, w) = geometry();
+                        if l + w > 85.0 { format!("right:{:.3}%;color:#fff", (100.0 - l - w).max(0.0)) } else { format!("left:{:.3}%", l + w) }
+                    }>{format::duration_ms(s.duration_ms)}</span>
                 </div>
             </div>
         }
