@@ -65,7 +65,7 @@ test('an OpenTelemetry trace runs live, then completes, and its waterfall opens 
   await expect(rows).toHaveCount(3);
   await expect(rows.first()).toContainText('invoke_agent OTel Agent');
   await expect(rows.nth(1)).toContainText('gpt-4o');
-  await expect(rows.nth(1)).toContainText('1.2k → 340 tok');
+  await expect(rows.nth(1)).toContainText('1200 → 340 tok');
   await expect(rows.nth(2)).toContainText('web_search');
 
   // The drawer shows a span's attributes.

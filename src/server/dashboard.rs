@@ -154,6 +154,7 @@ impl DashboardServer {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let addr = listener.local_addr()?;
+        tokio::task::spawn_blocking(super::routes::assets::warm);
         let mut tasks = vec![
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),

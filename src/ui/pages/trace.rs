@@ -116,7 +116,6 @@ pub fn Waterfall(id: String) -> impl IntoView {
             <div
                 class=move || if is_selected() { "span-row selected" } else { "span-row" }
                 role="row"
-                attr:aria-level=(r.depth + 1).to_string()
                 tabindex="0"
                 on:click=move |_| selected.set(Some(select_id.clone()))
                 on:keydown={
