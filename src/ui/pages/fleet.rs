@@ -5,10 +5,10 @@ use crate::charts::series;
 use crate::format;
 use crate::model::{LlmStats, Plugin, Workflow};
 use crate::ui::components::kpi::Kpi;
-use crate::ui::components::range::{use_range, RangePicker};
+use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, Loading};
 use crate::ui::components::time::Ago;
-use crate::ui::components::timechart::TimeChartView;
+use crate::ui::components::timechart::ChartGrid;
 use crate::ui::live::use_live;
 use crate::ui::load::load_keyed;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
@@ -100,21 +100,17 @@ pub fn LlmPage() -> impl IntoView {
             Some(list) => view! { <LlmView rows=list/> }.into_any(),
         }}
         <Show when=any>
-            <header class="section-head">
-                <h2>"Over time"</h2>
-                <RangePicker range=range/>
-            </header>
-            <div class="grid three">
-                <section class="panel">
-                    <TimeChartView label="LLM latency" series=data chart=series::llm_latency/>
-                </section>
-                <section class="panel">
-                    <TimeChartView label="Time to first token" series=data chart=series::time_to_first_token/>
-                </section>
-                <section class="panel">
-                    <TimeChartView label="Tokens by provider" series=data chart=series::tokens_by_provider/>
-                </section>
-            </div>
+            <ChartGrid
+                title="Over time"
+                range=range
+                series=data
+                columns="three"
+                charts=vec![
+                    ("LLM latency", series::llm_latency),
+                    ("Time to first token", series::time_to_first_token),
+                    ("Tokens by provider", series::tokens_by_provider),
+                ]
+            />
         </Show>
     }
 }

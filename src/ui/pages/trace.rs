@@ -7,9 +7,9 @@ use crate::api::get_spans;
 use crate::format;
 use crate::model::{span_tree, Span, SpanCategory};
 use crate::ui::components::states::ErrorBox;
+use crate::ui::components::window::windowed;
 use crate::ui::load::load_keyed;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
-use leptos::html::Div;
 use leptos::prelude::*;
 use std::collections::HashSet;
 
@@ -75,20 +75,10 @@ pub fn Waterfall(id: String) -> impl IntoView {
         })
     });
 
-    let viewport = NodeRef::<Div>::new();
-    let scroll = RwSignal::new((0.0f64, 480.0f64));
-    let measure = move || {
-        if let Some(el) = viewport.get_untracked() {
-            scroll.set((el.scroll_top() as f64, el.client_height() as f64));
-        }
-    };
+    let (viewport, measure, span) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
     let window = Memo::new(move |_| {
-        let (top, height) = scroll.get();
-        rows.with(|rows| {
-            let first = ((top / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(rows.len());
-            let last = (((top + height) / ROW_HEIGHT).ceil() as usize + OVERSCAN).min(rows.len());
-            (first, rows[first..last].to_vec(), rows.len() - last)
-        })
+        let s = span.get();
+        rows.with(|rows| rows[s.first..s.last].to_vec())
     });
 
     let row_view = move |r: crate::model::TreeRow| {
@@ -233,9 +223,9 @@ pub fn Waterfall(id: String) -> impl IntoView {
                     <div class="waterfall-main">
                         <div class="span-axis" aria-hidden="true"><div class="span-name"></div><div class="span-track">{ticks}</div></div>
                         <div class="span-rows" role="treegrid" aria-label="Spans" node_ref=viewport on:scroll=move |_| measure()>
-                            <div style:height=move || format!("{}px", window.get().0 as f64 * ROW_HEIGHT)></div>
+                            <div style:height=move || span.get().top_px(ROW_HEIGHT)></div>
                             <For
-                                each=move || window.get().1
+                                each=move || window.get()
                                 key=move |r| {
                                     let (id, end) = list.with_untracked(|l| (l[r.index].span_id.clone(), l[r.index].end_unix_nano));
                                     let folded = collapsed.with_untracked(|c| c.contains(&id));
@@ -243,7 +233,7 @@ pub fn Waterfall(id: String) -> impl IntoView {
                                 }
                                 children=row_view
                             />
-                            <div style:height=move || format!("{}px", window.get().2 as f64 * ROW_HEIGHT)></div>
+                            <div style:height=move || span.get().bottom_px(ROW_HEIGHT)></div>
                         </div>
                     </div>
                     {drawer}
