@@ -21,6 +21,14 @@ if [ "$need_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt-get install -y -q chromium chromium-driver
 fi
 
+# promtool checks the /metrics exposition in tests/metrics.rs (Debian package `prometheus`).
+if ! command -v promtool >/dev/null 2>&1; then
+  say "installing Debian prometheus (for promtool)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends prometheus
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust with rustup first" >&2
   exit 1

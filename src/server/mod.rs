@@ -10,6 +10,7 @@ pub mod error;
 pub mod hub;
 pub mod ingest;
 pub mod live;
+pub mod metrics;
 pub mod otlp;
 pub mod queries;
 pub mod routes;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub alerts: Alerts,
     /// OTLP receiver state (cumulative metric series).
     pub otlp: Arc<otlp::Otlp>,
+    /// Label caps of `/metrics`, kept so series stay stable between scrapes.
+    pub metrics: Arc<metrics::Caps>,
     pub started_at: std::time::Instant,
 }
 
@@ -86,6 +89,7 @@ impl AppState {
             live,
             alerts,
             otlp: Arc::default(),
+            metrics: Arc::default(),
             started_at: std::time::Instant::now(),
         })
     }

@@ -1,9 +1,11 @@
 //! The hub: the single owner of live state. Only the ingest pipeline mutates it (through
 //! [`Hub::apply`]); query paths read snapshots of it.
 
+mod metrics;
 mod pricing;
 mod window;
 
+pub use metrics::{AgentMetrics, Buckets, HubMetrics, LlmMetrics, ToolMetrics, DURATION_BOUNDS, LATENCY_BOUNDS};
 pub use pricing::{ModelPrice, PriceTable};
 pub use window::{series_from_runs, Bucket, TIERS};
 

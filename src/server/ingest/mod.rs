@@ -21,11 +21,59 @@ struct Batch {
     reply: oneshot::Sender<Result<usize, ApiError>>,
 }
 
+/// Why ingest refused something (the `reason` label of `observatory_ingest_events_rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Items that failed validation (counted per item).
+    Validation,
+    /// Undecodable bodies: bad JSON, protobuf or gzip (one per request).
+    Malformed,
+    /// Bodies over the limit (one per request).
+    TooLarge,
+    /// An unsupported `Content-Type` or `Content-Encoding` (one per request).
+    UnsupportedMediaType,
+    /// Batches refused because the queue was full (counted per event).
+    Overloaded,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 5] = [
+        Self::Validation,
+        Self::Malformed,
+        Self::TooLarge,
+        Self::UnsupportedMediaType,
+        Self::Overloaded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Validation => "validation",
+            Self::Malformed => "malformed",
+            Self::TooLarge => "too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Overloaded => "overloaded",
+        }
+    }
+
+    /// The reason for a request refused as a whole.
+    pub fn of(e: &ApiError) -> Self {
+        match e.code {
+            ErrorCode::PayloadTooLarge => Self::TooLarge,
+            ErrorCode::UnsupportedMediaType => Self::UnsupportedMediaType,
+            ErrorCode::Overloaded => Self::Overloaded,
+            _ => Self::Malformed,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Counters {
     pub accepted: AtomicU64,
+    /// Events refused by validation or decoding (the `/api/health` figure).
     pub rejected: AtomicU64,
     pub overloaded: AtomicU64,
+    /// Refusals per [`Rejection`], in the order of [`Rejection::ALL`].
+    pub by_reason: [AtomicU64; 5],
 }
 
 /// The producer side of the ingest queue; cheap to clone.
@@ -60,6 +108,7 @@ impl Ingest {
         let n = events.len() as u64;
         if let Err(e) = self.tx.try_send(Batch { events, reply }) {
             self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+            self.counters.by_reason[Rejection::Overloaded as usize].fetch_add(n, Ordering::Relaxed);
             let why = match e {
                 mpsc::error::TrySendError::Full(_) => "the ingest queue is full; retry after 1 s",
                 mpsc::error::TrySendError::Closed(_) => "the server is shutting down",
@@ -71,9 +120,18 @@ impl Ingest {
             .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))?
     }
 
-    /// Counts events refused by validation (they never reach the queue).
-    pub fn count_rejected(&self, n: usize) {
-        self.counters.rejected.fetch_add(n as u64, Ordering::Relaxed);
+    /// Counts events or requests refused before the queue, by reason.
+    pub fn count_rejected(&self, reason: Rejection, n: usize) {
+        let n = n as u64;
+        self.counters.by_reason[reason as usize].fetch_add(n, Ordering::Relaxed);
+        if matches!(reason, Rejection::Validation | Rejection::Malformed) {
+            self.counters.rejected.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Refusals so far per reason, in the order of [`Rejection::ALL`].
+    pub fn rejected_by_reason(&self) -> [(Rejection, u64); 5] {
+        Rejection::ALL.map(|r| (r, self.counters.by_reason[r as usize].load(Ordering::Relaxed)))
     }
 
     pub fn stats(&self) -> IngestStats {

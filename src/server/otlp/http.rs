@@ -8,6 +8,7 @@
 
 use super::Outcome;
 use crate::error::{ApiError, ErrorCode};
+use crate::server::ingest::Rejection;
 use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -138,14 +139,15 @@ async fn request<T: Message + Default + DeserializeOwned>(
     body: Body,
 ) -> Result<(Encoding, T), Response> {
     // Without a known type, errors are answered in JSON.
-    let encoding = Encoding::from_headers(headers).map_err(|e| error_response(Encoding::Json, e))?;
+    let refused = |encoding, e: ApiError| {
+        state.ingest.count_rejected(Rejection::of(&e), 1);
+        error_response(encoding, e)
+    };
+    let encoding = Encoding::from_headers(headers).map_err(|e| refused(Encoding::Json, e))?;
     let bytes = crate::server::routes::read_body(headers, body, state.config.max_otlp_body_bytes)
         .await
-        .map_err(|e| error_response(encoding, e))?;
-    let req = decode(encoding, &bytes).map_err(|e| {
-        state.ingest.count_rejected(1);
-        error_response(encoding, e)
-    })?;
+        .map_err(|e| refused(encoding, e))?;
+    let req = decode(encoding, &bytes).map_err(|e| refused(encoding, e))?;
     Ok((encoding, req))
 }
 

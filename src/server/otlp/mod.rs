@@ -69,7 +69,9 @@ async fn submit(state: &AppState, mut mapped: genai::Mapped) -> Result<Outcome, 
         }
     }
     if mapped.rejected > 0 {
-        state.ingest.count_rejected(mapped.rejected as usize);
+        state
+            .ingest
+            .count_rejected(crate::server::ingest::Rejection::Validation, mapped.rejected as usize);
     }
     let message = mapped.error_message();
     let rejected = mapped.rejected as i64;

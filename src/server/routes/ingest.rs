@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::server::ingest::native::{decode, Format};
+use crate::server::ingest::Rejection;
 use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -24,19 +25,30 @@ async fn events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let format = Format::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
-    let bytes = super::read_body(&headers, body, state.config.max_body_bytes).await?;
+    let refused = |e: ApiError| {
+        state.ingest.count_rejected(Rejection::of(&e), 1);
+        e
+    };
+    let format =
+        Format::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())).map_err(refused)?;
+    let bytes = super::read_body(&headers, body, state.config.max_body_bytes)
+        .await
+        .map_err(refused)?;
     let events = match decode(&bytes, format, &state.config.limits, state.config.max_batch_events) {
         Ok(events) => events,
         Err(e) => {
-            state.ingest.count_rejected(
-                e.details
-                    .iter()
-                    .filter_map(|d| d.index)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .len()
-                    .max(1),
-            );
+            let items = e
+                .details
+                .iter()
+                .filter_map(|d| d.index)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let reason = if items > 0 {
+                Rejection::Validation
+            } else {
+                Rejection::of(&e)
+            };
+            state.ingest.count_rejected(reason, items.max(1));
             return Err(e);
         }
     };

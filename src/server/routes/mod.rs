@@ -5,6 +5,7 @@ mod body;
 mod fns;
 mod health;
 mod ingest;
+mod metrics;
 mod query;
 mod ws;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::router())
         .merge(super::otlp::http::router())
         .merge(health::router())
+        .merge(metrics::router())
         .merge(fns::router())
         .merge(ws::router())
         .fallback(assets::serve)

@@ -1,0 +1,34 @@
+//! `GET /metrics` (OpenMetrics or Prometheus text, by `Accept`) and `GET /metrics/json`.
+
+use crate::error::ApiError;
+use crate::server::metrics::{collect, json, text};
+use crate::server::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(exposition))
+        .route("/metrics/json", get(as_json))
+}
+
+async fn exposition(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let families = collect(&state).await;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if text::wants_openmetrics(accept) {
+        let body = text::openmetrics(families).map_err(|e| {
+            tracing::error!(error = %e, "encoding metrics failed");
+            ApiError::internal()
+        })?;
+        Ok(([(header::CONTENT_TYPE, text::OPENMETRICS)], body).into_response())
+    } else {
+        Ok(([(header::CONTENT_TYPE, text::PROMETHEUS)], text::prometheus(&families)).into_response())
+    }
+}
+
+async fn as_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json::encode(&collect(&state).await))
+}
