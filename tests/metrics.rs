@@ -143,9 +143,6 @@ async fn promtool_accepts_the_exposition() {
              to check the /metrics output"
         ),
     };
-    if let Ok(path) = std::env::var("OBSERVATORY_METRICS_DUMP") {
-        std::fs::write(path, &t).unwrap();
-    }
     child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
