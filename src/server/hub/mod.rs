@@ -896,10 +896,8 @@ impl State {
 
         if span.category == SpanCategory::Workflow && !terminal {
             let wf = span
-                .attributes
-                .get("gen_ai.workflow.name")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
+                .attribute("gen_ai.workflow.name")
+                .and_then(|v| v.as_str().map(str::to_string))
                 .or_else(|| span.name.split_once(' ').map(|(_, rest)| rest.to_string()))
                 .unwrap_or_else(|| span.name.clone());
             if exec.workflow_id.is_none() {
@@ -938,6 +936,8 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::LlmCall(call), now, prices, out, dirty);
+                    // The spans row holds the call; no `llm_calls` row besides it.
+                    out.batch.llm_calls.pop();
                 }
             }
             SpanCategory::Tool => {
@@ -952,6 +952,8 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::ToolCall(call), now, prices, out, dirty);
+                    // The spans row holds the call; no `tool_calls` row besides it.
+                    out.batch.tool_calls.pop();
                 }
             }
             _ => {}

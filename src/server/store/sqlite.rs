@@ -200,10 +200,14 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
             for s in &b.spans {
-                let attributes = if s.attributes.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&s.attributes)?)
+                let encoded;
+                let attributes: Option<&str> = match &s.attributes_json {
+                    Some(json) => Some(json),
+                    None if s.attributes.is_empty() => None,
+                    None => {
+                        encoded = serde_json::to_string(&s.attributes)?;
+                        Some(&encoded)
+                    }
                 };
                 let events = if s.events.is_empty() {
                     None
