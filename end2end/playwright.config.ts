@@ -10,6 +10,11 @@ if (!process.env.E2E_PORT) {
     `node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"`,
   ).toString().trim();
 }
+if (!process.env.E2E_GRPC_PORT) {
+  process.env.E2E_GRPC_PORT = execSync(
+    `node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"`,
+  ).toString().trim();
+}
 if (!process.env.E2E_DATA_DIR) {
   process.env.E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'observatory-e2e-'));
 }
@@ -42,7 +47,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${binary} --demo --listen 127.0.0.1:${port} --data-dir ${process.env.E2E_DATA_DIR}`,
+    command: `${binary} --demo --listen 127.0.0.1:${port} --otlp-grpc-listen 127.0.0.1:${process.env.E2E_GRPC_PORT} --data-dir ${process.env.E2E_DATA_DIR}`,
     url: `http://127.0.0.1:${port}/health/ready`,
     reuseExistingServer: false,
     timeout: 60_000,

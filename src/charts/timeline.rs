@@ -139,6 +139,7 @@ pub fn draw<DB: DrawingBackend>(
     };
     let mut ctx = ChartBuilder::on(root)
         .margin(theme.px(8.0))
+        .margin_right(theme.px(28.0))
         .x_label_area_size(theme.px(22.0))
         .y_label_area_size(theme.px(label_width))
         .build_cartesian_2d(0f64..n.max(1) as f64, 0f64..y_max)?;
@@ -160,6 +161,21 @@ pub fn draw<DB: DrawingBackend>(
         .draw()?;
 
     match chart.kind {
+        // More steps than pixels: bars would round to nothing, so the layers become areas.
+        Kind::Stacked if n as f64 * 2.0 > plot_width(&ctx) => {
+            let mut below = vec![0.0; n];
+            for (_, line) in chart.lines.iter().enumerate().filter(|(i, _)| shown(*i)) {
+                let top: Vec<f64> = (0..n)
+                    .map(|s| below[s] + line.values[s].unwrap_or(0.0).max(0.0))
+                    .collect();
+                let outline: Vec<(f64, f64)> = (0..n)
+                    .map(|s| (s as f64 + 0.5, top[s]))
+                    .chain((0..n).rev().map(|s| (s as f64 + 0.5, below[s])))
+                    .collect();
+                ctx.draw_series(std::iter::once(Polygon::new(outline, line.colour.filled())))?;
+                below = top;
+            }
+        }
         Kind::Stacked => {
             let mut below = vec![0.0; n];
             for (_, line) in chart.lines.iter().enumerate().filter(|(i, _)| shown(*i)) {
@@ -199,6 +215,18 @@ pub fn draw<DB: DrawingBackend>(
         right: xs.end,
         steps: n,
     })
+}
+
+/// Width of the plot area in pixels.
+fn plot_width<DB: DrawingBackend>(
+    ctx: &ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+) -> f64 {
+    let (xs, _) = ctx.plotting_area().get_pixel_range();
+    (xs.end - xs.start) as f64
 }
 
 /// The points of each unbroken run of values, at the centre of their steps.
@@ -268,6 +296,20 @@ mod tests {
         let fill = |c: RGBColor| format!("fill=\"{}\"", hex(c));
         assert_eq!(out.matches(&fill(c.lines[0].colour)).count(), a_bars);
         assert_eq!(out.matches(&fill(c.lines[1].colour)).count(), b_bars);
+    }
+
+    #[test]
+    fn more_steps_than_pixels_draw_one_area_per_series() {
+        let mut c = chart(Kind::Stacked);
+        c.times = (0..1008).map(|i| 1_800_000_000_000 + i * 600_000).collect();
+        for l in &mut c.lines {
+            l.values = (0..1008).map(|i| Some((i % 5) as f64)).collect();
+        }
+        let out = svg(|root| {
+            draw(root, &c, &[], &Theme::dark(1.0)).unwrap();
+        });
+        assert_eq!(out.matches("<polygon").count(), 2, "one area per series");
+        assert!(out.contains(&hex(c.lines[1].colour)));
     }
 
     #[test]

@@ -213,9 +213,104 @@ impl Span {
     }
 }
 
+/// One row of the waterfall: a span, its depth in the tree, and whether it has children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeRow {
+    /// Index into the spans given to [`span_tree`].
+    pub index: usize,
+    pub depth: usize,
+    pub children: usize,
+}
+
+/// The spans in tree order (each parent before its children, siblings by start time),
+/// leaving out the descendants of the spans in `collapsed` (span ids). A span whose parent
+/// has not arrived (yet) is shown as a root, so nothing is hidden while a trace streams in.
+pub fn span_tree(spans: &[Span], collapsed: &std::collections::HashSet<String>) -> Vec<TreeRow> {
+    use std::collections::HashMap;
+    let ids: HashMap<&str, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id.as_str(), i)).collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        match s.parent_span_id.as_deref().and_then(|p| ids.get(p)) {
+            Some(&parent) if parent != i => children[parent].push(i),
+            _ => roots.push(i),
+        }
+    }
+    let by_start = |v: &mut Vec<usize>| v.sort_by(|a, b| spans[*a].start_unix_nano.cmp(&spans[*b].start_unix_nano));
+    by_start(&mut roots);
+    children.iter_mut().for_each(by_start);
+    let mut out = Vec::with_capacity(spans.len());
+    // Depth-first without recursion: deep traces must not overflow the stack.
+    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|i| (i, 0)).collect();
+    let mut seen = vec![false; spans.len()];
+    while let Some((i, depth)) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        out.push(TreeRow {
+            index: i,
+            depth,
+            children: children[i].len(),
+        });
+        if !collapsed.contains(&spans[i].span_id) {
+            stack.extend(children[i].iter().rev().map(|&c| (c, depth + 1)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn span(id: &str, parent: Option<&str>, start: u64) -> Span {
+        Span {
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            start_unix_nano: start,
+            end_unix_nano: start + 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_tree_puts_children_after_parents_by_start_and_collapses() {
+        let spans = vec![
+            span("tool", Some("root"), 30),
+            span("chat2", Some("root"), 20),
+            span("root", None, 0),
+            span("chat1", Some("root"), 10),
+            span("http", Some("chat1"), 11),
+            span("orphan", Some("not-yet"), 5),
+        ];
+        let names = |rows: Vec<TreeRow>| -> Vec<(String, usize)> {
+            rows.iter().map(|r| (spans[r.index].span_id.clone(), r.depth)).collect()
+        };
+        let all = span_tree(&spans, &Default::default());
+        assert_eq!(
+            names(all.clone()),
+            [
+                ("root", 0),
+                ("chat1", 1),
+                ("http", 2),
+                ("chat2", 1),
+                ("tool", 1),
+                ("orphan", 0)
+            ]
+            .map(|(n, d)| (n.to_string(), d))
+        );
+        assert_eq!(all[0].children, 3);
+        let collapsed = ["chat1".to_string()].into_iter().collect();
+        assert_eq!(span_tree(&spans, &collapsed).len(), 5, "http is folded under chat1");
+        let collapsed = ["root".to_string()].into_iter().collect();
+        assert_eq!(span_tree(&spans, &collapsed).len(), 2, "root and the orphan");
+    }
+
+    #[test]
+    fn a_parent_cycle_does_not_loop() {
+        let spans = vec![span("a", Some("b"), 0), span("b", Some("a"), 1)];
+        assert!(span_tree(&spans, &Default::default()).len() <= 2);
+    }
 
     #[test]
     fn milliseconds_keep_microseconds() {

@@ -154,6 +154,7 @@ impl DashboardServer {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let addr = listener.local_addr()?;
+        tokio::task::spawn_blocking(super::routes::assets::warm);
         let mut tasks = vec![
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),
@@ -166,7 +167,10 @@ impl DashboardServer {
             ),
         ];
         if state.config.demo {
-            tasks.push(tokio::spawn(super::demo::run(state.ingest.clone())));
+            tasks.push(tokio::spawn(super::demo::run(
+                state.ingest.clone(),
+                state.store.clone(),
+            )));
         }
         // One shutdown signal for both servers.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -3,7 +3,9 @@
 //! executions that take seconds to minutes, logs at every level, LLM calls to several
 //! providers, tool calls; one agent is slow and one fails often.
 
+use super::hub::{Bucket, TIERS};
 use super::ingest::Ingest;
+use super::store::{RollupRow, Store, WriteBatch};
 use crate::model::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -154,7 +156,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 static MESSAGES: [(AtomicU64, AtomicU64); 8] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 8];
 
 /// Runs the fleet until the task is aborted.
-pub async fn run(ingest: Ingest) {
+pub async fn run(ingest: Ingest, store: Arc<dyn Store>) {
+    backfill(&store).await;
     let mut setup = Vec::new();
     for (id, name, nodes) in WORKFLOWS {
         setup.push(Event::Workflow(WorkflowEvent {
@@ -263,6 +266,15 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
         "invoice batch",
     ];
     let input = format!("Task: {}", topics[rng.random_range(0..topics.len())]);
+    // The demo's agents are traced too: each run is one `invoke_agent` span with its model
+    // and tool calls as child spans, so the execution page shows a waterfall.
+    let trace = Trace {
+        trace_id: format!("{:032x}", rng.random::<u128>()),
+        root: format!("{:016x}", rng.random::<u64>()),
+        execution_id: id.clone(),
+        agent_id: p.id.to_string(),
+        started: now_ns(),
+    };
     send(
         ingest,
         vec![Event::Execution(ExecutionEvent {
@@ -271,7 +283,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
             workflow_id: p.workflow.map(String::from),
             status: Some(ExecutionStatus::Pending),
             input: Some(input),
-            trace_id: Some(format!("{:032x}", rng.random::<u128>())),
+            trace_id: Some(trace.trace_id.clone()),
             ..Default::default()
         })],
     )
@@ -312,18 +324,22 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
             let error = rng
                 .random_bool(if fails { 0.2 } else { 0.02 })
                 .then(|| "429 rate limited by provider".to_string());
-            events.push(Event::LlmCall(LlmCallEvent {
-                execution_id: Some(id.clone()),
-                agent_id: Some(p.id.into()),
-                provider: provider.into(),
-                model: model.into(),
-                tokens_in,
-                tokens_out: if error.is_some() { 0 } else { tokens_out },
-                latency_ms: latency,
-                ttft_ms: Some(ttft),
-                error,
-                ..Default::default()
-            }));
+            let tokens_out = if error.is_some() { 0 } else { tokens_out };
+            let mut span = trace.child(rng, format!("chat {model}"), SpanCategory::Llm, "chat", latency, error);
+            span.provider = Some(provider.into());
+            span.model = Some(model.into());
+            span.tokens_in = Some(tokens_in);
+            span.tokens_out = Some(tokens_out);
+            span.ttft_ms = Some(ttft);
+            for (k, v) in [
+                ("gen_ai.provider.name", provider.to_string()),
+                ("gen_ai.request.model", model.to_string()),
+                ("gen_ai.usage.input_tokens", tokens_in.to_string()),
+                ("gen_ai.usage.output_tokens", tokens_out.to_string()),
+            ] {
+                span.attributes.insert(k.into(), v.into());
+            }
+            events.push(trace.event(span));
             events.push(log(
                 &id,
                 LogLevel::Info,
@@ -350,14 +366,17 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
                     error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
                 ),
             ));
-            events.push(Event::ToolCall(ToolCallEvent {
-                execution_id: Some(id.clone()),
-                agent_id: Some(p.id.into()),
-                name: tool.into(),
-                latency_ms: latency,
+            let mut span = trace.child(
+                rng,
+                format!("execute_tool {tool}"),
+                SpanCategory::Tool,
+                "execute_tool",
+                latency,
                 error,
-                ..Default::default()
-            }));
+            );
+            span.tool_name = Some(tool.into());
+            span.attributes.insert("gen_ai.tool.name".into(), tool.into());
+            events.push(trace.event(span));
         } else {
             let (level, lines) = match rng.random_range(0..10) {
                 0 => (LogLevel::Warn, WARN_LINES),
@@ -377,7 +396,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
         send(ingest, events).await;
     }
 
-    let end = if fails {
+    let mut end = if fails {
         let msg = ERROR_LINES[rng.random_range(0..ERROR_LINES.len())];
         let mut events = vec![log(&id, LogLevel::Error, msg.to_string())];
         if rng.random_bool(0.3) {
@@ -409,5 +428,201 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
             }),
         ]
     };
+    let error = fails.then(|| "agent run failed".to_string());
+    let mut root = trace.span(
+        trace.root.clone(),
+        None,
+        format!("invoke_agent {}", p.name),
+        SpanCategory::Agent,
+        "invoke_agent",
+        trace.started,
+        now_ns(),
+        error,
+    );
+    root.agent_name = Some(p.name.into());
+    root.attributes.insert("gen_ai.agent.name".into(), p.name.into());
+    root.attributes.insert("gen_ai.agent.id".into(), p.id.into());
+    end.push(trace.event(root));
     send(ingest, end).await;
 }
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// One demo run's trace: the root span's id and when the run began.
+struct Trace {
+    trace_id: String,
+    root: String,
+    execution_id: String,
+    agent_id: String,
+    started: u64,
+}
+
+impl Trace {
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &self,
+        span_id: String,
+        parent: Option<String>,
+        name: String,
+        category: SpanCategory,
+        operation: &str,
+        start: u64,
+        end: u64,
+        error: Option<String>,
+    ) -> Span {
+        let mut span = Span {
+            trace_id: self.trace_id.clone(),
+            span_id,
+            parent_span_id: parent,
+            execution_id: self.execution_id.clone(),
+            name,
+            category,
+            span_kind: if category == SpanCategory::Agent {
+                "internal"
+            } else {
+                "client"
+            }
+            .into(),
+            operation: Some(operation.into()),
+            service: Some("observatory-demo".into()),
+            start_unix_nano: start,
+            end_unix_nano: end.max(start),
+            status: if error.is_some() {
+                SpanStatus::Error
+            } else {
+                SpanStatus::Ok
+            },
+            status_message: error,
+            ..Default::default()
+        };
+        span.attributes.insert("gen_ai.operation.name".into(), operation.into());
+        span.set_ms();
+        span
+    }
+
+    /// A child of the root that ended just now after `latency_ms`.
+    fn child(
+        &self,
+        rng: &mut StdRng,
+        name: String,
+        category: SpanCategory,
+        operation: &str,
+        latency_ms: f64,
+        error: Option<String>,
+    ) -> Span {
+        let end = now_ns();
+        let start = end.saturating_sub((latency_ms * 1e6) as u64).max(self.started);
+        let id = format!("{:016x}", rng.random::<u64>());
+        self.span(
+            id,
+            Some(self.root.clone()),
+            name,
+            category,
+            operation,
+            start,
+            end,
+            error,
+        )
+    }
+
+    fn event(&self, span: Span) -> Event {
+        Event::Span(Box::new(SpanEvent {
+            span,
+            agent_id: self.agent_id.clone(),
+            agent_provisional: false,
+        }))
+    }
+}
+
+/// A fresh demo store gets a week of history in its roll-ups (a daily rhythm, the slow and
+/// flaky agents' share of failures), so every time range has something to show. The live
+/// steps in memory are left alone; only older steps are written, and only once.
+pub async fn backfill(store: &Arc<dyn Store>) {
+    let now = super::now_ms();
+    let week = 7 * 24 * 3_600_000;
+    match store.rollups(TIERS[2].0, now - week, now - 3_600_000).await {
+        Ok(rows) if rows.is_empty() => {}
+        _ => return,
+    }
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut rows = Vec::new();
+    for (step, keep) in TIERS {
+        let span = if step < 60_000 {
+            2 * 3_600_000
+        } else if step < 600_000 {
+            6 * 3_600_000
+        } else {
+            week
+        };
+        let newest = (now.div_euclid(step) - keep as i64) * step;
+        let mut t = newest - span;
+        while t <= newest {
+            rows.push(RollupRow {
+                step_ms: step,
+                t,
+                data: history_step(t, step, &mut rng).encode(),
+            });
+            t += step;
+        }
+    }
+    let n = rows.len();
+    match store
+        .commit(WriteBatch {
+            rollups: rows,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(()) => tracing::info!(steps = n, "demo: a week of history written to the roll-ups"),
+        Err(e) => tracing::warn!(error = %e, "demo: history not written"),
+    }
+}
+
+/// One step of made-up history: executions by status, durations, LLM calls by provider.
+fn history_step(t: i64, step: i64, rng: &mut StdRng) -> Bucket {
+    let hour = (t / 3_600_000 % 24) as f64;
+    // Busy in the working day (UTC), quiet at night; about 2 executions a minute at the peak.
+    let load = 0.25 + 0.75 * (((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos() * 0.5 + 0.5);
+    let per_min = 2.0 * load * rng.random_range(0.7..1.3);
+    let expected = per_min * step as f64 / 60_000.0;
+    let n = expected.floor() as u64 + rng.random_bool(expected.fract()) as u64;
+    let mut b = Bucket::new(t);
+    // An incident on the second day: the flaky agent fails most of its runs for two hours.
+    let incident = matches!(t / 3_600_000 % 168, 30 | 31);
+    for _ in 0..n {
+        b.started += 1;
+        let failed = rng.random_bool(if incident { 0.45 } else { 0.08 });
+        if failed {
+            b.failed += 1;
+        } else if rng.random_bool(0.02) {
+            b.cancelled += 1;
+        } else {
+            b.completed += 1;
+        }
+        let _ = b.durations.record(rng.random_range(6_000..40_000));
+        for _ in 0..rng.random_range(2..6) {
+            let provider = ["openai", "anthropic", "google", "deepseek"][rng.random_range(0..4)];
+            let (tokens_in, tokens_out) = (rng.random_range(300..6000), rng.random_range(50..1200));
+            let ttft = rng.random_range(150.0..900.0);
+            let latency = ttft + tokens_out as f64 * rng.random_range(8.0..25.0);
+            let cost = PRICE_GUESS * (tokens_in + 4 * tokens_out) as f64;
+            b.record_llm(
+                provider,
+                tokens_in + tokens_out,
+                cost,
+                latency,
+                Some(ttft),
+                rng.random_bool(0.02),
+            );
+        }
+    }
+    b
+}
+
+/// Rough USD per token for the made-up history (the live demo uses the real price table).
+const PRICE_GUESS: f64 = 2.5e-6;

@@ -5,7 +5,7 @@ mod pricing;
 mod window;
 
 pub use pricing::{ModelPrice, PriceTable};
-pub use window::{series_from_runs, TIERS};
+pub use window::{series_from_runs, Bucket, TIERS};
 
 use crate::model::*;
 use crate::server::alerts::rules::{Finished, Inputs};
@@ -155,6 +155,9 @@ impl Hub {
                 s.finished.push_back(exec.id.clone());
             }
             s.executions.insert(exec.id.clone(), exec);
+        }
+        for a in s.agents.values_mut().filter(|a| !a.durations.is_empty()) {
+            a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
         }
         s.evict();
     }
@@ -493,9 +496,6 @@ impl AgentEntry {
     fn view(&self, now: i64) -> Agent {
         let mut a = self.agent.clone();
         a.state = self.state(now);
-        if !self.durations.is_empty() {
-            a.p95_task_duration_ms = self.durations.value_at_quantile(0.95) as f64;
-        }
         a
     }
 }
@@ -1120,6 +1120,8 @@ impl State {
             entry.duration_count += 1;
             a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
             let _ = entry.durations.record(duration.max(1));
+            // Kept current here, so listing 10,000 agents computes no percentiles.
+            a.p95_task_duration_ms = entry.durations.value_at_quantile(0.95) as f64;
         }
         self.rollups.record_finish(to, ended, duration, now);
 

@@ -82,7 +82,7 @@ fn decode_histogram(s: &str) -> Histogram<u32> {
 }
 
 impl Bucket {
-    fn new(t: i64) -> Self {
+    pub fn new(t: i64) -> Self {
         Self {
             t,
             started: 0,
@@ -149,7 +149,7 @@ impl Bucket {
         *self.tokens_by_provider.entry(key.to_string()).or_default() += tokens;
     }
 
-    fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         let stored = Stored {
             started: self.started,
             completed: self.completed,

@@ -101,6 +101,18 @@ fn respond(path: &str, file: rust_embed::EmbeddedFile, req: &HeaderMap) -> Respo
     (StatusCode::OK, headers, body).into_response()
 }
 
+/// Compresses every embedded file once, at start-up (on a blocking thread), so the first
+/// visitor does not wait for brotli.
+pub fn warm() {
+    for path in Assets::iter() {
+        if let Some(file) = Assets::get(&path) {
+            for enc in [Encoding::Brotli, Encoding::Gzip] {
+                compressed(&path, enc, &file.data);
+            }
+        }
+    }
+}
+
 fn compressed(path: &str, enc: Encoding, data: &[u8]) -> Arc<Vec<u8>> {
     let key = (path.to_string(), enc);
     if let Some(hit) = COMPRESSED.lock().get(&key) {

@@ -1,6 +1,6 @@
 //! The HTTP surface, one router per concern, merged here.
 
-mod assets;
+pub mod assets;
 mod body;
 mod fns;
 mod health;

@@ -483,6 +483,10 @@ impl Store for SqliteStore {
                 args.push(Box::new(agent.clone()));
                 filter.push_str(&format!(" AND agent_id = ?{}", args.len()));
             }
+            if let Some(workflow) = &q.workflow_id {
+                args.push(Box::new(workflow.clone()));
+                filter.push_str(&format!(" AND json_extract(data, '$.workflow_id') = ?{}", args.len()));
+            }
             if let Some(status) = q.status {
                 args.push(Box::new(status.as_str()));
                 filter.push_str(&format!(" AND status = ?{}", args.len()));

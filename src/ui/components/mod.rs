@@ -10,3 +10,4 @@ pub mod status;
 pub mod time;
 pub mod timechart;
 pub mod toasts;
+pub mod window;

@@ -206,3 +206,27 @@ pub fn TimeChartView(#[prop(into)] label: String, series: Signal<Option<Series>>
         </figure>
     }
 }
+
+/// A titled group of charts over one series, with the time range control.
+#[component]
+pub fn ChartGrid(
+    #[prop(into)] title: String,
+    range: Memo<crate::model::TimeRange>,
+    series: Signal<Option<Series>>,
+    charts: Vec<(&'static str, Build)>,
+    /// The grid class: "two" or "three" columns.
+    columns: &'static str,
+) -> impl IntoView {
+    view! {
+        <header class="section-head">
+            <h2>{title}</h2>
+            <super::range::RangePicker range=range/>
+        </header>
+        <div class=format!("grid {columns}")>
+            {charts
+                .into_iter()
+                .map(|(label, chart)| view! { <section class="panel"><TimeChartView label=label series=series chart=chart/></section> })
+                .collect_view()}
+        </div>
+    }
+}

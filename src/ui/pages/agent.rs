@@ -2,11 +2,11 @@ use crate::api::{get_agent, get_agent_series};
 use crate::charts::series;
 use crate::format;
 use crate::ui::components::kpi::Kpi;
-use crate::ui::components::range::{use_range, RangePicker};
+use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
-use crate::ui::components::timechart::TimeChartView;
+use crate::ui::components::timechart::ChartGrid;
 use crate::ui::load::{load_keyed, load_on};
 use crate::ui::pages::executions::ExecutionRows;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
@@ -37,18 +37,13 @@ fn AgentView(id: String) -> impl IntoView {
     let data = Signal::derive(move || runs.get().and_then(|r| r.ok()));
     let charts = move || {
         view! {
-            <header class="section-head">
-                <h2>"Activity"</h2>
-                <RangePicker range=range/>
-            </header>
-            <div class="grid two">
-                <section class="panel">
-                    <TimeChartView label="Executions by status" series=data chart=series::throughput/>
-                </section>
-                <section class="panel">
-                    <TimeChartView label="Execution duration" series=data chart=series::durations/>
-                </section>
-            </div>
+            <ChartGrid
+                title="Activity"
+                range=range
+                series=data
+                columns="two"
+                charts=vec![("Executions by status", series::throughput), ("Execution duration", series::durations)]
+            />
         }
     };
     let head = move || match detail.get() {

@@ -4,9 +4,9 @@ use crate::model::{Agent, AgentState};
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
+use crate::ui::components::window::windowed;
 use crate::ui::live::use_live;
 use crate::ui::load::load_once;
-use leptos::html::Div;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
@@ -104,22 +104,14 @@ pub fn AgentsPage() -> impl IntoView {
         rows
     });
 
-    // Windowed rendering: only the rows in view (and a few around) are in the document;
-    // spacer rows stand for the others, so 10,000 agents scroll like 30.
-    let viewport = NodeRef::<Div>::new();
-    let scroll = RwSignal::new((0.0f64, 800.0f64));
-    let measure = move || {
-        if let Some(el) = viewport.get_untracked() {
-            scroll.set((el.scroll_top() as f64, el.client_height() as f64));
-        }
-    };
+    // Windowed rendering: 10,000 agents scroll like 30.
+    let (viewport, measure, span) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
     let window = Memo::new(move |_| {
-        let (top, height) = scroll.get();
+        let s = span.get();
         rows.with(|rows| {
-            let first = ((top / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(rows.len());
-            let last = (((top + height) / ROW_HEIGHT).ceil() as usize + OVERSCAN).min(rows.len());
-            let visible: Vec<(usize, Agent)> = (first..last).map(|i| (i, rows[i].clone())).collect();
-            (first, visible, rows.len() - last)
+            (s.first..s.last)
+                .map(|i| (i, rows[i].clone()))
+                .collect::<Vec<(usize, Agent)>>()
         })
     });
 
@@ -175,13 +167,13 @@ pub fn AgentsPage() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || format!("{}px", window.get().0 as f64 * ROW_HEIGHT)></td></tr>
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || span.get().top_px(ROW_HEIGHT)></td></tr>
                             <For
-                                each=move || window.get().1
+                                each=move || window.get()
                                 key=|(i, a)| (*i, a.id.clone(), a.last_seen, a.state)
                                 children=move |(i, a)| view! { <AgentRow agent=a index=i/> }
                             />
-                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || format!("{}px", window.get().2 as f64 * ROW_HEIGHT)></td></tr>
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || span.get().bottom_px(ROW_HEIGHT)></td></tr>
                         </tbody>
                     </table>
                 </div>

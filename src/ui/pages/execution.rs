@@ -9,6 +9,7 @@ use crate::ui::components::status::{LevelTag, StatusPill};
 use crate::ui::components::time::Ago;
 use crate::ui::live::{unwatch, use_live, watch};
 use crate::ui::load::load_once;
+use crate::ui::pages::trace::Waterfall;
 use crate::ui::Now;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -135,6 +136,7 @@ fn ExecutionView(id: String) -> impl IntoView {
 
     view! {
         {header}
+        <Waterfall id=id.clone()/>
         <LogPanel id=id/>
         <section class="panel">
             <Chart label="CPU and memory" points=resources draw=draw_resources/>

@@ -5,14 +5,15 @@ use crate::charts::series;
 use crate::format;
 use crate::model::{LlmStats, Plugin, Workflow};
 use crate::ui::components::kpi::Kpi;
-use crate::ui::components::range::{use_range, RangePicker};
+use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, Loading};
 use crate::ui::components::time::Ago;
-use crate::ui::components::timechart::TimeChartView;
+use crate::ui::components::timechart::ChartGrid;
 use crate::ui::live::use_live;
 use crate::ui::load::load_keyed;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
 fn topic_rows<T>(topic: &'static str, rows: fn(&crate::live::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
@@ -64,7 +65,7 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
                         let rate = if done > 0 { format::percent(w.successful_executions as f64 * 100.0 / done as f64) } else { "–".into() };
                         view! {
                             <tr>
-                                <td><strong>{w.name.clone()}</strong><div class="sub mono">{w.id.clone()}</div></td>
+                                <td><A href=format!("/workflows/{}", w.id)>{w.name.clone()}</A><div class="sub mono">{w.id.clone()}</div></td>
                                 <td>{w.status.clone()}</td>
                                 <td class="num">{format::human_count(w.total_executions as f64)}</td>
                                 <td class="num">{format::human_count(w.successful_executions as f64)}</td>
@@ -100,21 +101,17 @@ pub fn LlmPage() -> impl IntoView {
             Some(list) => view! { <LlmView rows=list/> }.into_any(),
         }}
         <Show when=any>
-            <header class="section-head">
-                <h2>"Over time"</h2>
-                <RangePicker range=range/>
-            </header>
-            <div class="grid three">
-                <section class="panel">
-                    <TimeChartView label="LLM latency" series=data chart=series::llm_latency/>
-                </section>
-                <section class="panel">
-                    <TimeChartView label="Time to first token" series=data chart=series::time_to_first_token/>
-                </section>
-                <section class="panel">
-                    <TimeChartView label="Tokens by provider" series=data chart=series::tokens_by_provider/>
-                </section>
-            </div>
+            <ChartGrid
+                title="Over time"
+                range=range
+                series=data
+                columns="three"
+                charts=vec![
+                    ("LLM latency", series::llm_latency),
+                    ("Time to first token", series::time_to_first_token),
+                    ("Tokens by provider", series::tokens_by_provider),
+                ]
+            />
         </Show>
     }
 }

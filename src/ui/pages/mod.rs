@@ -9,3 +9,5 @@ pub mod fleet;
 pub mod not_found;
 pub mod overview;
 pub mod system;
+pub mod trace;
+pub mod workflow;

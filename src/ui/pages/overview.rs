@@ -3,9 +3,9 @@ use crate::charts::series;
 use crate::format;
 use crate::model::Execution;
 use crate::ui::components::kpi::Kpi;
-use crate::ui::components::range::{use_range, RangePicker};
+use crate::ui::components::range::use_range;
 use crate::ui::components::states::{ErrorBox, Loading};
-use crate::ui::components::timechart::TimeChartView;
+use crate::ui::components::timechart::ChartGrid;
 use crate::ui::live::use_live;
 use crate::ui::load::{load_keyed, load_once};
 use crate::ui::pages::executions::ExecutionRows;
@@ -58,26 +58,21 @@ pub fn OverviewPage() -> impl IntoView {
             <Kpi label="Executions / min" value=Signal::derive(move || format::human_count(o().executions_per_minute))/>
             <Kpi label="Tokens / min" value=Signal::derive(move || format::human_count(o().tokens_per_minute))/>
             <Kpi label="Cost / hour" value=Signal::derive(move || format::usd(o().cost_per_hour_usd))/>
+            <Kpi label="Firing alerts" value=Signal::derive(move || o().firing_alerts.to_string()) hint=Signal::derive(|| "see Alerts".to_string()) tone="failed"/>
         </div>
-        <header class="section-head">
-            <h2>"Fleet"</h2>
-            <RangePicker range=range/>
-        </header>
         {move || fleet.get().and_then(|r| r.err()).map(|e| view! { <ErrorBox error=e/> })}
-        <div class="grid two">
-            <section class="panel">
-                <TimeChartView label="Executions by status" series=data chart=series::throughput/>
-            </section>
-            <section class="panel">
-                <TimeChartView label="Execution duration" series=data chart=series::durations/>
-            </section>
-            <section class="panel">
-                <TimeChartView label="Tokens by provider" series=data chart=series::tokens_by_provider/>
-            </section>
-            <section class="panel">
-                <TimeChartView label="Error rate" series=data chart=series::error_rate/>
-            </section>
-        </div>
+        <ChartGrid
+            title="Fleet"
+            range=range
+            series=data
+            columns="two"
+            charts=vec![
+                ("Executions by status", series::throughput),
+                ("Execution duration", series::durations),
+                ("Tokens by provider", series::tokens_by_provider),
+                ("Error rate", series::error_rate),
+            ]
+        />
         <section class="panel">
             <header class="panel-head">
                 <h2>"Recent executions"</h2>
