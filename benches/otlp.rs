@@ -18,6 +18,10 @@ use prost::Message;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator the server binary ships with (src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPANS_PER_BATCH: usize = 512;
 
 fn kv(k: &str, v: V) -> KeyValue {

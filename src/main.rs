@@ -1,4 +1,8 @@
 #[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     observatory::server::cli::main().await

@@ -192,6 +192,26 @@ async fn probes_and_client_routes() {
 }
 
 #[tokio::test]
+async fn a_workflow_has_its_detail_and_its_executions() {
+    let app = app().await;
+    app.ingest(fleet()).await;
+    let (s, body) = app.get("/api/workflows/wf").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["workflow"]["name"], "Pipeline");
+    let ids: Vec<&str> = body["recent_executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["e1"]);
+    let (_, page) = app.get("/api/executions?workflow_id=wf").await;
+    assert_eq!(page["total"], 1);
+    let (s, _) = app.get("/api/workflows/nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn series_cover_every_range_from_roll_ups_that_survive_a_restart() {
     let app = app().await;
     app.ingest(fleet()).await;

@@ -111,6 +111,11 @@ test('workflows, LLM, tools and system views render with demo data', async ({ pa
   await d.open('/');
   await d.nav('Workflows').click();
   await expect(d.table('Workflows')).toContainText('Content Pipeline');
+  await d.table('Workflows').getByRole('link', { name: 'Content Pipeline' }).click();
+  await expect(page.getByRole('heading', { name: 'Content Pipeline' })).toBeVisible();
+  await expect(d.kpi('Executions')).toHaveText(/^\d/);
+  await expect(page.getByRole('table', { name: 'Executions' })).toContainText(/research-agent|writer-agent/);
+  await d.nav('Workflows').click();
   await d.nav('LLM').click();
   await expect(d.table('LLM models')).toContainText('gpt-4o');
   await expect(d.kpi('Requests')).toHaveText(/^\d/);

@@ -34,6 +34,11 @@ pub async fn get_agent_series(id: String, range: TimeRange) -> Result<Series, Ap
     respond(crate::server::queries::agent_series(&state()?, &id, range).await)
 }
 
+#[server(prefix = "/api/fn", endpoint = "workflow")]
+pub async fn get_workflow(id: String) -> Result<WorkflowDetail, ApiError> {
+    respond(crate::server::queries::workflow(&state()?, &id).await)
+}
+
 #[server(prefix = "/api/fn", endpoint = "agents")]
 pub async fn get_agents() -> Result<Vec<Agent>, ApiError> {
     Ok(crate::server::queries::agents(&state()?))
@@ -53,6 +58,7 @@ pub async fn get_executions(
 ) -> Result<Page<Execution>, ApiError> {
     let query = crate::server::store::ExecutionQuery {
         agent_id,
+        workflow_id: None,
         status,
         offset,
         limit,

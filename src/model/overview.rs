@@ -85,6 +85,13 @@ pub struct AgentDetail {
     pub recent_executions: Vec<super::Execution>,
 }
 
+/// One workflow with its most recent executions (`GET /api/workflows/:id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WorkflowDetail {
+    pub workflow: super::Workflow,
+    pub recent_executions: Vec<super::Execution>,
+}
+
 /// One execution with what its page shows besides the logs (`GET /api/executions/:id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ExecutionDetail {

@@ -144,6 +144,11 @@ pub struct Span {
     /// Span attributes, `gen_ai.*` included, values as JSON.
     #[serde(default)]
     pub attributes: Attributes,
+    /// The attributes already encoded as a JSON object, keys sorted (the OTLP mapper encodes
+    /// them once, straight from the protobuf, and leaves `attributes` empty). Never sent over
+    /// the wire; the store writes it as is and reads it back into `attributes`.
+    #[serde(skip)]
+    pub attributes_json: Option<String>,
     #[serde(default)]
     pub events: Vec<SpanEventRecord>,
     /// Agent name (`gen_ai.agent.name`, else `gen_ai.agent.id`) of agent spans.
@@ -187,6 +192,24 @@ impl Span {
 
     pub fn failed(&self) -> bool {
         self.status == SpanStatus::Error
+    }
+
+    /// One attribute, from `attributes` or else from `attributes_json`.
+    pub fn attribute(&self, key: &str) -> Option<serde_json::Value> {
+        if let Some(v) = self.attributes.get(key) {
+            return Some(v.clone());
+        }
+        let json = self.attributes_json.as_deref()?;
+        let mut all: Attributes = serde_json::from_str(json).ok()?;
+        all.remove(key)
+    }
+
+    /// Every attribute, decoded from `attributes_json` when the map is empty.
+    pub fn all_attributes(&self) -> Attributes {
+        match &self.attributes_json {
+            Some(json) if self.attributes.is_empty() => serde_json::from_str(json).unwrap_or_default(),
+            _ => self.attributes.clone(),
+        }
     }
 }
 

@@ -593,7 +593,7 @@ fn history_step(t: i64, step: i64, rng: &mut StdRng) -> Bucket {
     let n = expected.floor() as u64 + rng.random_bool(expected.fract()) as u64;
     let mut b = Bucket::new(t);
     // An incident on the second day: the flaky agent fails most of its runs for two hours.
-    let incident = (t / 3_600_000 % 168) == 30 || (t / 3_600_000 % 168) == 31;
+    let incident = matches!(t / 3_600_000 % 168, 30 | 31);
     for _ in 0..n {
         b.started += 1;
         let failed = rng.random_bool(if incident { 0.45 } else { 0.08 });

@@ -50,6 +50,25 @@ pub async fn agent(state: &AppState, id: &str) -> Result<AgentDetail, ApiError> 
     })
 }
 
+pub async fn workflow(state: &AppState, id: &str) -> Result<WorkflowDetail, ApiError> {
+    let workflow = state
+        .hub
+        .workflows()
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::not_found("workflow", id))?;
+    let query = ExecutionQuery {
+        workflow_id: Some(id.to_string()),
+        limit: 20,
+        ..Default::default()
+    };
+    let (recent_executions, _) = state.store.executions(query).await?;
+    Ok(WorkflowDetail {
+        workflow,
+        recent_executions,
+    })
+}
+
 /// Executions an agent chart reads at most (the newest in the range).
 const MAX_AGENT_RUNS: u64 = 100_000;
 

@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage/>
                             <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                             <Route path=path!("/workflows") view=pages::fleet::WorkflowsPage/>
+                            <Route path=path!("/workflows/:id") view=pages::workflow::WorkflowPage/>
                             <Route path=path!("/llm") view=pages::fleet::LlmPage/>
                             <Route path=path!("/plugins") view=pages::fleet::PluginsPage/>
                             <Route path=path!("/system") view=pages::system::SystemPage/>

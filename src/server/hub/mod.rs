@@ -158,6 +158,9 @@ impl Hub {
             }
             s.executions.insert(exec.id.clone(), exec);
         }
+        for a in s.agents.values_mut().filter(|a| !a.durations.is_empty()) {
+            a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
+        }
         s.evict();
     }
 
@@ -495,9 +498,6 @@ impl AgentEntry {
     fn view(&self, now: i64) -> Agent {
         let mut a = self.agent.clone();
         a.state = self.state(now);
-        if !self.durations.is_empty() {
-            a.p95_task_duration_ms = self.durations.value_at_quantile(0.95) as f64;
-        }
         a
     }
 }
@@ -898,10 +898,8 @@ impl State {
 
         if span.category == SpanCategory::Workflow && !terminal {
             let wf = span
-                .attributes
-                .get("gen_ai.workflow.name")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
+                .attribute("gen_ai.workflow.name")
+                .and_then(|v| v.as_str().map(str::to_string))
                 .or_else(|| span.name.split_once(' ').map(|(_, rest)| rest.to_string()))
                 .unwrap_or_else(|| span.name.clone());
             if exec.workflow_id.is_none() {
@@ -940,6 +938,8 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::LlmCall(call), now, prices, out, dirty);
+                    // The spans row holds the call; no `llm_calls` row besides it.
+                    out.batch.llm_calls.pop();
                 }
             }
             SpanCategory::Tool => {
@@ -954,6 +954,8 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::ToolCall(call), now, prices, out, dirty);
+                    // The spans row holds the call; no `tool_calls` row besides it.
+                    out.batch.tool_calls.pop();
                 }
             }
             _ => {}
@@ -1120,6 +1122,8 @@ impl State {
             entry.duration_count += 1;
             a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
             let _ = entry.durations.record(duration.max(1));
+            // Kept current here, so listing 10,000 agents computes no percentiles.
+            a.p95_task_duration_ms = entry.durations.value_at_quantile(0.95) as f64;
         }
         self.rollups.record_finish(to, ended, duration, now);
 

@@ -95,23 +95,26 @@ fn valid_id(bytes: &[u8], len: usize) -> bool {
 
 /// An attribute value as JSON. Bytes become hex; non-finite doubles become strings.
 pub fn any_to_json(v: &AnyValue) -> Value {
-    match &v.value {
-        None => Value::Null,
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::from(*i),
-        Some(any_value::Value::DoubleValue(d)) => {
+    v.value.as_ref().map_or(Value::Null, value_to_json)
+}
+
+fn value_to_json(v: &any_value::Value) -> Value {
+    match v {
+        any_value::Value::StringValue(s) => Value::String(s.clone()),
+        any_value::Value::BoolValue(b) => Value::Bool(*b),
+        any_value::Value::IntValue(i) => Value::from(*i),
+        any_value::Value::DoubleValue(d) => {
             serde_json::Number::from_f64(*d).map_or_else(|| Value::String(d.to_string()), Value::Number)
         }
-        Some(any_value::Value::ArrayValue(a)) => Value::Array(a.values.iter().map(any_to_json).collect()),
-        Some(any_value::Value::KvlistValue(kv)) => Value::Object(
+        any_value::Value::ArrayValue(a) => Value::Array(a.values.iter().map(any_to_json).collect()),
+        any_value::Value::KvlistValue(kv) => Value::Object(
             kv.values
                 .iter()
                 .map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any_to_json)))
                 .collect(),
         ),
-        Some(any_value::Value::BytesValue(b)) => Value::String(hex(b)),
-        Some(any_value::Value::StringValueStrindex(_)) => Value::Null,
+        any_value::Value::BytesValue(b) => Value::String(hex(b)),
+        any_value::Value::StringValueStrindex(_) => Value::Null,
     }
 }
 
@@ -154,6 +157,91 @@ fn attributes(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Attributes 
         out.insert(key, v);
     }
     out
+}
+
+/// [`attributes`] encoded straight to the JSON object the store keeps (keys sorted, later
+/// duplicates winning, the same limits), without building the map: `None` when empty.
+fn attributes_json(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Option<String> {
+    // Sorted by key, as the map would be.
+    let mut kept: Vec<(std::borrow::Cow<'_, str>, Option<&AnyValue>)> = Vec::with_capacity(kvs.len());
+    for kv in kvs {
+        if kept.len() >= max_count {
+            break;
+        }
+        if kv.key.is_empty() {
+            continue;
+        }
+        let key = if kv.key.len() > 256 {
+            let mut k = kv.key.clone();
+            cut(&mut k, 256);
+            std::borrow::Cow::Owned(k)
+        } else {
+            std::borrow::Cow::Borrowed(kv.key.as_str())
+        };
+        match kept.binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref())) {
+            Ok(i) => kept[i].1 = kv.value.as_ref(),
+            Err(i) => kept.insert(i, (key, kv.value.as_ref())),
+        }
+    }
+    if kept.is_empty() {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(32 * kept.len());
+    out.push(b'{');
+    for (n, (k, v)) in kept.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        json_str(&mut out, k);
+        out.push(b':');
+        json_value(&mut out, v.and_then(|v| v.value.as_ref()), max_len);
+    }
+    out.push(b'}');
+    Some(String::from_utf8(out).expect("JSON is UTF-8"))
+}
+
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("writing to a Vec");
+}
+
+/// One attribute value as [`any_to_json`] and the cutting of [`attributes`] would give it.
+fn json_value(out: &mut Vec<u8>, v: Option<&any_value::Value>, max_len: usize) {
+    use std::io::Write;
+    match v {
+        None | Some(any_value::Value::StringValueStrindex(_)) => out.extend_from_slice(b"null"),
+        Some(any_value::Value::StringValue(s)) => {
+            if s.len() > max_len {
+                let mut s = s.clone();
+                cut(&mut s, max_len);
+                json_str(out, &s);
+            } else {
+                json_str(out, s);
+            }
+        }
+        Some(any_value::Value::BoolValue(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Some(any_value::Value::IntValue(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Some(any_value::Value::DoubleValue(d)) if d.is_finite() => {
+            serde_json::to_writer(out, d).expect("writing to a Vec");
+        }
+        Some(any_value::Value::DoubleValue(d)) => json_str(out, &d.to_string()),
+        Some(any_value::Value::BytesValue(b)) => {
+            let mut h = hex(b);
+            cut(&mut h, max_len);
+            json_str(out, &h);
+        }
+        Some(other @ (any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_))) => {
+            let text = value_to_json(other).to_string();
+            if text.len() > max_len {
+                let mut text = text;
+                cut(&mut text, max_len);
+                json_str(out, &text);
+            } else {
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
 }
 
 fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
@@ -453,7 +541,8 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
         duration_ms: 0.0,
         status,
         status_message,
-        attributes: attributes(a, MAX_SPAN_ATTRIBUTES, max_len),
+        attributes: Attributes::new(),
+        attributes_json: attributes_json(a, MAX_SPAN_ATTRIBUTES, max_len),
         events,
         agent_name,
         provider,

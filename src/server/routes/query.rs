@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/agents/{id}", get(agent))
         .route("/api/agents/{id}/series", get(agent_series))
+        .route("/api/workflows/{id}", get(workflow))
         .route("/api/series", get(series))
         .route("/api/executions", get(executions))
         .route("/api/executions/{id}", get(execution))
@@ -73,6 +74,10 @@ async fn unknown_api(Path(rest): Path<String>) -> ApiError {
     ApiError::not_found("API route", &format!("/api/{rest}"))
 }
 
+async fn workflow(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(queries::workflow(&s, &id).await?))
+}
+
 async fn agent(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(queries::agent(&s, &id).await?))
 }
@@ -100,6 +105,7 @@ async fn agent_series(
 #[serde(deny_unknown_fields)]
 struct ExecutionParams {
     agent_id: Option<String>,
+    workflow_id: Option<String>,
     status: Option<ExecutionStatus>,
     #[serde(default)]
     offset: u64,
@@ -113,6 +119,7 @@ async fn executions(
 ) -> Result<impl IntoResponse, ApiError> {
     let query = ExecutionQuery {
         agent_id: p.agent_id,
+        workflow_id: p.workflow_id,
         status: p.status,
         offset: p.offset,
         limit: p.limit,

@@ -106,6 +106,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecutionQuery {
     pub agent_id: Option<String>,
+    #[serde(default)]
+    pub workflow_id: Option<String>,
     pub status: Option<ExecutionStatus>,
     pub offset: u64,
     pub limit: u64,

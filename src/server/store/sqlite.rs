@@ -47,6 +47,10 @@ impl SqliteStore {
         // FULL: an acknowledged commit survives power loss too, not only a killed process.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The writer's page cache: 64 MiB (default 2 MiB) keeps the index pages that inserts
+        // touch; temporary b-trees stay in memory.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
 
@@ -200,10 +204,14 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
             for s in &b.spans {
-                let attributes = if s.attributes.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&s.attributes)?)
+                let encoded;
+                let attributes: Option<&str> = match &s.attributes_json {
+                    Some(json) => Some(json),
+                    None if s.attributes.is_empty() => None,
+                    None => {
+                        encoded = serde_json::to_string(&s.attributes)?;
+                        Some(&encoded)
+                    }
                 };
                 let events = if s.events.is_empty() {
                     None
@@ -474,6 +482,10 @@ impl Store for SqliteStore {
             if let Some(agent) = &q.agent_id {
                 args.push(Box::new(agent.clone()));
                 filter.push_str(&format!(" AND agent_id = ?{}", args.len()));
+            }
+            if let Some(workflow) = &q.workflow_id {
+                args.push(Box::new(workflow.clone()));
+                filter.push_str(&format!(" AND json_extract(data, '$.workflow_id') = ?{}", args.len()));
             }
             if let Some(status) = q.status {
                 args.push(Box::new(status.as_str()));

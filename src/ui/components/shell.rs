@@ -156,6 +156,7 @@ pub fn TopBar() -> impl IntoView {
             "executions" if path.len() > "/executions/".len() => "Execution",
             "executions" => "Executions",
             "alerts" => "Alerts",
+            "workflows" if path.len() > "/workflows/".len() => "Workflow",
             "workflows" => "Workflows",
             "llm" => "LLM providers and models",
             "plugins" => "Tools and plugins",

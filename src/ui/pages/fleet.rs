@@ -13,6 +13,7 @@ use crate::ui::live::use_live;
 use crate::ui::load::load_keyed;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
 fn topic_rows<T>(topic: &'static str, rows: fn(&crate::live::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
@@ -64,7 +65,7 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
                         let rate = if done > 0 { format::percent(w.successful_executions as f64 * 100.0 / done as f64) } else { "–".into() };
                         view! {
                             <tr>
-                                <td><strong>{w.name.clone()}</strong><div class="sub mono">{w.id.clone()}</div></td>
+                                <td><A href=format!("/workflows/{}", w.id)>{w.name.clone()}</A><div class="sub mono">{w.id.clone()}</div></td>
                                 <td>{w.status.clone()}</td>
                                 <td class="num">{format::human_count(w.total_executions as f64)}</td>
                                 <td class="num">{format::human_count(w.successful_executions as f64)}</td>

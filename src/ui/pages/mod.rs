@@ -10,3 +10,4 @@ pub mod not_found;
 pub mod overview;
 pub mod system;
 pub mod trace;
+pub mod workflow;

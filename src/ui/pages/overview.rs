@@ -58,6 +58,7 @@ pub fn OverviewPage() -> impl IntoView {
             <Kpi label="Executions / min" value=Signal::derive(move || format::human_count(o().executions_per_minute))/>
             <Kpi label="Tokens / min" value=Signal::derive(move || format::human_count(o().tokens_per_minute))/>
             <Kpi label="Cost / hour" value=Signal::derive(move || format::usd(o().cost_per_hour_usd))/>
+            <Kpi label="Firing alerts" value=Signal::derive(move || o().firing_alerts.to_string()) hint=Signal::derive(|| "see Alerts".to_string()) tone="failed"/>
         </div>
         {move || fleet.get().and_then(|r| r.err()).map(|e| view! { <ErrorBox error=e/> })}
         <ChartGrid

@@ -139,7 +139,7 @@ fn genai_spans_map_to_llm_tool_agent_and_plain_spans() {
     assert_eq!(chat.model.as_deref(), Some("gpt-4o-2024-08-06"));
     assert_eq!((chat.tokens_in, chat.tokens_out), (Some(1200), Some(300)));
     assert_eq!(chat.ttft_ms, Some(250.0));
-    assert_eq!(chat.attributes["gen_ai.usage.cache_read.input_tokens"], 100);
+    assert_eq!(chat.all_attributes()["gen_ai.usage.cache_read.input_tokens"], 100);
     assert!((chat.duration_ms - 890.0).abs() < 1e-6);
     assert_eq!(chat.service.as_deref(), Some("research-svc"));
     let tool = &sp[1].span;
@@ -254,7 +254,7 @@ fn old_and_new_content_events_are_kept() {
     ];
     let m = traces(request(vec![sp]), &Limits::default());
     let span = &spans(&m)[0].span;
-    assert!(span.attributes["gen_ai.input.messages"]
+    assert!(span.all_attributes()["gen_ai.input.messages"]
         .as_str()
         .unwrap()
         .contains("hi"));
@@ -302,7 +302,7 @@ fn long_values_are_cut_so_validation_passes() {
     for e in &m.events {
         assert!(e.validate(&limits).is_empty(), "{:?}", e.validate(&limits));
     }
-    let v = spans(&m)[0].span.attributes["gen_ai.input.messages"]
+    let v = spans(&m)[0].span.all_attributes()["gen_ai.input.messages"]
         .as_str()
         .unwrap()
         .to_string();
@@ -468,8 +468,8 @@ fn otlp_json_rules_hold_for_the_generated_types() {
     assert_eq!(span.span_kind, "client");
     assert_eq!((span.tokens_in, span.tokens_out), (Some(42), Some(7)));
     assert_eq!(span.status, SpanStatus::Error);
-    assert_eq!(span.attributes["temperature"], 0.5);
-    assert_eq!(span.attributes["tags"], serde_json::json!(["a", true]));
+    assert_eq!(span.all_attributes()["temperature"], 0.5);
+    assert_eq!(span.all_attributes()["tags"], serde_json::json!(["a", true]));
     assert!(span.is_root());
 
     // Metrics: flattened oneofs, string counts and bucket counts.
@@ -494,4 +494,59 @@ fn otlp_json_rules_hold_for_the_generated_types() {
     // Bad hex is an error, not a silent zero id.
     let bad = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"00"}]}]}]}"#;
     assert!(serde_json::from_str::<ExportTraceServiceRequest>(bad).is_err());
+}
+
+#[test]
+fn attributes_are_encoded_as_the_map_would_be() {
+    use opentelemetry_proto::tonic::common::v1::{any_value::Value as V, AnyValue, ArrayValue, KeyValueList};
+    let kv = |k: &str, v: Option<V>| KeyValue {
+        key: k.into(),
+        value: v.map(|v| AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
+    let kvs = vec![
+        kv("z", Some(V::StringValue("quote \" and \\ and \n é".into()))),
+        kv("a", Some(V::IntValue(-7))),
+        kv("", Some(V::IntValue(1))),
+        kv("d", Some(V::DoubleValue(0.2))),
+        kv("nan", Some(V::DoubleValue(f64::NAN))),
+        kv("inf", Some(V::DoubleValue(f64::NEG_INFINITY))),
+        kv("whole", Some(V::DoubleValue(3.0))),
+        kv("b", Some(V::BoolValue(true))),
+        kv("a", Some(V::StringValue("later wins".into()))),
+        kv("none", None),
+        kv("bytes", Some(V::BytesValue(vec![1, 0xab]))),
+        kv(
+            "arr",
+            Some(V::ArrayValue(ArrayValue {
+                values: vec![AnyValue {
+                    value: Some(V::StringValue("stop".into())),
+                }],
+            })),
+        ),
+        kv(
+            "obj",
+            Some(V::KvlistValue(KeyValueList {
+                values: vec![kv("y", Some(V::IntValue(1))), kv("x", None)],
+            })),
+        ),
+        kv("long", Some(V::StringValue("é".repeat(40)))),
+        kv(
+            "longarr",
+            Some(V::ArrayValue(ArrayValue {
+                values: (0..20)
+                    .map(|i| AnyValue {
+                        value: Some(V::IntValue(i)),
+                    })
+                    .collect(),
+            })),
+        ),
+        kv(&"k".repeat(300), Some(V::IntValue(2))),
+    ];
+    for (count, len) in [(256, 64), (3, 64), (256, 10_000)] {
+        let map = attributes(&kvs, count, len);
+        let want = serde_json::to_string(&map).unwrap();
+        assert_eq!(attributes_json(&kvs, count, len).unwrap(), want);
+    }
+    assert_eq!(attributes_json(&[], 256, 64), None);
 }
