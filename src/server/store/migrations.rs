@@ -59,8 +59,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE rollups (step_ms INTEGER NOT NULL, t INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (step_ms, t)) WITHOUT ROWID;
     "#,
-    // 4: spans of traces (OpenTelemetry), keyed by trace and span id. Fixed fields are columns;
-    // attributes and events are JSON.
+    // 4: spans of traces (OpenTelemetry). Fixed fields are columns; attributes and events are
+    // JSON. A rowid table unique on (trace_id, span_id): rows are large, and a WITHOUT ROWID
+    // b-tree keyed by random hex ids moved them about on every insert.
     r#"
     CREATE TABLE spans (
         trace_id TEXT NOT NULL,
@@ -85,44 +86,8 @@ pub const MIGRATIONS: &[&str] = &[
         ttft_ms REAL,
         tool_name TEXT,
         attributes TEXT,
-        events TEXT,
-        PRIMARY KEY (trace_id, span_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX spans_execution ON spans (execution_id, start_ns);
-    "#,
-    // 5: spans in a rowid table, unique on (trace_id, span_id): rows are large (attributes),
-    // and a WITHOUT ROWID b-tree keyed by random hex ids moved them about on every insert.
-    r#"
-    CREATE TABLE spans_rowid (
-        trace_id TEXT NOT NULL,
-        span_id TEXT NOT NULL,
-        execution_id TEXT NOT NULL,
-        parent_span_id TEXT,
-        name TEXT NOT NULL,
-        category TEXT NOT NULL,
-        span_kind TEXT NOT NULL,
-        operation TEXT,
-        service TEXT,
-        start_ns INTEGER NOT NULL,
-        end_ns INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        status_message TEXT,
-        agent_name TEXT,
-        provider TEXT,
-        model TEXT,
-        tokens_in INTEGER,
-        tokens_out INTEGER,
-        cost_usd REAL,
-        ttft_ms REAL,
-        tool_name TEXT,
-        attributes TEXT,
         events TEXT
     );
-    INSERT INTO spans_rowid SELECT trace_id, span_id, execution_id, parent_span_id, name, category, span_kind,
-        operation, service, start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in,
-        tokens_out, cost_usd, ttft_ms, tool_name, attributes, events FROM spans ORDER BY execution_id, start_ns;
-    DROP TABLE spans;
-    ALTER TABLE spans_rowid RENAME TO spans;
     CREATE UNIQUE INDEX spans_id ON spans (trace_id, span_id);
     CREATE INDEX spans_execution ON spans (execution_id, start_ns);
     "#,
