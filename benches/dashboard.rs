@@ -5,15 +5,12 @@
 //! Run: `cargo bench --bench dashboard --features ssr` (prints its figures; asserts nothing).
 
 use observatory::model::{AgentEvent, Event, ExecutionEvent, ExecutionStatus, StatusEvent};
-use observatory::server::{AppState, Config, DashboardServer};
+mod common;
+
 use std::time::Instant;
 
 const AGENTS: usize = 10_000;
 const REQUESTS: usize = 200;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 async fn time_get(client: &reqwest::Client, url: &str) -> (Vec<f64>, usize) {
     let mut times = Vec::with_capacity(REQUESTS);
@@ -30,19 +27,9 @@ async fn time_get(client: &reqwest::Client, url: &str) -> (Vec<f64>, usize) {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(Config {
-        data_dir: dir.path().into(),
-        otlp_grpc_listen: None,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = DashboardServer::from_state(state.clone());
-    let collector = server.collector();
-    tokio::spawn(server.serve_on(listener, std::future::pending()));
+    let common::Bench {
+        state, addr, collector, ..
+    } = common::start().await;
 
     // 10,000 agents with labels, each with a finished execution (so percentiles are filled).
     for chunk in (0..AGENTS).collect::<Vec<_>>().chunks(1000) {
@@ -83,16 +70,16 @@ async fn main() {
     let (times, bytes) = time_get(&client, &format!("http://{addr}/api/agents")).await;
     println!(
         "GET /api/agents, {AGENTS} agents, {REQUESTS} requests: p50 {:.2} ms, p99 {:.2} ms, {:.1} MB JSON",
-        percentile(&times, 0.5),
-        percentile(&times, 0.99),
+        common::percentile(&times, 0.5),
+        common::percentile(&times, 0.99),
         bytes as f64 / 1e6
     );
     for range in ["15m", "1h", "6h", "24h", "7d"] {
         let (times, bytes) = time_get(&client, &format!("http://{addr}/api/series?range={range}")).await;
         println!(
             "GET /api/series?range={range:>3}: p50 {:.2} ms, p99 {:.2} ms, {} KB",
-            percentile(&times, 0.5),
-            percentile(&times, 0.99),
+            common::percentile(&times, 0.5),
+            common::percentile(&times, 0.99),
             bytes / 1000
         );
     }

@@ -6,13 +6,10 @@
 
 use futures::{SinkExt, StreamExt};
 use observatory::model::{Event, LogEvent};
-use observatory::server::{AppState, Config, DashboardServer};
+mod common;
+
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn lines(execution: &str, from: usize, n: usize) -> Vec<Event> {
     (from..from + n)
@@ -28,19 +25,9 @@ fn lines(execution: &str, from: usize, n: usize) -> Vec<Event> {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(Config {
-        data_dir: dir.path().into(),
-        otlp_grpc_listen: None,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = DashboardServer::from_state(state.clone());
-    let collector = server.collector();
-    tokio::spawn(server.serve_on(listener, std::future::pending()));
+    let common::Bench {
+        state, addr, collector, ..
+    } = common::start().await;
 
     // 1. Latency: one line at a time, from the moment it is sent to the moment the client has it.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
@@ -69,8 +56,8 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     println!(
         "log line, ingest call to client receipt (1000 lines, one at a time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        common::percentile(&latencies, 0.5),
+        common::percentile(&latencies, 0.99),
         latencies.last().unwrap()
     );
     drop(ws);

@@ -7,7 +7,8 @@
 //! Run: `cargo bench --bench otlp --features ssr` (prints its figures; asserts nothing).
 //! `OTLP_BENCH_BATCHES` (default 600) and `OTLP_BENCH_CONCURRENCY` (default 8) tune it.
 
-use observatory::server::{AppState, Config, DashboardServer};
+mod common;
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     any_value::Value as V, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -166,10 +167,6 @@ fn batches(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -237,17 +234,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(Config {
-        data_dir: dir.path().into(),
-        otlp_grpc_listen: None,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(DashboardServer::from_state(state.clone()).serve_on(listener, std::future::pending()));
+    let common::Bench { addr, dir, .. } = common::start().await;
 
     let built = Instant::now();
     let warmup = Arc::new(batches(20));
@@ -271,8 +258,8 @@ async fn main() {
     );
     println!(
         "request latency (512 spans, until durable): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        common::percentile(&latencies, 0.5),
+        common::percentile(&latencies, 0.99),
         latencies.last().unwrap()
     );
     // Acknowledged means committed: count the rows the store holds.
