@@ -33,22 +33,7 @@ where
     F: Fn() -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
-    let data: Loaded<T> = RwSignal::new(None);
-    let issued = Rc::new(Cell::new(0u64));
-    let load = Rc::new(move || {
-        let n = issued.get() + 1;
-        issued.set(n);
-        let (issued, future) = (issued.clone(), fetch());
-        leptos::task::spawn_local(async move {
-            let result = future.await;
-            if issued.get() == n {
-                data.try_set(Some(result));
-            }
-        });
-    });
-    load();
-    on_topic(topic, move || load());
-    data
+    load_keyed(topic, 0.0, Memo::new(|_| ()), move |_| fetch())
 }
 
 /// Calls `fetch(key)` now, again whenever `key` changes, and again when `topic` changes,

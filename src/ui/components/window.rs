@@ -6,13 +6,13 @@ use leptos::prelude::*;
 
 /// Which rows of a list of `len` are in view: `first..last`, with `after` rows below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
+pub struct Visible {
     pub first: usize,
     pub last: usize,
     pub after: usize,
 }
 
-impl Span {
+impl Visible {
     pub fn top_px(&self, row_height: f64) -> String {
         format!("{}px", self.first as f64 * row_height)
     }
@@ -27,7 +27,7 @@ pub fn windowed(
     len: impl Fn() -> usize + Send + Sync + 'static,
     row_height: f64,
     overscan: usize,
-) -> (NodeRef<Div>, impl Fn() + Copy + 'static, Memo<Span>) {
+) -> (NodeRef<Div>, impl Fn() + Copy + 'static, Memo<Visible>) {
     let viewport = NodeRef::<Div>::new();
     let scroll = RwSignal::new((0.0f64, 800.0f64));
     let measure = move || {
@@ -40,7 +40,7 @@ pub fn windowed(
         let len = len();
         let first = ((top / row_height) as usize).saturating_sub(overscan).min(len);
         let last = (((top + height) / row_height).ceil() as usize + overscan).min(len);
-        Span {
+        Visible {
             first,
             last,
             after: len - last,

@@ -105,9 +105,9 @@ pub fn AgentsPage() -> impl IntoView {
     });
 
     // Windowed rendering: 10,000 agents scroll like 30.
-    let (viewport, measure, span) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
+    let (viewport, measure, visible) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
     let window = Memo::new(move |_| {
-        let s = span.get();
+        let s = visible.get();
         rows.with(|rows| {
             (s.first..s.last)
                 .map(|i| (i, rows[i].clone()))
@@ -167,13 +167,13 @@ pub fn AgentsPage() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || span.get().top_px(ROW_HEIGHT)></td></tr>
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || visible.get().top_px(ROW_HEIGHT)></td></tr>
                             <For
                                 each=move || window.get()
                                 key=|(i, a)| (*i, a.id.clone(), a.last_seen, a.state)
                                 children=move |(i, a)| view! { <AgentRow agent=a index=i/> }
                             />
-                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || span.get().bottom_px(ROW_HEIGHT)></td></tr>
+                            <tr class="spacer" aria-hidden="true"><td colspan=COLUMNS.len() style:height=move || visible.get().bottom_px(ROW_HEIGHT)></td></tr>
                         </tbody>
                     </table>
                 </div>

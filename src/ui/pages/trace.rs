@@ -75,9 +75,9 @@ pub fn Waterfall(id: String) -> impl IntoView {
         })
     });
 
-    let (viewport, measure, span) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
+    let (viewport, measure, visible) = windowed(move || rows.with(Vec::len), ROW_HEIGHT, OVERSCAN);
     let window = Memo::new(move |_| {
-        let s = span.get();
+        let s = visible.get();
         rows.with(|rows| rows[s.first..s.last].to_vec())
     });
 
@@ -223,7 +223,7 @@ pub fn Waterfall(id: String) -> impl IntoView {
                     <div class="waterfall-main">
                         <div class="span-axis" aria-hidden="true"><div class="span-name"></div><div class="span-track">{ticks}</div></div>
                         <div class="span-rows" role="treegrid" aria-label="Spans" node_ref=viewport on:scroll=move |_| measure()>
-                            <div style:height=move || span.get().top_px(ROW_HEIGHT)></div>
+                            <div style:height=move || visible.get().top_px(ROW_HEIGHT)></div>
                             <For
                                 each=move || window.get()
                                 key=move |r| {
@@ -233,7 +233,7 @@ pub fn Waterfall(id: String) -> impl IntoView {
                                 }
                                 children=row_view
                             />
-                            <div style:height=move || span.get().bottom_px(ROW_HEIGHT)></div>
+                            <div style:height=move || visible.get().bottom_px(ROW_HEIGHT)></div>
                         </div>
                     </div>
                     {drawer}
