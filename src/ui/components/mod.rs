@@ -7,6 +7,7 @@ pub mod range;
 pub mod shell;
 pub mod states;
 pub mod status;
+pub mod table;
 pub mod time;
 pub mod timechart;
 pub mod toasts;

@@ -3,6 +3,7 @@ use crate::format;
 use crate::model::{Execution, ExecutionStatus};
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::StatusPill;
+use crate::ui::components::table::DataTable;
 use crate::ui::components::time::Ago;
 use crate::ui::load::load_on;
 use crate::ui::Now;
@@ -99,25 +100,9 @@ fn build_href(status: Option<ExecutionStatus>, agent: Option<&str>, offset: u64)
 #[component]
 pub fn ExecutionRows(rows: Vec<Execution>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="data" aria-label="Executions">
-                <thead>
-                    <tr>
-                        <th scope="col">"Execution"</th>
-                        <th scope="col">"Agent"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col" class="num">"Started"</th>
-                        <th scope="col" class="num">"Duration"</th>
-                        <th scope="col" class="num">"Tokens"</th>
-                        <th scope="col" class="num">"Cost"</th>
-                        <th scope="col" class="num">"Logs"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable label="Executions" columns=&[("Execution", false), ("Agent", false), ("Status", false), ("Started", true), ("Duration", true), ("Tokens", true), ("Cost", true), ("Logs", true)]>
                     {rows.into_iter().map(|e| view! { <ExecutionRow e=e/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 

@@ -7,6 +7,7 @@ use crate::model::{LlmStats, Plugin, Workflow};
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, Loading};
+use crate::ui::components::table::DataTable;
 use crate::ui::components::time::Ago;
 use crate::ui::components::timechart::ChartGrid;
 use crate::ui::live::use_live;
@@ -42,23 +43,7 @@ pub fn WorkflowsPage() -> impl IntoView {
 #[component]
 fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="data" aria-label="Workflows">
-                <thead>
-                    <tr>
-                        <th scope="col">"Workflow"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col" class="num">"Executions"</th>
-                        <th scope="col" class="num">"Succeeded"</th>
-                        <th scope="col" class="num">"Failed"</th>
-                        <th scope="col" class="num">"Success rate"</th>
-                        <th scope="col" class="num">"Running"</th>
-                        <th scope="col" class="num">"Avg time"</th>
-                        <th scope="col" class="num">"Nodes"</th>
-                        <th scope="col" class="num">"Last run"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable label="Workflows" columns=&[("Workflow", false), ("Status", false), ("Executions", true), ("Succeeded", true), ("Failed", true), ("Success rate", true), ("Running", true), ("Avg time", true), ("Nodes", true), ("Last run", true)]>
                     {rows.into_iter().map(|w| {
                         let done = w.successful_executions + w.failed_executions;
                         let avg = if done > 0 { format::duration_ms(w.avg_execution_time_ms) } else { "–".into() };
@@ -78,9 +63,7 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
                             </tr>
                         }
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 
@@ -137,25 +120,7 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
             <Kpi label="Tokens" value=format::human_count(tokens as f64)/>
             <Kpi label="Cost" value=format::usd(cost)/>
         </div>
-        <div class="table-wrap">
-            <table class="data" aria-label="LLM models">
-                <thead>
-                    <tr>
-                        <th scope="col">"Provider / model"</th>
-                        <th scope="col" class="num">"Requests"</th>
-                        <th scope="col" class="num">"Failed"</th>
-                        <th scope="col" class="num">"Error rate"</th>
-                        <th scope="col" class="num">"Prompt tokens"</th>
-                        <th scope="col" class="num">"Completion tokens"</th>
-                        <th scope="col" class="num">"Avg latency"</th>
-                        <th scope="col" class="num">"p95 latency"</th>
-                        <th scope="col" class="num">"TTFT"</th>
-                        <th scope="col" class="num">"Tokens / s"</th>
-                        <th scope="col" class="num">"Req / min"</th>
-                        <th scope="col" class="num">"Cost"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable label="LLM models" columns=&[("Provider / model", false), ("Requests", true), ("Failed", true), ("Error rate", true), ("Prompt tokens", true), ("Completion tokens", true), ("Avg latency", true), ("p95 latency", true), ("TTFT", true), ("Tokens / s", true), ("Req / min", true), ("Cost", true)]>
                     {rows.into_iter().map(|m| view! {
                         <tr>
                             <td><strong>{m.model.clone()}</strong><div class="sub">{m.provider.clone()}</div></td>
@@ -172,9 +137,7 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
                             <td class="num">{format::usd(m.cost_usd)}</td>
                         </tr>
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 
@@ -212,23 +175,7 @@ fn latency(p: &Plugin) -> String {
 #[component]
 fn PluginTable(rows: Vec<Plugin>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="data" aria-label="Tools and plugins">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Version"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col" class="num">"Calls"</th>
-                        <th scope="col" class="num">"Errors"</th>
-                        <th scope="col" class="num">"Error rate"</th>
-                        <th scope="col" class="num">"Avg latency"</th>
-                        <th scope="col" class="num">"Last call"</th>
-                        <th scope="col" class="num">"Reloads"</th>
-                        <th scope="col" class="num">"Last reload"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable label="Tools and plugins" columns=&[("Name", false), ("Version", false), ("State", false), ("Calls", true), ("Errors", true), ("Error rate", true), ("Avg latency", true), ("Last call", true), ("Reloads", true), ("Last reload", true)]>
                     {rows.into_iter().map(|p| view! {
                         <tr>
                             <td><strong>{p.name.clone()}</strong><div class="sub mono">{p.id.clone()}</div></td>
@@ -243,8 +190,6 @@ fn PluginTable(rows: Vec<Plugin>) -> impl IntoView {
                             <td class="num">{p.last_reload.map(|t| view! { <Ago ts=t/> })}</td>
                         </tr>
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
