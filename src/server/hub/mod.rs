@@ -694,22 +694,10 @@ impl State {
                     .unwrap_or_else(|| prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out));
                 let failed = e.error.is_some();
                 let id = format!("{}/{}", e.provider, e.model);
-                dirty.llm.insert(id.clone());
                 if !self.llm_from_calls.contains(&id) {
                     self.llm_from_calls.insert(id.clone());
                 }
-                let entry = self.llm.entry(id.clone()).or_insert_with(|| {
-                    LlmEntry::new(
-                        LlmStats {
-                            id,
-                            provider: e.provider.clone(),
-                            model: e.model.clone(),
-                            ..Default::default()
-                        },
-                        0.0,
-                    )
-                });
-                entry.record(&e, cost, ts);
+                self.llm_mut(id, &e.provider, &e.model, dirty).record(&e, cost, ts);
                 let tokens = e.tokens_in + e.tokens_out;
                 let agent_id = e.agent_id.clone().or_else(|| {
                     e.execution_id
@@ -1009,6 +997,22 @@ impl State {
         }
     }
 
+    /// The stats of one provider/model (`id` is `provider/model`), created when new.
+    fn llm_mut(&mut self, id: String, provider: &str, model: &str, dirty: &mut Dirty) -> &mut LlmEntry {
+        dirty.llm.insert(id.clone());
+        self.llm.entry(id.clone()).or_insert_with(|| {
+            LlmEntry::new(
+                LlmStats {
+                    id,
+                    provider: provider.to_string(),
+                    model: model.to_string(),
+                    ..Default::default()
+                },
+                0.0,
+            )
+        })
+    }
+
     /// Aggregated usage from metrics, for models whose calls are not reported one by one.
     fn apply_llm_usage(
         &mut self,
@@ -1024,19 +1028,8 @@ impl State {
         }
         let ts = e.timestamp.unwrap_or(now);
         let cost = prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out);
-        dirty.llm.insert(id.clone());
-        let entry = self.llm.entry(id.clone()).or_insert_with(|| {
-            LlmEntry::new(
-                LlmStats {
-                    id,
-                    provider: e.provider.clone(),
-                    model: e.model.clone(),
-                    ..Default::default()
-                },
-                0.0,
-            )
-        });
-        entry.record_usage(&e, cost, ts);
+        self.llm_mut(id, &e.provider, &e.model, dirty)
+            .record_usage(&e, cost, ts);
         self.rollups.record(ts, now, |b| {
             let tokens = e.tokens_in + e.tokens_out;
             b.tokens += tokens;
