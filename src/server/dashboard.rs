@@ -123,6 +123,9 @@ impl DashboardServer {
         let listener = tokio::net::TcpListener::bind(self.state.config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.state.config.listen))?;
+        // The served binary compresses its dashboard once, up front, off the async threads
+        // (servers started with `serve_on`, as tests do, compress on first request).
+        tokio::task::spawn_blocking(super::routes::assets::warm);
         self.serve_on(listener, shutdown_signal()).await
     }
 
@@ -154,7 +157,6 @@ impl DashboardServer {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let addr = listener.local_addr()?;
-        tokio::task::spawn_blocking(super::routes::assets::warm);
         let mut tasks = vec![
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),
