@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     Unauthorized,
     Forbidden,
+    /// A rate limit was reached (429 + Retry-After).
+    TooManyRequests,
     Overloaded,
     Internal,
 }

@@ -178,7 +178,17 @@ async fn probes_and_client_routes() {
     assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("healthy")));
     let (s, body) = app.get("/health/ready").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["status"], "healthy", "{body}");
+    for check in ["store", "ingest", "memory", "notifier", "websocket"] {
+        assert!(body["checks"][check]["status"].is_string(), "{check}: {body}");
+    }
+    assert_eq!(body["checks"]["store"]["status"], "ok");
+    assert_eq!(body["checks"]["store"]["message"], "probe write and read succeeded");
+    assert!(
+        body["checks"]["memory"]["details"]["rssMB"].as_f64().unwrap() > 0.0,
+        "{body}"
+    );
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
     // A client-side route gets the app's index.html (or, unbuilt, a page saying how to build it).
     let (s, body) = app.get("/executions/some-id").await;
     assert_eq!(s, StatusCode::OK);
@@ -273,4 +283,21 @@ async fn series_cover_every_range_from_roll_ups_that_survive_a_restart() {
             "{range} after restart"
         );
     }
+}
+
+#[tokio::test]
+async fn readiness_is_unhealthy_503_when_the_store_cannot_write() {
+    let app = app().await;
+    app.state.store.close().await;
+    let (s, body) = app.get("/health/ready").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["checks"]["store"]["status"], "error");
+    assert!(
+        body["checks"]["store"]["message"].as_str().unwrap().contains("probe"),
+        "{body}"
+    );
+    // Liveness is about the process, which is fine.
+    let (s, _) = app.get("/health/live").await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -516,3 +516,94 @@ async fn a_full_queue_is_503_with_retry_after_over_http_and_unavailable_over_grp
     }
     assert!(refused >= 3, "{refused} of 4 refused");
 }
+
+#[tokio::test]
+async fn exporters_need_an_ingest_token_over_http_and_grpc() {
+    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let token = |name: &str, role| TokenConfig {
+        name: name.into(),
+        role,
+        sha256: hash_token(&format!("{name}-secret")),
+    };
+    let mut config = Config {
+        data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
+        ..Config::default()
+    };
+    config.auth.tokens = vec![token("ingest", Role::Ingest), token("viewer", Role::Viewer)];
+    let server = start_with(AppState::open(config).await.unwrap(), dir).await;
+
+    // gRPC: no token, a token of the wrong role, then the ingest token.
+    let json = traces_json(vec![span_json(
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+        "invoke_agent a",
+    )]);
+    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
+        .await
+        .unwrap();
+    let err = client.export(req.clone()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
+    let with = |token: &str| {
+        let mut r = tonic::Request::new(req.clone());
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    };
+    let err = client.export(with("viewer-secret")).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err}");
+    assert!(err.message().contains("ingest"), "{err}");
+    client.export(with("ingest-secret")).await.unwrap();
+
+    // HTTP: the SDK's exporter with its headers.
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("http://{}/v1/traces", server.http))
+        .with_headers([("authorization".to_string(), "Bearer ingest-secret".to_string())].into())
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name("svc").build())
+        .build();
+    let trace_id = tokio::task::spawn_blocking(move || {
+        let tracer = provider.tracer("t");
+        let mut span = tracer
+            .span_builder("invoke_agent writer")
+            .with_attributes(vec![
+                KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                KeyValue::new("gen_ai.agent.name", "writer"),
+            ])
+            .start(&tracer);
+        let id = span.span_context().trace_id().to_string();
+        span.end();
+        provider.shutdown().unwrap();
+        id
+    })
+    .await
+    .unwrap();
+    let read = |path: String| {
+        reqwest::Client::new()
+            .get(format!("http://{}{path}", server.http))
+            .bearer_auth("viewer-secret")
+            .send()
+    };
+    let e: Value = read(format!("/api/executions/{trace_id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["execution"]["agent_id"], "writer", "{e}");
+    assert_eq!(read("/api/agents".into()).await.unwrap().status(), 200);
+    // Without a token, nothing is readable.
+    let anonymous = reqwest::get(format!("http://{}/api/executions/{trace_id}", server.http))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

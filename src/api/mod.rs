@@ -10,6 +10,12 @@ fn state() -> Result<crate::server::AppState, ApiError> {
     use_context::<crate::server::AppState>().ok_or_else(ApiError::internal)
 }
 
+/// With authentication on, actions are recorded under the signed-in name, whatever `by` says.
+#[cfg(feature = "ssr")]
+fn actor(by: String) -> String {
+    use_context::<Option<Principal>>().flatten().map_or(by, |p| p.name)
+}
+
 /// Gives a failed server function the HTTP status of its error code, as REST does.
 #[cfg(feature = "ssr")]
 fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
@@ -94,7 +100,7 @@ pub async fn acknowledge_alert(
             &state()?,
             &id,
             AckRequest {
-                by,
+                by: actor(by),
                 note,
                 expires_in_minutes,
             },
@@ -105,11 +111,13 @@ pub async fn acknowledge_alert(
 
 #[server(prefix = "/api/fn", endpoint = "alerts/unack")]
 pub async fn unacknowledge_alert(id: String, by: String) -> Result<Alert, ApiError> {
-    respond(crate::server::queries::unacknowledge(&state()?, &id, &by).await)
+    respond(crate::server::queries::unacknowledge(&state()?, &id, &actor(by)).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "silences/create", input = leptos::server_fn::codec::Json)]
 pub async fn create_silence(request: SilenceRequest) -> Result<Silence, ApiError> {
+    let mut request = request;
+    request.created_by = actor(request.created_by);
     respond(crate::server::queries::silence(&state()?, request).await)
 }
 
@@ -120,7 +128,7 @@ pub async fn preview_silence(matchers: Labels) -> Result<Vec<Alert>, ApiError> {
 
 #[server(prefix = "/api/fn", endpoint = "silences/expire")]
 pub async fn expire_silence(id: String, by: String) -> Result<Silence, ApiError> {
-    respond(crate::server::queries::expire_silence(&state()?, &id, &by).await)
+    respond(crate::server::queries::expire_silence(&state()?, &id, &actor(by)).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "health")]

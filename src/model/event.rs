@@ -265,6 +265,15 @@ pub struct Limits {
     pub max_text_len: usize,
     pub max_attributes: usize,
     pub max_attribute_len: usize,
+    /// Most distinct agents kept: events that would add one more are refused (400 naming
+    /// `max_agents`), so a misbehaving producer cannot grow memory and every per-agent series
+    /// without bound.
+    #[serde(default = "default_max_agents")]
+    pub max_agents: usize,
+}
+
+fn default_max_agents() -> usize {
+    50_000
 }
 
 impl Default for Limits {
@@ -274,11 +283,26 @@ impl Default for Limits {
             max_text_len: 64 * 1024,
             max_attributes: 64,
             max_attribute_len: 4096,
+            max_agents: default_max_agents(),
         }
     }
 }
 
 impl Event {
+    /// The agent this event names, if any.
+    pub fn agent_id(&self) -> Option<&str> {
+        match self {
+            Event::Agent(a) => Some(&a.id),
+            Event::Execution(e) => Some(&e.agent_id),
+            Event::Span(s) => Some(&s.agent_id),
+            Event::Log(e) => e.agent_id.as_deref(),
+            Event::Resource(e) => e.agent_id.as_deref(),
+            Event::LlmCall(e) => e.agent_id.as_deref(),
+            Event::ToolCall(e) => e.agent_id.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Event::Agent(_) => "agent",

@@ -3,6 +3,7 @@
 //! Timestamps are milliseconds since the Unix epoch (`i64`), durations are milliseconds.
 
 mod alert;
+mod auth;
 mod entities;
 mod event;
 mod overview;
@@ -11,6 +12,7 @@ mod span;
 mod status;
 
 pub use alert::*;
+pub use auth::*;
 pub use entities::*;
 pub use event::*;
 pub use overview::*;

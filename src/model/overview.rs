@@ -38,17 +38,47 @@ pub struct MetricsSnapshot {
     pub system: Option<SystemSample>,
 }
 
-/// Observatory's view of itself (`GET /api/health`).
+/// Observatory's view of itself (`GET /api/health`, `GET /health/ready`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct HealthReport {
     /// `healthy`, `degraded` or `unhealthy`.
     pub status: String,
+    /// When the checks ran, RFC 3339.
+    #[serde(default)]
+    pub timestamp: String,
     pub version: String,
     pub uptime_seconds: u64,
+    /// One entry per check: `store`, `ingest`, `memory`, `notifier`, `websocket`.
+    #[serde(default)]
+    pub checks: std::collections::BTreeMap<String, HealthCheck>,
     pub store: StoreStats,
     pub ingest: IngestStats,
     #[serde(default)]
     pub live: LiveStats,
+}
+
+/// One readiness check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HealthCheck {
+    /// `ok`, `warn` (degraded) or `error`.
+    pub status: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+/// What one retention run deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    pub executions: u64,
+    pub logs: u64,
+    pub samples: u64,
+    /// The cutoff moved past the age limit to bring the store under its size limit.
+    #[serde(default)]
+    pub by_size: bool,
+    /// Bytes the file shrank by.
+    #[serde(default)]
+    pub reclaimed_bytes: u64,
 }
 
 /// The WebSocket side of Observatory.
@@ -67,6 +97,12 @@ pub struct StoreStats {
     pub log_records: u64,
     pub last_retention_run: Option<i64>,
     pub retention_seconds: u64,
+    /// The size limit (`retention_size`), none when 0.
+    #[serde(default)]
+    pub retention_max_bytes: u64,
+    /// What the last retention run deleted.
+    #[serde(default)]
+    pub last_retention: Option<RetentionReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

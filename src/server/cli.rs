@@ -1,6 +1,7 @@
 //! The `observatory` command line: flags over `OBSERVATORY_*` environment variables over
 //! the TOML file over defaults.
 
+use super::auth::Role;
 use super::config::Config;
 use super::dashboard::{DashboardConfig, DashboardServer};
 use anyhow::Context;
@@ -28,6 +29,9 @@ pub struct Args {
     /// Keep finished executions, logs and samples this long, e.g. 12h, 7d [default: 7d]
     #[arg(long, env = "OBSERVATORY_RETENTION", value_parser = humantime::parse_duration)]
     pub retention: Option<Duration>,
+    /// Keep the store under this size, e.g. 500MiB, 10GiB (oldest finished executions go first) [default: none]
+    #[arg(long, env = "OBSERVATORY_RETENTION_SIZE")]
+    pub retention_size: Option<bytesize::ByteSize>,
     /// Interval at which live updates are coalesced and pushed, e.g. 1s, 500ms [default: 1s]
     #[arg(long, env = "OBSERVATORY_WS_INTERVAL", value_parser = humantime::parse_duration)]
     pub ws_interval: Option<Duration>,
@@ -46,6 +50,64 @@ pub struct Args {
     /// Log format of Observatory's own logs: text or json [default: text]
     #[arg(long, env = "OBSERVATORY_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Serve on a non-loopback address without authentication (no [auth] tokens)
+    #[arg(long, env = "OBSERVATORY_INSECURE")]
+    pub insecure: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Make or hash access tokens for the `[auth]` section of the configuration
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Print a new random token once, and the TOML that configures it (which holds only its hash)
+    New {
+        /// Who holds the token; recorded on acknowledgements
+        #[arg(long)]
+        name: String,
+        /// viewer, operator, ingest or admin
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Print the SHA-256 of a token read from standard input (kept out of shell history)
+    Hash,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("`{s}` is not a role: use viewer, operator, ingest or admin"))
+}
+
+fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
+    use super::auth::{hash_token, new_token};
+    match cmd {
+        TokenCommand::New { name, role } => {
+            let token = new_token();
+            println!("# token for `{name}` (shown once; give it to its holder):\n# {token}");
+            println!(
+                "[[auth.tokens]]\nname = {:?}\nrole = \"{}\"\nsha256 = \"{}\"",
+                name,
+                role.as_str(),
+                hash_token(&token)
+            );
+        }
+        TokenCommand::Hash => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let token = line.trim();
+            anyhow::ensure!(!token.is_empty(), "no token on standard input");
+            println!("{}", hash_token(token));
+        }
+    }
+    Ok(())
 }
 
 impl Args {
@@ -63,8 +125,12 @@ impl Args {
         }
         c.demo |= self.demo;
         c.cors |= self.cors;
+        c.insecure |= self.insecure;
         if let Some(v) = self.retention {
             c.retention = v;
+        }
+        if let Some(v) = self.retention_size {
+            c.retention_size = Some(v);
         }
         if let Some(v) = self.ws_interval {
             c.ws_interval = v;
@@ -106,7 +172,11 @@ fn init_tracing(format: &str) {
 }
 
 pub async fn main() -> anyhow::Result<()> {
-    let config = Args::parse().into_config().context("invalid configuration")?;
+    let mut args = Args::parse();
+    if let Some(Command::Token(cmd)) = args.command.take() {
+        return token_command(cmd);
+    }
+    let config = args.into_config().context("invalid configuration")?;
     init_tracing(&config.log_format);
     let server = DashboardServer::new(DashboardConfig::from_config(config)).await?;
     server.serve().await

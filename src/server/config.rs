@@ -34,6 +34,9 @@ pub struct Config {
     /// Keep finished executions, logs and samples this long.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Keep the store under this size (`10GiB`): past it, the oldest finished executions go
+    /// first, whatever their age.
+    pub retention_size: Option<bytesize::ByteSize>,
     /// Coalescing interval of live WebSocket updates.
     #[serde(with = "humantime_serde")]
     pub ws_interval: Duration,
@@ -52,6 +55,18 @@ pub struct Config {
     pub ingest_queue: usize,
     /// Allow cross-origin requests from any origin.
     pub cors: bool,
+    /// Origins (`https://ops.example.com`) allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// Serve on a non-loopback address without authentication.
+    pub insecure: bool,
+    /// Ingest requests a second per token (all anonymous senders together when auth is
+    /// off); 0 for no limit.
+    pub ingest_rate_limit: u32,
+    /// Attribute keys whose values are replaced by `[REDACTED]` before storage: a key is
+    /// sensitive when it contains one of these, ignoring case.
+    pub redact_keys: Vec<String>,
+    /// Tokens and sessions.
+    pub auth: super::auth::AuthConfig,
     /// `text` (human) or `json`.
     pub log_format: String,
     pub limits: Limits,
@@ -68,6 +83,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./observatory-data"),
             demo: false,
             retention: Duration::from_secs(7 * 24 * 3600),
+            retention_size: None,
             ws_interval: Duration::from_secs(1),
             log_backlog: 500,
             max_body_bytes: 16 * 1024 * 1024,
@@ -76,6 +92,22 @@ impl Default for Config {
             max_batch_events: 10_000,
             ingest_queue: 1024,
             cors: false,
+            cors_origins: Vec::new(),
+            insecure: false,
+            ingest_rate_limit: 1000,
+            redact_keys: [
+                "password",
+                "token",
+                "secret",
+                "api_key",
+                "apikey",
+                "authorization",
+                "cookie",
+                "session",
+            ]
+            .map(String::from)
+            .to_vec(),
+            auth: Default::default(),
             log_format: "text".into(),
             limits: Limits::default(),
             prices: PriceTable::default(),
@@ -114,6 +146,9 @@ impl Config {
         if self.retention < Duration::from_secs(60) {
             return invalid("retention", "must be at least 1m");
         }
+        if self.retention_size.is_some_and(|s| s.as_u64() < 1024 * 1024) {
+            return invalid("retention_size", "must be at least 1MiB");
+        }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
         }
@@ -131,7 +166,37 @@ impl Config {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be `text` or `json`");
         }
+        if let Err(message) = self.auth.validate() {
+            return invalid("auth", &message);
+        }
+        for origin in &self.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                return invalid(
+                    "cors_origins",
+                    &format!("`{origin}` must be scheme://host[:port], without a path"),
+                );
+            }
+        }
+        if !self.auth.enabled() && !self.insecure {
+            let exposed = std::iter::once(self.listen)
+                .chain(self.otlp_grpc_listen)
+                .find(|a| !a.ip().is_loopback());
+            if let Some(addr) = exposed {
+                return invalid(
+                    "listen",
+                    &format!(
+                        "{addr} is not a loopback address and no [auth] tokens are configured: \
+                         add tokens (`observatory token new`) or pass --insecure to serve it unauthenticated"
+                    ),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Whether a browser on `origin` may call the API.
+    pub fn cors_allows(&self, origin: &str) -> bool {
+        self.cors || self.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -208,5 +273,32 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().to_string().contains("ws_interval"));
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn exposed_without_auth_needs_insecure() {
+        let exposed = Config {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            ..Config::default()
+        };
+        let err = exposed.validate().unwrap_err().to_string();
+        assert!(err.contains("--insecure") && err.contains("0.0.0.0:8080"), "{err}");
+        assert!(Config {
+            insecure: true,
+            ..exposed.clone()
+        }
+        .validate()
+        .is_ok());
+        let grpc_exposed = Config {
+            otlp_grpc_listen: Some("0.0.0.0:4317".parse().unwrap()),
+            ..Config::default()
+        };
+        assert!(grpc_exposed.validate().is_err());
+        let with_auth: Config = toml::from_str(&format!(
+            "listen = \"0.0.0.0:8080\"\n[[auth.tokens]]\nname = \"ops\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+            crate::server::auth::hash_token("t")
+        ))
+        .unwrap();
+        assert!(with_auth.validate().is_ok());
     }
 }

@@ -24,7 +24,6 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct DashboardConfig {
     config: Config,
-    tokens: Vec<String>,
 }
 
 impl DashboardConfig {
@@ -51,10 +50,19 @@ impl DashboardConfig {
         self.config.ws_interval = interval;
         self
     }
-    /// Bearer tokens that may use the dashboard (enforced once authentication lands;
-    /// until then they are kept and the server stays bound to loopback by default).
+    /// Bearer tokens with the `admin` role (named `token-1`, `token-2`, …); the browser signs
+    /// in with one of them. Use `[auth]` in the configuration for other roles.
     pub fn with_auth(mut self, tokens: Vec<String>) -> Self {
-        self.tokens = tokens;
+        use super::auth::{hash_token, Role, TokenConfig};
+        self.config.auth.tokens = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TokenConfig {
+                name: format!("token-{}", i + 1),
+                role: Role::Admin,
+                sha256: hash_token(t),
+            })
+            .collect();
         self
     }
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -70,10 +78,7 @@ impl DashboardConfig {
         self
     }
     pub fn from_config(config: Config) -> Self {
-        Self {
-            config,
-            tokens: Vec::new(),
-        }
+        Self { config }
     }
     pub fn listen(&self) -> SocketAddr {
         self.config.listen
@@ -224,11 +229,14 @@ async fn retention_loop(state: AppState) {
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
         let cutoff = super::now_ms() - state.config.retention.as_millis() as i64;
-        match state.store.retain(cutoff).await {
+        let max_bytes = state.config.retention_size.map(|s| s.as_u64());
+        match state.store.retain(cutoff, max_bytes).await {
             Ok(r) => tracing::info!(
                 executions = r.executions,
                 logs = r.logs,
                 samples = r.samples,
+                by_size = r.by_size,
+                reclaimed_bytes = r.reclaimed_bytes,
                 "retention applied"
             ),
             Err(e) => tracing::error!(error = %e, "retention failed"),

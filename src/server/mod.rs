@@ -2,11 +2,13 @@
 //! [`DashboardServer`] is the library entry point; `cli` is the binary's.
 
 pub mod alerts;
+pub mod auth;
 pub mod cli;
 pub mod config;
 mod dashboard;
 pub mod demo;
 pub mod error;
+mod health;
 pub mod hub;
 pub mod ingest;
 pub mod live;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub live: Live,
     pub alerts: Alerts,
+    /// Tokens, sessions and ingest rate limits.
+    pub auth: Arc<auth::Auth>,
     /// OTLP receiver state (cumulative metric series).
     pub otlp: Arc<otlp::Otlp>,
     /// Label caps of `/metrics`, kept so series stay stable between scrapes.
@@ -80,7 +84,15 @@ impl AppState {
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
         let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;
-        let (ingest, _pipeline) = Ingest::start(hub.clone(), store.clone(), live.clone(), config.ingest_queue);
+        let (ingest, _pipeline) = Ingest::start(
+            hub.clone(),
+            store.clone(),
+            live.clone(),
+            config.ingest_queue,
+            config.limits.max_agents,
+        );
+        let auth = Arc::new(auth::Auth::new(&config.auth, config.ingest_rate_limit));
+        ingest::redact::configure(&config.redact_keys);
         Ok(Self {
             config: Arc::new(config),
             hub,
@@ -88,6 +100,7 @@ impl AppState {
             ingest,
             live,
             alerts,
+            auth,
             otlp: Arc::default(),
             metrics: Arc::default(),
             started_at: std::time::Instant::now(),

@@ -195,27 +195,7 @@ pub fn system(state: &AppState) -> Vec<SystemSample> {
 }
 
 pub async fn health(state: &AppState) -> HealthReport {
-    let ingest = state.ingest.stats();
-    let failing = state.alerts.failing_receivers();
-    let (status, store) = match state.store.stats().await {
-        Ok(s) if ingest.queue_depth * 10 < ingest.queue_capacity * 9 && failing.is_empty() => ("healthy", s),
-        Ok(s) => ("degraded", s),
-        Err(e) => {
-            tracing::error!(error = %e, "store stats failed");
-            ("unhealthy", StoreStats::default())
-        }
-    };
-    HealthReport {
-        status: status.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        uptime_seconds: state.started_at.elapsed().as_secs(),
-        store,
-        ingest,
-        live: LiveStats {
-            connections: state.live.connections() as u64,
-            resyncs: state.live.resyncs(),
-        },
-    }
+    super::health::report(state).await
 }
 
 pub fn alerts(state: &AppState) -> AlertsView {

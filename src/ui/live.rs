@@ -57,7 +57,7 @@ thread_local! {
     static SOCKET: RefCell<Socket> = RefCell::new(Socket { ws: None, attempt: 0, inbox: Vec::new(), flush_scheduled: false, _callbacks: Vec::new() });
 }
 
-/// Creates the live state, provides it as context and connects.
+/// Creates the live state and provides it as context; [`connect`] opens the connection.
 pub fn start() -> Live {
     let live = Live {
         state: RwSignal::new(LiveState::default()),
@@ -65,7 +65,6 @@ pub fn start() -> Live {
         toasts: RwSignal::new(Vec::new()),
     };
     provide_context(live);
-    connect(live);
     live
 }
 
@@ -137,7 +136,7 @@ pub fn unwatch(live: Live, execution_id: &str) {
     live.state.try_update(|s| s.unwatch(execution_id));
 }
 
-fn connect(live: Live) {
+pub fn connect(live: Live) {
     let Ok(ws) = WebSocket::new(&url()) else {
         schedule_reconnect(live);
         return;

@@ -10,6 +10,13 @@ use std::rc::Rc;
 
 pub type Loaded<T> = RwSignal<Option<Result<T, ApiError>>>;
 
+/// A 401 means the session ended: back to the sign-in page.
+fn check_session<T>(result: &Result<T, ApiError>) {
+    if matches!(result, Err(e) if e.code == crate::error::ErrorCode::Unauthorized) {
+        super::session::to_login();
+    }
+}
+
 /// Calls `fetch` once.
 pub fn load_once<T, F, Fut>(fetch: F) -> Loaded<T>
 where
@@ -19,7 +26,9 @@ where
 {
     let data: Loaded<T> = RwSignal::new(None);
     leptos::task::spawn_local(async move {
-        data.try_set(Some(fetch().await));
+        let result = fetch().await;
+        check_session(&result);
+        data.try_set(Some(result));
     });
     data
 }
@@ -57,6 +66,7 @@ where
             let (issued, future) = (issued.clone(), fetch(key.get_untracked()));
             leptos::task::spawn_local(async move {
                 let result = future.await;
+                check_session(&result);
                 if issued.get() == n {
                     data.try_set(Some(result));
                 }

@@ -5,6 +5,7 @@ mod components;
 mod live;
 mod load;
 mod pages;
+mod session;
 
 use components::shell::{Nav, TopBar};
 use leptos::prelude::*;
@@ -41,7 +42,8 @@ pub fn mount() {
 pub fn App() -> impl IntoView {
     let now = RwSignal::new(now_ms());
     provide_context(Now(now));
-    live::start();
+    let live = live::start();
+    session::start(move || live::connect(live));
     let dark = RwSignal::new(components::shell::initial_theme_is_dark());
     provide_context(Dark(dark));
     Effect::new(move |_| components::shell::apply_theme(dark.get()));
@@ -71,6 +73,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/llm") view=pages::fleet::LlmPage/>
                             <Route path=path!("/plugins") view=pages::fleet::PluginsPage/>
                             <Route path=path!("/system") view=pages::system::SystemPage/>
+                            <Route path=path!("/login") view=pages::login::LoginPage/>
                         </Routes>
                     </main>
                     <components::toasts::AlertToasts/>

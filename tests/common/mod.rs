@@ -141,8 +141,8 @@ impl Store for GatedStore {
     async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
         self.inner.agent_runs(agent_id, from, limit).await
     }
-    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
-        self.inner.retain(cutoff).await
+    async fn retain(&self, cutoff: i64, max_bytes: Option<u64>) -> StoreResult<RetentionReport> {
+        self.inner.retain(cutoff, max_bytes).await
     }
     async fn stats(&self) -> StoreResult<StoreStats> {
         self.inner.stats().await

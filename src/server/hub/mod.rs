@@ -164,6 +164,19 @@ impl Hub {
         s.evict();
     }
 
+    /// The first agent the events would add beyond `max` agents, if any.
+    pub fn agent_over_limit<'a>(&self, events: &'a [Event], max: usize) -> Option<&'a str> {
+        let s = self.state.read();
+        if s.agents.len() + events.len() <= max {
+            return None;
+        }
+        let mut new = HashSet::new();
+        events
+            .iter()
+            .filter_map(Event::agent_id)
+            .find(|id| !s.agents.contains_key(*id) && new.insert(*id) && s.agents.len() + new.len() > max)
+    }
+
     /// Execution ids the events refer to that the hub does not hold (to be loaded from the
     /// store before [`Hub::apply`], so log numbering continues where it stopped).
     pub fn unknown_executions(&self, events: &[Event]) -> Vec<String> {

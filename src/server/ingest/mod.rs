@@ -3,6 +3,7 @@
 //! one transaction per group of batches, and only then acknowledges each producer.
 
 pub mod native;
+pub mod redact;
 
 use super::hub::Hub;
 use super::live::{Changes, Live};
@@ -34,15 +35,24 @@ pub enum Rejection {
     UnsupportedMediaType,
     /// Batches refused because the queue was full (counted per event).
     Overloaded,
+    /// Requests over the sender's rate limit (one per request).
+    RateLimited,
+    /// Requests without a valid token of a role that may ingest (one per request).
+    Unauthorized,
+    /// Batches that would add an agent past `max_agents` (counted per event).
+    Cardinality,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 5] = [
+    pub const ALL: [Rejection; 8] = [
         Self::Validation,
         Self::Malformed,
         Self::TooLarge,
         Self::UnsupportedMediaType,
         Self::Overloaded,
+        Self::RateLimited,
+        Self::Unauthorized,
+        Self::Cardinality,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +62,9 @@ impl Rejection {
             Self::TooLarge => "too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Overloaded => "overloaded",
+            Self::RateLimited => "rate_limited",
+            Self::Unauthorized => "unauthorized",
+            Self::Cardinality => "cardinality",
         }
     }
 
@@ -61,6 +74,8 @@ impl Rejection {
             ErrorCode::PayloadTooLarge => Self::TooLarge,
             ErrorCode::UnsupportedMediaType => Self::UnsupportedMediaType,
             ErrorCode::Overloaded => Self::Overloaded,
+            ErrorCode::TooManyRequests => Self::RateLimited,
+            ErrorCode::Unauthorized | ErrorCode::Forbidden => Self::Unauthorized,
             _ => Self::Malformed,
         }
     }
@@ -73,7 +88,7 @@ pub struct Counters {
     pub rejected: AtomicU64,
     pub overloaded: AtomicU64,
     /// Refusals per [`Rejection`], in the order of [`Rejection::ALL`].
-    pub by_reason: [AtomicU64; 5],
+    pub by_reason: [AtomicU64; Rejection::ALL.len()],
 }
 
 /// The producer side of the ingest queue; cheap to clone.
@@ -82,30 +97,50 @@ pub struct Ingest {
     tx: mpsc::Sender<Batch>,
     counters: Arc<Counters>,
     capacity: usize,
+    hub: Arc<Hub>,
+    max_agents: usize,
 }
 
 impl Ingest {
     /// Creates the queue and starts the pipeline task.
+    /// Creates the queue and starts the pipeline task. Batches that would add an agent past
+    /// `max_agents` are refused before the queue.
     pub fn start(
         hub: Arc<Hub>,
         store: Arc<dyn Store>,
         live: Live,
         capacity: usize,
+        max_agents: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(pipeline(rx, hub, store, live, counters.clone()));
-        (Self { tx, counters, capacity }, task)
+        let task = tokio::spawn(pipeline(rx, hub.clone(), store, live, counters.clone()));
+        let ingest = Self {
+            tx,
+            counters,
+            capacity,
+            hub,
+            max_agents,
+        };
+        (ingest, task)
     }
 
     /// Queues a validated batch and waits until it is durable. Never waits for queue space:
     /// a full queue is answered at once with `overloaded` (503 + Retry-After).
-    pub async fn submit(&self, events: Vec<Event>) -> Result<usize, ApiError> {
+    pub async fn submit(&self, mut events: Vec<Event>) -> Result<usize, ApiError> {
         if events.is_empty() {
             return Ok(0);
         }
-        let (reply, rx) = oneshot::channel();
+        events.iter_mut().for_each(redact::event);
         let n = events.len() as u64;
+        if let Some(agent) = self.hub.agent_over_limit(&events, self.max_agents) {
+            self.counters.by_reason[Rejection::Cardinality as usize].fetch_add(n, Ordering::Relaxed);
+            return Err(ApiError::bad_request(format!(
+                "agent `{agent}` would be new, and the limit `max_agents` ({}) is reached; nothing in this batch was stored",
+                self.max_agents
+            )));
+        }
+        let (reply, rx) = oneshot::channel();
         if let Err(e) = self.tx.try_send(Batch { events, reply }) {
             self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
             self.counters.by_reason[Rejection::Overloaded as usize].fetch_add(n, Ordering::Relaxed);
@@ -130,7 +165,7 @@ impl Ingest {
     }
 
     /// Refusals so far per reason, in the order of [`Rejection::ALL`].
-    pub fn rejected_by_reason(&self) -> [(Rejection, u64); 5] {
+    pub fn rejected_by_reason(&self) -> [(Rejection, u64); Rejection::ALL.len()] {
         Rejection::ALL.map(|r| (r, self.counters.by_reason[r as usize].load(Ordering::Relaxed)))
     }
 

@@ -12,6 +12,7 @@
 //! Items that cannot be mapped are counted as rejected with a reason (OTLP partial success).
 
 use crate::model::*;
+use crate::server::ingest::redact;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -139,6 +140,12 @@ fn attributes(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Attributes 
         if kv.key.is_empty() {
             continue;
         }
+        if redact::is_sensitive(&kv.key) {
+            let mut key = kv.key.clone();
+            cut(&mut key, 256);
+            out.insert(key, Value::String(redact::REDACTED.into()));
+            continue;
+        }
         let mut v = kv.value.as_ref().map_or(Value::Null, any_to_json);
         match &mut v {
             Value::String(s) => cut(s, max_len),
@@ -194,7 +201,11 @@ fn attributes_json(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Option
         }
         json_str(&mut out, k);
         out.push(b':');
-        json_value(&mut out, v.and_then(|v| v.value.as_ref()), max_len);
+        if redact::is_sensitive(k) {
+            json_str(&mut out, redact::REDACTED);
+        } else {
+            json_value(&mut out, v.and_then(|v| v.value.as_ref()), max_len);
+        }
     }
     out.push(b'}');
     Some(String::from_utf8(out).expect("JSON is UTF-8"))

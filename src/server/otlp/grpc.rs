@@ -3,6 +3,7 @@
 //! retry), a message over the limit `RESOURCE_EXHAUSTED`, undecodable data `INVALID_ARGUMENT`.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::server::ingest::Rejection;
 use crate::server::AppState;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -30,9 +31,25 @@ pub struct Collector {
 fn status(e: ApiError) -> Status {
     match e.code {
         ErrorCode::Overloaded => Status::unavailable(e.message),
-        ErrorCode::PayloadTooLarge => Status::resource_exhausted(e.message),
+        ErrorCode::PayloadTooLarge | ErrorCode::TooManyRequests => Status::resource_exhausted(e.message),
         ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => Status::invalid_argument(e.message),
         _ => Status::internal(e.message),
+    }
+}
+
+impl Collector {
+    /// The bearer token in the metadata, its role and its ingest rate, as on HTTP.
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        self.state
+            .auth
+            .authorize_grpc(request.metadata())
+            .inspect_err(|status| {
+                let reason = match status.code() {
+                    tonic::Code::ResourceExhausted => Rejection::RateLimited,
+                    _ => Rejection::Unauthorized,
+                };
+                self.state.ingest.count_rejected(reason, 1);
+            })
     }
 }
 
@@ -42,6 +59,7 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.authorize(&request)?;
         let o = super::export_traces(&self.state, request.into_inner())
             .await
             .map_err(status)?;
@@ -60,6 +78,7 @@ impl LogsService for Collector {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.authorize(&request)?;
         let o = super::export_logs(&self.state, request.into_inner())
             .await
             .map_err(status)?;
@@ -78,6 +97,7 @@ impl MetricsService for Collector {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.authorize(&request)?;
         let o = super::export_metrics(&self.state, request.into_inner())
             .await
             .map_err(status)?;

@@ -93,6 +93,7 @@ fn grpc_code(code: ErrorCode) -> i32 {
         ErrorCode::UnsupportedMediaType => 3, // INVALID_ARGUMENT
         ErrorCode::Unauthorized => 16,        // UNAUTHENTICATED
         ErrorCode::Forbidden => 7,            // PERMISSION_DENIED
+        ErrorCode::TooManyRequests => 8,      // RESOURCE_EXHAUSTED
         ErrorCode::Overloaded => 14,          // UNAVAILABLE
         ErrorCode::Internal => 13,            // INTERNAL
     }
@@ -110,7 +111,7 @@ fn error_response(encoding: Encoding, e: ApiError) -> Response {
         Encoding::Json => json!({"code": code, "message": e.message}).to_string().into_bytes(),
     };
     let mut resp = (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response();
-    if e.code == ErrorCode::Overloaded {
+    if matches!(e.code, ErrorCode::Overloaded | ErrorCode::TooManyRequests) {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }

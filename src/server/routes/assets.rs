@@ -30,6 +30,11 @@ const NOT_BUILT: &str = "<!doctype html><title>Observatory</title><p>The dashboa
 Build it with <code>trunk build --release</code>, then rebuild the server (the README's first command does both). \
 The REST API, ingest and WebSocket work without it.</p>";
 
+/// The embedded `index.html`, when the dashboard is built in.
+pub fn index_html() -> Option<String> {
+    Assets::get("index.html").map(|f| String::from_utf8_lossy(&f.data).into_owned())
+}
+
 pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     let path = if path.is_empty() { "index.html" } else { path };

@@ -1,5 +1,6 @@
 //! Leptos server functions under `/api/fn/…`, with the app state in their context.
 
+use crate::model::Principal;
 use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -13,6 +14,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/fn/{*fn_name}", get(handle).post(handle))
 }
 
+/// The app state and the signed-in principal (when authentication is on) are in context.
 async fn handle(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+    let principal = req.extensions().get::<Principal>().cloned();
+    leptos_axum::handle_server_fns_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(principal.clone());
+        },
+        req,
+    )
+    .await
 }

@@ -1,5 +1,5 @@
-//! Probes: `/health` and `/health/live` (the process answers), `/health/ready` (the store
-//! answers and ingest has room).
+//! Probes: `/health` and `/health/live` (the process answers), `/health/ready` (each check
+//! of `server::health`: 200 healthy or degraded, 503 unhealthy).
 
 use crate::server::{queries, AppState};
 use axum::extract::State;

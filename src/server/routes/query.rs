@@ -1,7 +1,7 @@
 //! The REST query API: JSON over the hub and the store. Read-only.
 
 use crate::error::ApiError;
-use crate::model::{AckRequest, Labels, SilenceRequest};
+use crate::model::{AckRequest, Labels, Principal, SilenceRequest};
 use crate::model::{ExecutionStatus, TimeRange};
 use crate::server::error::ApiJson;
 use crate::server::error::ApiQuery;
@@ -10,7 +10,7 @@ use crate::server::{queries, AppState};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -160,11 +160,18 @@ async fn spans(
     Ok(Json(queries::spans(&s, &id, p.limit).await?))
 }
 
+/// With authentication on, actions are recorded under the signed-in name, whatever `by` says.
+fn actor(principal: Option<Extension<Principal>>, by: String) -> String {
+    principal.map_or(by, |Extension(p)| p.name)
+}
+
 async fn ack(
     State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<AckRequest>,
+    ApiJson(mut req): ApiJson<AckRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    req.by = actor(principal, req.by);
     Ok(Json(queries::acknowledge(&s, &id, req).await?))
 }
 
@@ -176,16 +183,19 @@ struct ByWhom {
 
 async fn unack(
     State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ByWhom>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::unacknowledge(&s, &id, &req.by).await?))
+    Ok(Json(queries::unacknowledge(&s, &id, &actor(principal, req.by)).await?))
 }
 
 async fn silence(
     State(s): State<AppState>,
-    ApiJson(req): ApiJson<SilenceRequest>,
+    principal: Option<Extension<Principal>>,
+    ApiJson(mut req): ApiJson<SilenceRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    req.created_by = actor(principal, req.created_by);
     Ok(Json(queries::silence(&s, req).await?))
 }
 
@@ -195,8 +205,9 @@ async fn preview(State(s): State<AppState>, ApiJson(matchers): ApiJson<Labels>) 
 
 async fn expire(
     State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     ApiQuery(by): ApiQuery<ByWhom>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::expire_silence(&s, &id, &by.by).await?))
+    Ok(Json(queries::expire_silence(&s, &id, &actor(principal, by.by)).await?))
 }

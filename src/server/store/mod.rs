@@ -124,12 +124,7 @@ pub struct AlertSnapshot {
     pub history: Vec<AlertEvent>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RetentionReport {
-    pub executions: u64,
-    pub logs: u64,
-    pub samples: u64,
-}
+pub use crate::model::RetentionReport;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -153,10 +148,15 @@ pub trait Store: Send + Sync + 'static {
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>>;
     /// The most recent `limit` executions of an agent created since `from`, newest first.
     async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>>;
-    /// Deletes finished executions, their logs and samples older than `cutoff` (ms), and
-    /// gives the space back.
-    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport>;
+    /// Deletes finished executions, their logs and samples older than `cutoff` (ms); then,
+    /// while the live data is larger than `max_bytes`, moves the cutoff past the oldest
+    /// finished executions and deletes again; then gives the space back.
+    async fn retain(&self, cutoff: i64, max_bytes: Option<u64>) -> StoreResult<RetentionReport>;
     async fn stats(&self) -> StoreResult<StoreStats>;
+    /// Writes a value through the write path and reads it back: the readiness probe.
+    async fn probe(&self) -> StoreResult<()> {
+        self.stats().await.map(drop)
+    }
     /// Waits for every pending write and stops the writer.
     async fn close(&self);
 }

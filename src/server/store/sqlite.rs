@@ -22,7 +22,8 @@ const GROUP_MAX: usize = 256;
 
 enum Command {
     Commit(Box<WriteBatch>, oneshot::Sender<StoreResult<()>>),
-    Retain(i64, oneshot::Sender<StoreResult<RetentionReport>>),
+    Retain(i64, Option<u64>, oneshot::Sender<StoreResult<RetentionReport>>),
+    Probe(String, oneshot::Sender<StoreResult<()>>),
 }
 
 pub struct SqliteStore {
@@ -32,6 +33,8 @@ pub struct SqliteStore {
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     last_retention: AtomicI64,
+    last_report: Mutex<Option<RetentionReport>>,
+    probe_lock: tokio::sync::Mutex<()>,
     retention_seconds: u64,
 }
 
@@ -75,6 +78,8 @@ impl SqliteStore {
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
             last_retention: AtomicI64::new(0),
+            last_report: Mutex::new(None),
+            probe_lock: tokio::sync::Mutex::new(()),
             retention_seconds,
         })
     }
@@ -118,9 +123,6 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
     while let Some(first) = rx.blocking_recv() {
         match first {
-            Command::Retain(cutoff, reply) => {
-                let _ = reply.send(retain(&mut conn, cutoff));
-            }
             Command::Commit(batch, reply) => {
                 let mut batches = vec![*batch];
                 let mut replies = vec![reply];
@@ -148,10 +150,11 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
                         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
                     });
                 }
-                if let Some(Command::Retain(cutoff, reply)) = deferred {
-                    let _ = reply.send(retain(&mut conn, cutoff));
+                if let Some(other) = deferred {
+                    other_command(&mut conn, other);
                 }
             }
+            other => other_command(&mut conn, other),
         }
     }
     // Channel closed: checkpoint so the next start opens a compact database.
@@ -322,7 +325,83 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
     Ok(())
 }
 
-fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
+/// Everything but commits, which the writer loop groups.
+fn other_command(conn: &mut Connection, command: Command) {
+    match command {
+        Command::Retain(cutoff, max_bytes, reply) => {
+            let _ = reply.send(retain(conn, cutoff, max_bytes));
+        }
+        Command::Probe(value, reply) => {
+            let written = conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![value],
+                )
+                .map(drop)
+                .map_err(Into::into);
+            let _ = reply.send(written);
+        }
+        Command::Commit(..) => unreachable!("commits are grouped by the writer loop"),
+    }
+}
+
+/// The database file's bytes, and those of them in use (less the free list).
+fn file_and_used_bytes(conn: &Connection) -> StoreResult<(u64, u64)> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(((pages * size) as u64, ((pages - free).max(0) * size) as u64))
+}
+
+/// Finished executions dropped per round when the store is over its size limit.
+const SIZE_ROUND: i64 = 500;
+
+fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreResult<RetentionReport> {
+    let (before, _) = file_and_used_bytes(conn)?;
+    let mut report = delete_before(conn, cutoff)?;
+    if let Some(max) = max_bytes {
+        // Each round moves the cutoff past the next SIZE_ROUND oldest finished executions.
+        for _ in 0..1000 {
+            if file_and_used_bytes(conn)?.1 <= max {
+                break;
+            }
+            let next: Option<i64> = conn
+                .query_row(
+                    "SELECT updated_at FROM executions WHERE status IN ('COMPLETED','FAILED','CANCELLED') \
+                     ORDER BY updated_at LIMIT 1 OFFSET ?1",
+                    params![SIZE_ROUND - 1],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let next = match next {
+                Some(t) => Some(t),
+                None => conn.query_row(
+                    "SELECT MAX(updated_at) FROM executions WHERE status IN ('COMPLETED','FAILED','CANCELLED')",
+                    [],
+                    |r| r.get(0),
+                )?,
+            };
+            let Some(next) = next else { break };
+            let round = delete_before(conn, next + 1)?;
+            report.executions += round.executions;
+            report.logs += round.logs;
+            report.samples += round.samples;
+            report.by_size = true;
+        }
+    }
+    // Each step of the pragma frees one page: step it to the end.
+    let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut freed = vacuum.query([])?;
+    while freed.next()?.is_some() {}
+    drop(freed);
+    drop(vacuum);
+    // In WAL mode the file shrinks when the log is checkpointed; do it now, and empty the log.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    report.reclaimed_bytes = before.saturating_sub(file_and_used_bytes(conn)?.0);
+    Ok(report)
+}
+
+fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
     let tx = conn.transaction()?;
     let old = "SELECT id FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
     let logs = tx.execute(
@@ -354,11 +433,11 @@ fn retain(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
         params![cutoff],
     )? as u64;
     tx.commit()?;
-    conn.execute_batch("PRAGMA incremental_vacuum;")?;
     Ok(RetentionReport {
         executions,
         logs,
         samples,
+        ..Default::default()
     })
 }
 
@@ -630,21 +709,44 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn retain(&self, cutoff: i64) -> StoreResult<RetentionReport> {
+    async fn retain(&self, cutoff: i64, max_bytes: Option<u64>) -> StoreResult<RetentionReport> {
         let (tx, rx) = oneshot::channel();
         self.sender()?
-            .send(Command::Retain(cutoff, tx))
+            .send(Command::Retain(cutoff, max_bytes, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
         let report = rx.await.map_err(|_| StoreError::Closed)??;
         self.last_retention.store(crate::server::now_ms(), Ordering::Relaxed);
+        *self.last_report.lock() = Some(report.clone());
         Ok(report)
+    }
+
+    async fn probe(&self) -> StoreResult<()> {
+        // One probe at a time, so the value read back is the one written.
+        let _one = self.probe_lock.lock().await;
+        let value = format!("{}-{}", crate::server::now_ms(), rand::random::<u32>());
+        let (tx, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Probe(value.clone(), tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)??;
+        let read: String = self
+            .read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| r.get(0))?))
+            .await?;
+        if read != value {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "probe wrote `{value}` and read back `{read}`"
+            ))));
+        }
+        Ok(())
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
         let path = self.path.clone();
         let last = self.last_retention.load(Ordering::Relaxed);
         let retention_seconds = self.retention_seconds;
+        let last_retention = self.last_report.lock().clone();
         self.read(move |c| {
             let executions: i64 = c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?;
             let log_records: i64 = c.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
@@ -661,6 +763,8 @@ impl Store for SqliteStore {
                 log_records: log_records as u64,
                 last_retention_run: (last > 0).then_some(last),
                 retention_seconds,
+                retention_max_bytes: 0,
+                last_retention,
             })
         })
         .await
@@ -780,7 +884,7 @@ mod tests {
             ..Default::default()
         };
         store.commit(batch).await.unwrap();
-        let report = store.retain(100).await.unwrap();
+        let report = store.retain(100, None).await.unwrap();
         assert_eq!(report.executions, 1);
         assert_eq!(report.logs, 1);
         let (left, _) = store
@@ -795,6 +899,70 @@ mod tests {
         assert_eq!(ids, ["live", "new"]);
         assert_eq!(store.stats().await.unwrap().log_records, 2);
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn retention_by_size_drops_the_oldest_finished_first_and_gives_space_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        // 2,000 finished executions with 2 KiB of logs each (about 4 MiB), and one running.
+        for chunk in 0..4 {
+            let ids: Vec<String> = (0..500).map(|i| format!("e{:05}", chunk * 500 + i)).collect();
+            let mut logs = Vec::new();
+            for id in &ids {
+                let mut l = log(id, 1);
+                l.message = "x".repeat(2048);
+                logs.push(l);
+            }
+            let mut executions: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| exec(id, ExecutionStatus::Completed, 1_000 + (chunk * 500 + i) as i64))
+                .collect();
+            executions.push(exec(&format!("running{chunk}"), ExecutionStatus::Running, 0));
+            store
+                .commit(WriteBatch {
+                    executions,
+                    logs,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let before = store.stats().await.unwrap().size_bytes;
+        // Nothing is old enough by age; the size limit alone deletes.
+        let max = 4 * 1024 * 1024;
+        let report = store.retain(0, Some(max)).await.unwrap();
+        assert!(report.by_size, "{report:?}");
+        assert!(report.executions >= 500 && report.executions < 2000, "{report:?}");
+        assert_eq!(report.logs, report.executions);
+        assert!(report.reclaimed_bytes > 0, "{report:?}");
+        let (left, total) = store
+            .executions(ExecutionQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(total, 2004 - report.executions);
+        // The newest finished and every running execution stay.
+        assert!(left.iter().any(|e| e.id == "e01999"));
+        assert_eq!(left.iter().filter(|e| e.status == ExecutionStatus::Running).count(), 4);
+        assert!(!left.iter().any(|e| e.id == "e00000"));
+        let stats = store.stats().await.unwrap();
+        assert!(stats.size_bytes < before, "{} < {before}", stats.size_bytes);
+        assert_eq!(stats.last_retention, Some(report));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_probe_writes_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        store.probe().await.unwrap();
+        store.probe().await.unwrap();
+        store.close().await;
+        assert!(store.probe().await.is_err(), "a closed store fails its probe");
     }
 
     #[tokio::test]
@@ -836,7 +1004,7 @@ mod tests {
         let got = store.spans("old", 100).await.unwrap();
         assert_eq!(got.iter().map(|s| s.span_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(got[0], span("a", 1_000));
-        store.retain(100).await.unwrap();
+        store.retain(100, None).await.unwrap();
         assert!(store.spans("old", 100).await.unwrap().is_empty());
         store.close().await;
     }

@@ -146,6 +146,7 @@ pub fn Nav() -> impl IntoView {
 pub fn TopBar() -> impl IntoView {
     let connection = use_live().connection;
     let Dark(dark) = expect_context::<Dark>();
+    let session = crate::ui::session::use_session();
     let location = use_location();
     let title = move || {
         let path = location.pathname.get();
@@ -161,6 +162,7 @@ pub fn TopBar() -> impl IntoView {
             "llm" => "LLM providers and models",
             "plugins" => "Tools and plugins",
             "system" => "System",
+            "login" => "Sign in",
             _ => "Not found",
         }
     };
@@ -192,6 +194,10 @@ pub fn TopBar() -> impl IntoView {
                 <span class="dot"></span>
                 {label}
             </span>
+            {move || session.principal().map(|p| view! {
+                <span class="who" data-testid="signed-in">{p.name} " · " {p.role.as_str()}</span>
+                <button class="ghost" on:click=move |_| leptos::task::spawn_local(crate::ui::session::sign_out())>"Sign out"</button>
+            })}
             <button
                 class="ghost"
                 aria-label=move || if dark.get() { "Switch to light theme" } else { "Switch to dark theme" }

@@ -5,11 +5,14 @@ use crate::ui::components::dialog::Dialog;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::time::Ago;
 use crate::ui::load::{load_on, Loaded};
+use crate::ui::session::use_session;
 use crate::ui::Now;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 const USER_KEY: &str = "observatory-user";
+/// Why the action buttons are disabled for a viewer.
+const NO_ROLE: &str = "Your role may not change alerts: acknowledging and silencing need the role operator or admin";
 
 fn remembered_user() -> String {
     window()
@@ -153,6 +156,8 @@ fn AlertTable(
 ) -> impl IntoView {
     let Now(now) = expect_context::<Now>();
     let error = RwSignal::new(None::<String>);
+    let session = use_session();
+    let no_role = move || (!session.can_operate()).then_some(NO_ROLE);
     view! {
         {move || error.get().map(|e| view! { <div class="state error" role="alert">{e}</div> })}
         <div class="table-wrap">
@@ -206,10 +211,10 @@ fn AlertTable(
                                 </td>
                                 <td class="actions">
                                     {(active && ack.is_none()).then(|| view! {
-                                        <button on:click=move |_| open.set(Some(Open::Ack(ack_alert.clone())))>"Acknowledge"</button>
+                                        <button disabled=move || !session.can_operate() title=no_role on:click=move |_| open.set(Some(Open::Ack(ack_alert.clone())))>"Acknowledge"</button>
                                     })}
                                     {(active && ack.is_some()).then(|| view! {
-                                        <button on:click=move |_| {
+                                        <button disabled=move || !session.can_operate() title=no_role on:click=move |_| {
                                             let id = unack_id.clone();
                                             leptos::task::spawn_local(async move {
                                                 let by = remembered_user();
@@ -221,7 +226,7 @@ fn AlertTable(
                                         }>"Unacknowledge"</button>
                                     })}
                                     {active.then(|| view! {
-                                        <button on:click=move |_| open.set(Some(Open::Silence(silence_alert.clone())))>"Silence"</button>
+                                        <button disabled=move || !session.can_operate() title=no_role on:click=move |_| open.set(Some(Open::Silence(silence_alert.clone())))>"Silence"</button>
                                     })}
                                 </td>
                             </tr>
@@ -236,6 +241,8 @@ fn AlertTable(
 #[component]
 fn SilenceTable(silences: Vec<Silence>, refresh: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    let session = use_session();
+    let no_role = move || (!session.can_operate()).then_some(NO_ROLE);
     view! {
         {move || error.get().map(|e| view! { <div class="state error" role="alert">{e}</div> })}
         <table class="data" aria-label="Active silences">
@@ -249,7 +256,7 @@ fn SilenceTable(silences: Vec<Silence>, refresh: impl Fn() + Copy + Send + Sync 
                             <td>{s.created_by.clone()}</td>
                             <td class="wrap">{s.comment.clone()}</td>
                             <td class="num"><time title=format::utc(s.ends_at)>{format!("in {}", format::duration_ms((s.ends_at - crate::ui::now_ms()).max(0) as f64))}</time></td>
-                            <td><button on:click=move |_| {
+                            <td><button disabled=move || !session.can_operate() title=no_role on:click=move |_| {
                                 let id = id.clone();
                                 leptos::task::spawn_local(async move {
                                     match expire_silence(id, remembered_user()).await {
@@ -268,7 +275,8 @@ fn SilenceTable(silences: Vec<Silence>, refresh: impl Fn() + Copy + Send + Sync 
 
 #[component]
 fn AckDialog(alert: Alert, open: RwSignal<Option<Open>>, view: Loaded<AlertsView>) -> impl IntoView {
-    let by = RwSignal::new(remembered_user());
+    let signed_in = use_session().principal().map(|p| p.name);
+    let by = RwSignal::new(signed_in.clone().unwrap_or_else(remembered_user));
     let note = RwSignal::new(String::new());
     let expiry = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -296,7 +304,7 @@ fn AckDialog(alert: Alert, open: RwSignal<Option<Open>>, view: Loaded<AlertsView
         <Dialog title="Acknowledge alert" on_close=move || open.set(None)>
             <p class="muted">{alert.rule.clone()} ": " {alert.summary.clone()}</p>
             <form on:submit=move |ev| { ev.prevent_default(); submit(); }>
-                <label>"Your name" <input type="text" required prop:value=move || by.get() on:input=move |ev| by.set(event_target_value(&ev)) autofocus=true/></label>
+                <label>"Your name" <input type="text" required readonly=signed_in.is_some() prop:value=move || by.get() on:input=move |ev| by.set(event_target_value(&ev)) autofocus=true/></label>
                 <label>"Note" <textarea rows="3" placeholder="What you are doing about it" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea></label>
                 <label>"Until"
                     <select on:change=move |ev| expiry.set(event_target_value(&ev))>
@@ -321,7 +329,8 @@ fn SilenceDialog(alert: Alert, open: RwSignal<Option<Open>>, view: Loaded<Alerts
     let mut all: Vec<(String, String)> = vec![("alertname".into(), alert.rule.clone())];
     all.extend(alert.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let chosen = RwSignal::new(all.iter().map(|_| true).collect::<Vec<bool>>());
-    let by = RwSignal::new(remembered_user());
+    let signed_in = use_session().principal().map(|p| p.name);
+    let by = RwSignal::new(signed_in.clone().unwrap_or_else(remembered_user));
     let comment = RwSignal::new(String::new());
     let minutes = RwSignal::new(60u64);
     let error = RwSignal::new(None::<String>);
@@ -385,7 +394,7 @@ fn SilenceDialog(alert: Alert, open: RwSignal<Option<Open>>, view: Loaded<Alerts
                         <option value="10080">"1 week"</option>
                     </select>
                 </label>
-                <label>"Your name" <input type="text" required prop:value=move || by.get() on:input=move |ev| by.set(event_target_value(&ev))/></label>
+                <label>"Your name" <input type="text" required readonly=signed_in.is_some() prop:value=move || by.get() on:input=move |ev| by.set(event_target_value(&ev))/></label>
                 <label>"Comment" <input type="text" placeholder="Why" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))/></label>
                 <div class="preview" role="status" aria-label="Silence preview">
                     {move || preview.get().map(|list| view! {

@@ -40,7 +40,7 @@ pub fn SystemPage() -> impl IntoView {
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(h)) => view! {
                     <section class="panel" aria-label="Observatory">
-                        <header class="panel-head"><h2>"Observatory"</h2><span class=format!("pill {}", if h.status == "healthy" { "completed" } else { "failed" })><span class="dot"></span>{h.status.clone()}</span></header>
+                        <header class="panel-head"><h2>"Observatory"</h2><span class=format!("pill {}", match h.status.as_str() { "healthy" => "completed", "degraded" => "warning", _ => "failed" })><span class="dot"></span>{h.status.clone()}</span></header>
                         <div class="kpis">
                             <Kpi label="Ingest rate" value=rate.get().map(|r| format!("{} /s", format::human_count(r))).unwrap_or_else(|| "–".into())/>
                             <Kpi label="Events accepted" value=format::human_count(h.ingest.events_accepted as f64)/>
@@ -48,12 +48,24 @@ pub fn SystemPage() -> impl IntoView {
                             <Kpi label="Ingest queue" value=format!("{} / {}", h.ingest.queue_depth, h.ingest.queue_capacity)/>
                             <Kpi label="WebSocket clients" value=h.live.connections.to_string()/>
                             <Kpi label="Slow clients resynced" value=h.live.resyncs.to_string()/>
-                            <Kpi label="Store size" value=format::bytes(h.store.size_bytes)/>
+                            <Kpi label="Store size" value=format::bytes(h.store.size_bytes) hint=match h.store.retention_max_bytes { 0 => "no size limit".to_string(), max => format!("limit {}", format::bytes(max)) }/>
                             <Kpi label="Executions stored" value=format::human_count(h.store.executions as f64)/>
                             <Kpi label="Log lines stored" value=format::human_count(h.store.log_records as f64)/>
-                            <Kpi label="Retention" value=format::duration_ms(h.store.retention_seconds as f64 * 1000.0) hint=h.store.last_retention_run.map(|t| format!("last run {}", format::relative(t, crate::ui::now_ms()))).unwrap_or_else(|| "not run yet".into())/>
+                            <Kpi label="Retention" value=format::duration_ms(h.store.retention_seconds as f64 * 1000.0) hint=retention_hint(&h.store)/>
                             <Kpi label="Uptime" value=format::duration_ms(h.uptime_seconds as f64 * 1000.0) hint=format!("version {}", h.version)/>
                         </div>
+                        <table class="data checks" aria-label="Readiness checks">
+                            <thead><tr><th scope="col">"Check"</th><th scope="col">"Status"</th><th scope="col">"Detail"</th></tr></thead>
+                            <tbody>
+                                {h.checks.iter().map(|(name, c)| view! {
+                                    <tr data-check=name.clone()>
+                                        <td>{name.clone()}</td>
+                                        <td><span class=format!("pill {}", match c.status.as_str() { "ok" => "completed", "warn" => "warning", _ => "failed" })><span class="dot"></span>{c.status.clone()}</span></td>
+                                        <td class="wrap">{c.message.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
                     </section>
                 }
                 .into_any(),
@@ -89,5 +101,20 @@ fn Host(h: SystemSample) -> impl IntoView {
                 <Kpi label="Processes" value=format::human_count(h.tasks as f64)/>
             </div>
         </section>
+    }
+}
+
+/// When retention last ran and what it deleted.
+fn retention_hint(store: &crate::model::StoreStats) -> String {
+    match (store.last_retention_run, &store.last_retention) {
+        (Some(t), Some(r)) => format!(
+            "last run {}: {} executions, {} log lines{}",
+            format::relative(t, crate::ui::now_ms()),
+            format::human_count(r.executions as f64),
+            format::human_count(r.logs as f64),
+            if r.by_size { ", over the size limit" } else { "" }
+        ),
+        (Some(t), None) => format!("last run {}", format::relative(t, crate::ui::now_ms())),
+        _ => "not run yet".into(),
     }
 }

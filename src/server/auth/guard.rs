@@ -1,0 +1,121 @@
+//! The middleware in front of every route: the Origin check, then authentication and the
+//! role the route needs ([`super::policy`]), then the per-token ingest rate.
+
+use super::{forbidden, unauthorized, Access};
+use crate::error::{ApiError, ErrorCode};
+use crate::server::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let access = super::required(req.method(), req.uri().path());
+    if let Err(e) = check_origin(&state, req.method(), req.headers()) {
+        return e.into_response();
+    }
+    let auth = &state.auth;
+    let principal = if auth.enabled() {
+        match auth.authenticate(req.headers()) {
+            Ok(p) => p,
+            Err(e) if access == Access::Public => {
+                // A stale or wrong token does not keep anyone from the sign-in page.
+                tracing::debug!(error = %e.message, "ignoring bad credentials on a public route");
+                None
+            }
+            Err(e) => return rejected(&state, access, e),
+        }
+    } else {
+        None
+    };
+    if auth.enabled() && access != Access::Public {
+        let Some(p) = &principal else {
+            return rejected(
+                &state,
+                access,
+                unauthorized("sign in, or send `Authorization: Bearer <token>`"),
+            );
+        };
+        if !access.allowed(p.role) {
+            return rejected(&state, access, forbidden(p, access));
+        }
+    }
+    if access == Access::Ingest {
+        let who = principal.as_ref().map_or("anonymous", |p| p.name.as_str());
+        if let Err(e) = auth.check_ingest_rate(who) {
+            return rejected(&state, access, e);
+        }
+    }
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+/// Refusals of ingest requests are counted on `/metrics` by reason, like bad bodies.
+fn rejected(state: &AppState, access: Access, e: ApiError) -> Response {
+    if access == Access::Ingest {
+        let reason = match e.code {
+            ErrorCode::TooManyRequests => crate::server::ingest::Rejection::RateLimited,
+            _ => crate::server::ingest::Rejection::Unauthorized,
+        };
+        state.ingest.count_rejected(reason, 1);
+    }
+    let mut resp = e.into_response();
+    if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"observatory\""),
+        );
+    }
+    resp
+}
+
+/// Browsers send `Origin` on WebSocket upgrades and on requests that change something; it
+/// must be this server's own origin or one allowed by `cors_origins`. Clients that send no
+/// Origin (exporters, curl, scripts) are not browsers and pass.
+fn check_origin(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !upgrade && !changes {
+        return Ok(());
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if state.config.cors_allows(origin) || same_origin(origin, headers) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!("origin `{origin}` is not allowed: use the dashboard's own origin or add it to `cors_origins`"),
+    ))
+}
+
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_compares_the_authority_with_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin("http://127.0.0.1:8080", &h));
+        assert!(same_origin("https://127.0.0.1:8080", &h));
+        assert!(!same_origin("http://evil.example", &h));
+        assert!(!same_origin("null", &h));
+    }
+}

@@ -1,0 +1,143 @@
+//! Readiness: each check says `ok`, `warn` or `error` with a message and details, in the
+//! shape of `/health/ready` of the agent platforms we replace. The store failing its probe
+//! makes Observatory `unhealthy` (503); any other check not `ok` makes it `degraded` (200).
+
+use super::AppState;
+use crate::model::{HealthCheck, HealthReport, LiveStats, StoreStats};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+
+/// Memory use above this share of what the host (or its cgroup) allows degrades readiness.
+const MEMORY_WARN: f64 = 0.90;
+/// Ingest queue fill above this share degrades readiness.
+const QUEUE_WARN: f64 = 0.90;
+
+fn check(status: &str, message: impl Into<String>, details: serde_json::Value) -> HealthCheck {
+    HealthCheck {
+        status: status.into(),
+        message: message.into(),
+        details,
+    }
+}
+
+pub async fn report(state: &AppState) -> HealthReport {
+    let mut checks = BTreeMap::new();
+
+    let started = Instant::now();
+    let probe = state.store.probe().await;
+    let probe_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let stats = state.store.stats().await;
+    let store_ok = probe.is_ok() && stats.is_ok();
+    let mut store = stats.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "store stats failed");
+        StoreStats::default()
+    });
+    store.retention_max_bytes = state.config.retention_size.map_or(0, |s| s.as_u64());
+    checks.insert(
+        "store".into(),
+        match &probe {
+            Ok(()) if store_ok => check(
+                "ok",
+                "probe write and read succeeded",
+                json!({ "backend": store.backend, "probeMs": (probe_ms * 100.0).round() / 100.0, "sizeBytes": store.size_bytes }),
+            ),
+            Ok(()) => check("error", "the store cannot report its size", json!({ "backend": store.backend })),
+            Err(e) => {
+                tracing::error!(error = %e, "store probe failed");
+                check("error", format!("probe write and read failed: {e}"), json!({ "backend": store.backend }))
+            }
+        },
+    );
+
+    let ingest = state.ingest.stats();
+    let fill = ingest.queue_depth as f64 / ingest.queue_capacity.max(1) as f64;
+    let details = json!({ "queueDepth": ingest.queue_depth, "queueCapacity": ingest.queue_capacity });
+    checks.insert(
+        "ingest".into(),
+        if fill >= QUEUE_WARN {
+            check("warn", format!("ingest queue {:.0}% full", fill * 100.0), details)
+        } else {
+            check("ok", "ingest queue has room", details)
+        },
+    );
+
+    checks.insert("memory".into(), memory());
+
+    let failing = state.alerts.failing_receivers();
+    checks.insert(
+        "notifier".into(),
+        if failing.is_empty() {
+            check("ok", "alert notifications are being delivered", serde_json::Value::Null)
+        } else {
+            check(
+                "warn",
+                format!("delivery failing to {}", failing.join(", ")),
+                json!({ "failingReceivers": failing }),
+            )
+        },
+    );
+
+    let live = LiveStats {
+        connections: state.live.connections() as u64,
+        resyncs: state.live.resyncs(),
+    };
+    checks.insert(
+        "websocket".into(),
+        check(
+            "ok",
+            "WebSocket server operational",
+            json!({ "activeConnections": live.connections, "resyncs": live.resyncs }),
+        ),
+    );
+
+    let status = if checks["store"].status == "error" {
+        "unhealthy"
+    } else if checks.values().any(|c| c.status != "ok") {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    HealthReport {
+        status: status.into(),
+        timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        checks,
+        store,
+        ingest,
+        live,
+    }
+}
+
+/// This process's resident memory against the host's memory, or its cgroup's limit.
+fn memory() -> HealthCheck {
+    let mut sys = System::new();
+    sys.refresh_memory();
+    let pid = sysinfo::get_current_pid().ok();
+    if let Some(pid) = pid {
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
+    }
+    let rss = pid.and_then(|p| sys.process(p)).map_or(0, |p| p.memory());
+    let (total, used) = match sys.cgroup_limits() {
+        Some(c) if c.total_memory > 0 => (c.total_memory, c.total_memory.saturating_sub(c.free_memory)),
+        _ => (sys.total_memory(), sys.used_memory()),
+    };
+    let used_share = used as f64 / total.max(1) as f64;
+    let mib = |b: u64| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0;
+    let details = json!({
+        "rssMB": mib(rss),
+        "usedPercent": (used_share * 1000.0).round() / 10.0,
+        "totalMB": mib(total),
+    });
+    if used_share > MEMORY_WARN {
+        check("warn", format!("memory {:.0}% used", used_share * 100.0), details)
+    } else {
+        check("ok", "memory usage normal", details)
+    }
+}

@@ -1,0 +1,86 @@
+//! Sign-in for the browser: `POST /api/auth/login` trades a token for an HttpOnly,
+//! SameSite=Strict session cookie, `POST /api/auth/logout` ends it, `GET /api/auth/me` says
+//! who is signed in.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{Principal, SessionInfo};
+use crate::server::auth::{unauthorized, COOKIE};
+use crate::server::error::ApiJson;
+use crate::server::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/me", get(me))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    token: String,
+}
+
+async fn login(State(s): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<Login>) -> Response {
+    if !s.auth.enabled() {
+        return ApiError::new(
+            ErrorCode::Conflict,
+            "authentication is off (no [auth] tokens are configured): there is nothing to sign in to",
+        )
+        .into_response();
+    }
+    let Some(principal) = s.auth.verify_token(req.token.trim()) else {
+        tracing::info!("sign-in refused: unknown token");
+        return unauthorized("unknown token").into_response();
+    };
+    tracing::info!(name = %principal.name, role = principal.role.as_str(), "signed in");
+    let id = s.auth.start_session(principal.clone());
+    let cookie = cookie(&s, &headers, &id, s.auth.session_ttl().as_secs());
+    (
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        Json(SessionInfo {
+            auth_enabled: true,
+            principal: Some(principal),
+        }),
+    )
+        .into_response()
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    s.auth.end_session(&headers);
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie(&s, &headers, "", 0))],
+    )
+        .into_response()
+}
+
+async fn me(State(s): State<AppState>, principal: Option<Extension<Principal>>) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        auth_enabled: s.auth.enabled(),
+        principal: principal.map(|Extension(p)| p),
+    })
+}
+
+/// `Secure` when the request came over TLS (directly or through a proxy that says so) or
+/// when configured.
+fn cookie(s: &AppState, headers: &HeaderMap, value: &str, max_age: u64) -> HeaderValue {
+    let tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let secure = if tls || s.auth.secure_cookie { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .expect("cookie values are URL-safe base64")
+}

@@ -1,0 +1,622 @@
+//! Authentication, roles, and the hardening around them (origins, headers, limits,
+//! redaction), through the real router.
+//!
+//! The table test walks every route (a test reads the route definitions and fails when one is
+//! missing from the table) with every role and with none, and proves that nothing is reachable
+//! without the right role.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{app_with, fleet, split, TestApp};
+use observatory::server::auth::{hash_token, Role, TokenConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const ROLES: [(Role, &str); 4] = [
+    (Role::Viewer, "viewer-token"),
+    (Role::Operator, "operator-token"),
+    (Role::Ingest, "ingest-token"),
+    (Role::Admin, "admin-token"),
+];
+
+async fn secured(tweak: impl FnOnce(&mut observatory::server::Config)) -> TestApp {
+    app_with(|c| {
+        c.auth.tokens = ROLES
+            .iter()
+            .map(|(role, token)| TokenConfig {
+                name: format!("{}-user", role.as_str()),
+                role: *role,
+                sha256: hash_token(token),
+            })
+            .collect();
+        tweak(c);
+    })
+    .await
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: &Req,
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Req::Empty => req.body(Body::empty()),
+        Req::Json(v) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string())),
+        Req::Form(f) => req
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(f.to_string())),
+    }
+    .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let headers = resp.headers().clone();
+    let (s, v) = split(resp).await;
+    (s, v, headers)
+}
+
+enum Req {
+    Empty,
+    Json(Value),
+    Form(&'static str),
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Need {
+    Public,
+    Read,
+    Operate,
+    Ingest,
+}
+
+fn allowed(need: Need, role: Role) -> bool {
+    match need {
+        Need::Public => true,
+        Need::Read => matches!(role, Role::Viewer | Role::Operator | Role::Admin),
+        Need::Operate => matches!(role, Role::Operator | Role::Admin),
+        Need::Ingest => matches!(role, Role::Ingest | Role::Admin),
+    }
+}
+
+/// (route pattern as defined, method, concrete uri, body, what it needs)
+fn table() -> Vec<(&'static str, Method, &'static str, Req, Need)> {
+    use Need::*;
+    let ack = || Req::Json(json!({"by": "x", "note": "n"}));
+    let silence = || Req::Json(json!({"matchers": {"agent": "alpha"}, "duration_minutes": 5, "created_by": "x"}));
+    let otlp = || Req::Json(json!({}));
+    vec![
+        ("/health", Method::GET, "/health", Req::Empty, Public),
+        ("/health/live", Method::GET, "/health/live", Req::Empty, Public),
+        ("/health/ready", Method::GET, "/health/ready", Req::Empty, Public),
+        ("/api/auth/me", Method::GET, "/api/auth/me", Req::Empty, Public),
+        ("/api/auth/logout", Method::POST, "/api/auth/logout", Req::Empty, Public),
+        (
+            "/api/auth/login",
+            Method::POST,
+            "/api/auth/login",
+            Req::Json(json!({"token": "viewer-token"})),
+            Public,
+        ),
+        ("/api/overview", Method::GET, "/api/overview", Req::Empty, Read),
+        ("/api/metrics", Method::GET, "/api/metrics", Req::Empty, Read),
+        ("/api/agents", Method::GET, "/api/agents", Req::Empty, Read),
+        ("/api/agents/{id}", Method::GET, "/api/agents/alpha", Req::Empty, Read),
+        (
+            "/api/agents/{id}/series",
+            Method::GET,
+            "/api/agents/alpha/series",
+            Req::Empty,
+            Read,
+        ),
+        ("/api/workflows", Method::GET, "/api/workflows", Req::Empty, Read),
+        (
+            "/api/workflows/{id}",
+            Method::GET,
+            "/api/workflows/wf",
+            Req::Empty,
+            Read,
+        ),
+        ("/api/series", Method::GET, "/api/series?range=1h", Req::Empty, Read),
+        ("/api/executions", Method::GET, "/api/executions", Req::Empty, Read),
+        (
+            "/api/executions/{id}",
+            Method::GET,
+            "/api/executions/e1",
+            Req::Empty,
+            Read,
+        ),
+        (
+            "/api/executions/{id}/logs",
+            Method::GET,
+            "/api/executions/e1/logs",
+            Req::Empty,
+            Read,
+        ),
+        (
+            "/api/executions/{id}/spans",
+            Method::GET,
+            "/api/executions/e1/spans",
+            Req::Empty,
+            Read,
+        ),
+        ("/api/llm", Method::GET, "/api/llm", Req::Empty, Read),
+        ("/api/plugins", Method::GET, "/api/plugins", Req::Empty, Read),
+        ("/api/system", Method::GET, "/api/system", Req::Empty, Read),
+        ("/api/health", Method::GET, "/api/health", Req::Empty, Read),
+        ("/api/alerts", Method::GET, "/api/alerts", Req::Empty, Read),
+        ("/api/silences", Method::GET, "/api/silences", Req::Empty, Read),
+        ("/api/{*rest}", Method::GET, "/api/nothing-here", Req::Empty, Read),
+        (
+            "/api/alerts/{id}/ack",
+            Method::POST,
+            "/api/alerts/a1/ack",
+            ack(),
+            Operate,
+        ),
+        (
+            "/api/alerts/{id}/unack",
+            Method::POST,
+            "/api/alerts/a1/unack",
+            Req::Json(json!({"by": "x"})),
+            Operate,
+        ),
+        ("/api/silences", Method::POST, "/api/silences", silence(), Operate),
+        (
+            "/api/silences/preview",
+            Method::POST,
+            "/api/silences/preview",
+            Req::Json(json!({"agent": "alpha"})),
+            Read,
+        ),
+        (
+            "/api/silences/{id}",
+            Method::DELETE,
+            "/api/silences/s1?by=x",
+            Req::Empty,
+            Operate,
+        ),
+        (
+            "/api/v1/events",
+            Method::POST,
+            "/api/v1/events",
+            Req::Json(json!([])),
+            Ingest,
+        ),
+        ("/v1/traces", Method::POST, "/v1/traces", otlp(), Ingest),
+        ("/v1/logs", Method::POST, "/v1/logs", otlp(), Ingest),
+        ("/v1/metrics", Method::POST, "/v1/metrics", otlp(), Ingest),
+        ("/metrics", Method::GET, "/metrics", Req::Empty, Read),
+        ("/metrics/json", Method::GET, "/metrics/json", Req::Empty, Read),
+        ("/ws", Method::GET, "/ws", Req::Empty, Read),
+        (
+            "/api/fn/{*fn_name}",
+            Method::POST,
+            "/api/fn/overview",
+            Req::Form(""),
+            Read,
+        ),
+        ("fn overview", Method::POST, "/api/fn/overview", Req::Form(""), Read),
+        ("fn series", Method::POST, "/api/fn/series", Req::Form("range=1h"), Read),
+        (
+            "fn agent/series",
+            Method::POST,
+            "/api/fn/agent/series",
+            Req::Form("id=alpha&range=1h"),
+            Read,
+        ),
+        (
+            "fn workflow",
+            Method::POST,
+            "/api/fn/workflow",
+            Req::Form("id=wf"),
+            Read,
+        ),
+        ("fn agents", Method::POST, "/api/fn/agents", Req::Form(""), Read),
+        ("fn agent", Method::POST, "/api/fn/agent", Req::Form("id=alpha"), Read),
+        ("fn executions", Method::POST, "/api/fn/executions", Req::Form(""), Read),
+        (
+            "fn execution",
+            Method::POST,
+            "/api/fn/execution",
+            Req::Form("id=e1"),
+            Read,
+        ),
+        ("fn spans", Method::POST, "/api/fn/spans", Req::Form("id=e1"), Read),
+        ("fn alerts", Method::POST, "/api/fn/alerts", Req::Form(""), Read),
+        ("fn health", Method::POST, "/api/fn/health", Req::Form(""), Read),
+        (
+            "fn alerts/ack",
+            Method::POST,
+            "/api/fn/alerts/ack",
+            Req::Form("id=a1&by=x&note=n"),
+            Operate,
+        ),
+        (
+            "fn alerts/unack",
+            Method::POST,
+            "/api/fn/alerts/unack",
+            Req::Form("id=a1&by=x"),
+            Operate,
+        ),
+        (
+            "fn silences/create",
+            Method::POST,
+            "/api/fn/silences/create",
+            silence(),
+            Operate,
+        ),
+        (
+            "fn silences/preview",
+            Method::POST,
+            "/api/fn/silences/preview",
+            Req::Json(json!({"matchers": {}})),
+            Read,
+        ),
+        (
+            "fn silences/expire",
+            Method::POST,
+            "/api/fn/silences/expire",
+            Req::Form("id=s1&by=x"),
+            Operate,
+        ),
+        ("fallback (the app shell)", Method::GET, "/agents", Req::Empty, Public),
+    ]
+}
+
+/// Every `.route("…")` in the server and every server function endpoint.
+fn defined_routes() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("src/server/routes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(root.join("src/server/otlp/http.rs"));
+    let mut routes = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for part in text.split(".route(\"").skip(1) {
+            routes.push(part.split('"').next().unwrap().to_string());
+        }
+    }
+    let api = std::fs::read_to_string(root.join("src/api/mod.rs")).unwrap();
+    for part in api.split("endpoint = \"").skip(1) {
+        routes.push(format!("fn {}", part.split('"').next().unwrap()));
+    }
+    routes
+}
+
+#[test]
+fn the_table_covers_every_route() {
+    let table: Vec<&str> = table().iter().map(|(pattern, ..)| *pattern).collect();
+    let defined = defined_routes();
+    assert!(defined.len() > 40, "found only {defined:?}");
+    for route in defined {
+        assert!(
+            table.contains(&route.as_str()),
+            "route `{route}` is not in the auth table"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_with_every_role_and_with_none() {
+    let app = secured(|_| {}).await;
+    let (s, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/events",
+        Some("admin-token"),
+        &Req::Json(fleet()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for (pattern, method, uri, body, need) in table() {
+        // Without credentials.
+        let (s, v, headers) = call(&app, method.clone(), uri, None, &body).await;
+        if need == Need::Public {
+            assert!(
+                !matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                "{pattern} anonymous: {s} {v}"
+            );
+        } else {
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{pattern} anonymous: {v}");
+            assert_eq!(v["code"], "unauthorized", "{pattern}: {v}");
+            assert!(
+                v.get("items").is_none() && v.get("agents_total").is_none(),
+                "{pattern} leaked {v}"
+            );
+            assert!(headers.contains_key(header::WWW_AUTHENTICATE), "{pattern}");
+        }
+        // With a wrong token.
+        let (s, v, _) = call(&app, method.clone(), uri, Some("not-a-token"), &body).await;
+        if need != Need::Public {
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{pattern} bad token: {v}");
+        }
+        for (role, token) in ROLES {
+            let (s, v, _) = call(&app, method.clone(), uri, Some(token), &body).await;
+            if allowed(need, role) {
+                assert!(
+                    !matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                    "{pattern} as {role:?} was refused: {s} {v}"
+                );
+            } else {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{pattern} as {role:?}: {v}");
+                assert_eq!(v["code"], "forbidden");
+                assert!(v["message"].as_str().unwrap().contains(role.as_str()), "{v}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_browser_signs_in_once_and_out_again() {
+    let app = secured(|_| {}).await;
+    let login = |token: &str, tls: bool| {
+        let mut req = Request::post("/api/auth/login").header(header::CONTENT_TYPE, "application/json");
+        if tls {
+            req = req.header("x-forwarded-proto", "https");
+        }
+        req.body(Body::from(json!({ "token": token }).to_string())).unwrap()
+    };
+    let resp = app.router.clone().oneshot(login("nope", false)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(!resp.headers().contains_key(header::SET_COOKIE));
+
+    let resp = app.router.clone().oneshot(login("viewer-token", false)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    assert!(!cookie.contains("viewer-token"));
+    let (_, me) = split(resp).await;
+    assert_eq!(me["principal"]["role"], "viewer");
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    let with_cookie = |method: Method, uri: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &session)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"by": "x", "note": "n"}).to_string()))
+            .unwrap()
+    };
+    let (s, _) = split(
+        app.router
+            .clone()
+            .oneshot(with_cookie(Method::GET, "/api/agents"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, me) = split(
+        app.router
+            .clone()
+            .oneshot(with_cookie(Method::GET, "/api/auth/me"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, me["principal"]["name"].as_str()),
+        (StatusCode::OK, Some("viewer-user"))
+    );
+    // A viewer's session cannot acknowledge.
+    let (s, v) = split(
+        app.router
+            .clone()
+            .oneshot(with_cookie(Method::POST, "/api/alerts/a1/ack"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+    let resp = app
+        .router
+        .clone()
+        .oneshot(with_cookie(Method::POST, "/api/auth/logout"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(resp.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let (s, _) = split(
+        app.router
+            .clone()
+            .oneshot(with_cookie(Method::GET, "/api/agents"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let resp = app.router.clone().oneshot(login("operator-token", true)).await.unwrap();
+    assert!(resp.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+}
+
+#[tokio::test]
+async fn actions_are_recorded_under_the_signed_in_name() {
+    let app = secured(|_| {}).await;
+    let (s, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/silences",
+        Some("operator-token"),
+        &Req::Json(json!({"matchers": {"agent": "alpha"}, "duration_minutes": 5, "created_by": "mallory"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v, _) = call(&app, Method::GET, "/api/silences", Some("viewer-token"), &Req::Empty).await;
+    assert_eq!(v[0]["created_by"], "operator-user", "{v}");
+}
+
+#[tokio::test]
+async fn cross_origin_changes_and_websockets_are_refused() {
+    let app = app_with(|c| c.cors_origins = vec!["https://ops.example.com".into()]).await;
+    let post = |origin: &str| {
+        Request::post("/api/silences/preview")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap()
+    };
+    let (s, v) = split(app.router.clone().oneshot(post("http://evil.example")).await.unwrap()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("evil.example"));
+    for origin in ["http://127.0.0.1:8080", "https://ops.example.com"] {
+        let (s, v) = split(app.router.clone().oneshot(post(origin)).await.unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{origin}: {v}");
+    }
+    let ws = Request::get("/ws")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.router.clone().oneshot(ws).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    // Reads from anywhere are harmless without credentials (and CORS keeps their answers
+    // from other origins' scripts).
+    let get = Request::get("/api/agents")
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(get).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!resp.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = common::app().await;
+    for uri in ["/", "/api/agents", "/health"] {
+        let resp = app
+            .router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let h = resp.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("'wasm-unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"));
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert!(h.contains_key("x-request-id"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn ingest_is_rate_limited_per_token_and_counted() {
+    let app = secured(|c| c.ingest_rate_limit = 2).await;
+    let batch = Req::Json(json!([{"type": "agent", "id": "a"}]));
+    for _ in 0..2 {
+        let (s, v, _) = call(&app, Method::POST, "/api/v1/events", Some("ingest-token"), &batch).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (s, v, headers) = call(&app, Method::POST, "/api/v1/events", Some("ingest-token"), &batch).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["code"], "too_many_requests");
+    assert!(v["message"].as_str().unwrap().contains("2 requests/s"), "{v}");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    // Another token has its own budget.
+    let (s, _, _) = call(&app, Method::POST, "/api/v1/events", Some("admin-token"), &batch).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, metrics, _) = call(&app, Method::GET, "/metrics", Some("viewer-token"), &Req::Empty).await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("observatory_ingest_events_rejected_total{reason=\"rate_limited\"} 1")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn sensitive_attributes_are_redacted_before_storage() {
+    let app = common::app().await;
+    let (s, v) = app
+        .ingest(json!([
+            {"type": "execution", "id": "r1", "agent_id": "a", "status": "RUNNING"},
+            {"type": "log", "execution_id": "r1", "message": "calling", "attributes": {"api_key": "sk-live-123", "http.request.header.authorization": "Bearer abc", "attempt": 2, "gen_ai.usage.input_tokens": 10}},
+            {"type": "agent", "id": "a", "labels": {"db_password": "hunter2", "team": "x"}}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, logs) = app.get("/api/executions/r1/logs").await;
+    let attrs = &logs[0]["attributes"];
+    assert_eq!(attrs["api_key"], "[REDACTED]", "{logs}");
+    assert_eq!(attrs["http.request.header.authorization"], "[REDACTED]");
+    assert_eq!(
+        (attrs["attempt"].as_i64(), attrs["gen_ai.usage.input_tokens"].as_i64()),
+        (Some(2), Some(10))
+    );
+    let (_, agent) = app.get("/api/agents/a").await;
+    assert_eq!(agent["agent"]["labels"]["db_password"], "[REDACTED]");
+    assert_eq!(agent["agent"]["labels"]["team"], "x");
+    let everything = serde_json::to_string(&app.get("/api/executions/r1/logs").await.1).unwrap();
+    assert!(!everything.contains("sk-live-123") && !everything.contains("hunter2"));
+}
+
+#[test]
+fn exposed_without_tokens_the_server_refuses_to_start() {
+    let config = observatory::server::Config {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("--insecure"), "{err}");
+}
+
+#[tokio::test]
+async fn agents_past_the_cardinality_limit_are_refused_whole() {
+    let app = app_with(|c| c.limits.max_agents = 2).await;
+    let (s, _) = app
+        .ingest(json!([{"type": "agent", "id": "a1"}, {"type": "agent", "id": "a2"}]))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Known agents are fine; a third is refused, and nothing of its batch is stored.
+    let (s, v) = app
+        .ingest(json!([
+            {"type": "execution", "id": "x1", "agent_id": "a1", "status": "RUNNING"},
+            {"type": "execution", "id": "x2", "agent_id": "a3", "status": "RUNNING"}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("max_agents"), "{v}");
+    let (s, _) = app.get("/api/executions/x1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, agents) = app.get("/api/agents").await;
+    assert_eq!(agents.as_array().unwrap().len(), 2);
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics
+        .as_str()
+        .unwrap()
+        .contains("observatory_ingest_events_rejected_total{reason=\"cardinality\"} 2"));
+}
