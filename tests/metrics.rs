@@ -318,3 +318,92 @@ async fn the_grafana_dashboard_queries_parse_and_name_real_families() {
         }
     }
 }
+
+/// A real Prometheus server (Debian's `prometheus`) scrapes a running Observatory, with a
+/// viewer's bearer token, and can query what it scraped.
+#[tokio::test]
+async fn prometheus_scrapes_observatory_with_a_token() {
+    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    use observatory::server::{AppState, Config, DashboardServer};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        otlp_grpc_listen: None,
+        ..Config::default()
+    };
+    config.auth.tokens = vec![TokenConfig {
+        name: "prometheus".into(),
+        role: Role::Viewer,
+        sha256: hash_token("scrape-secret"),
+    }];
+    config.auth.tokens.push(TokenConfig {
+        name: "loader".into(),
+        role: Role::Ingest,
+        sha256: hash_token("ingest-secret"),
+    });
+    let state = AppState::open(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = listener.local_addr().unwrap();
+    tokio::spawn(DashboardServer::from_state(state).serve_with(listener, None, std::future::pending()));
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("http://{target}/api/v1/events"))
+        .bearer_auth("ingest-secret")
+        .json(&fleet())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "scrape-secret").unwrap();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: observatory\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus runs (Debian package `prometheus`, installed by scripts/setup.sh)");
+    let query = |q: &'static str| {
+        let client = client.clone();
+        async move {
+            let resp = client
+                .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+                .query(&[("query", q)])
+                .send()
+                .await
+                .ok()?;
+            let v: serde_json::Value = resp.json().await.ok()?;
+            v["data"]["result"][0]["value"][1].as_str().map(String::from)
+        }
+    };
+    let mut seen = None;
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if let Some(v) = query("sum(observatory_executions_total)").await {
+            seen = Some(v);
+            break;
+        }
+    }
+    let up = query("up{job=\"observatory\"}").await;
+    let tokens = query("sum(observatory_llm_tokens_total)").await;
+    prometheus.kill().unwrap();
+    let _ = prometheus.wait();
+    assert_eq!(seen.as_deref(), Some("2"), "Prometheus never scraped the executions");
+    assert_eq!(up.as_deref(), Some("1"));
+    assert_eq!(tokens.as_deref(), Some("1200"));
+}
