@@ -607,3 +607,70 @@ async fn exporters_need_an_ingest_token_over_http_and_grpc() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// The SDK's metrics exporter over gRPC, with its default cumulative temporality: two exports
+/// of growing cumulative histograms count each call once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genai_metrics_from_the_sdk_exporter_feed_the_llm_view() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+    let server = start().await;
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .with_endpoint(format!("http://{}", server.grpc))
+        .build()
+        .unwrap();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(exporter)
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .with_resource(Resource::builder().with_service_name("metrics-svc").build())
+        .build();
+    tokio::task::spawn_blocking(move || {
+        let meter = provider.meter("gen_ai");
+        let tokens = meter
+            .u64_histogram("gen_ai.client.token.usage")
+            .with_unit("{token}")
+            .build();
+        let duration = meter
+            .f64_histogram("gen_ai.client.operation.duration")
+            .with_unit("s")
+            .build();
+        let attrs = |kind: Option<&'static str>| {
+            let mut a = vec![
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new("gen_ai.provider.name", "mistral"),
+                KeyValue::new("gen_ai.request.model", "mistral-large"),
+            ];
+            if let Some(k) = kind {
+                a.push(KeyValue::new("gen_ai.token.type", k));
+            }
+            a
+        };
+        for calls in [2, 1] {
+            for _ in 0..calls {
+                tokens.record(400, &attrs(Some("input")));
+                tokens.record(50, &attrs(Some("output")));
+                duration.record(0.8, &attrs(None));
+            }
+            provider.force_flush().unwrap();
+        }
+        provider.shutdown().unwrap();
+    })
+    .await
+    .unwrap();
+    let llm = get(server.http, "/api/llm").await;
+    let m = llm
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "mistral-large")
+        .unwrap_or_else(|| panic!("no mistral-large in {llm}"));
+    assert_eq!(m["provider"], "mistral");
+    assert_eq!(m["total_requests"], 3, "{m}");
+    assert_eq!(m["prompt_tokens"], 1200);
+    assert_eq!(m["completion_tokens"], 150);
+    assert_eq!(m["avg_latency_ms"], 800.0);
+}
