@@ -1,6 +1,9 @@
 //! The `observatory` binary itself: its own logs, refusing to expose itself unauthenticated,
 //! and the token helper.
 
+mod common;
+
+use common::free_port;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;

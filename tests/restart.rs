@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::fleet;
+use common::{fleet, free_port};
 use observatory::server::{AppState, Config};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -51,14 +51,6 @@ async fn state_survives_a_clean_restart_and_numbering_continues() {
         .map(|l| l["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [1, 2, 3]);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dir: &std::path::Path, port: u16) -> Child {

@@ -22,6 +22,14 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub async fn app() -> TestApp {
     app_with(|_| {}).await
 }
