@@ -10,14 +10,6 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_observatory");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn bound_beyond_loopback_without_tokens_it_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
