@@ -96,13 +96,17 @@ fn check_origin(state: &AppState, method: &Method, headers: &HeaderMap) -> Resul
     ))
 }
 
+/// The Origin's authority is the `Host` the request was sent to (or, behind a proxy, the
+/// `X-Forwarded-Host` it was sent to).
 fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let authority = origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
         .unwrap_or("");
-    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+    [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|h| headers.get(h)?.to_str().ok())
+        .any(|host| !host.is_empty() && authority.eq_ignore_ascii_case(host))
 }
 
 #[cfg(test)]
@@ -117,5 +121,7 @@ mod tests {
         assert!(same_origin("https://127.0.0.1:8080", &h));
         assert!(!same_origin("http://evil.example", &h));
         assert!(!same_origin("null", &h));
+        h.insert("x-forwarded-host", "ops.example.com".parse().unwrap());
+        assert!(same_origin("https://ops.example.com", &h));
     }
 }
