@@ -161,27 +161,34 @@ impl Hub {
         for a in s.agents.values_mut().filter(|a| !a.durations.is_empty()) {
             a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
         }
-        s.evict();
+        s.evict(0);
     }
 
     /// Execution ids the events refer to that the hub does not hold (to be loaded from the
     /// store before [`Hub::apply`], so log numbering continues where it stopped).
     pub fn unknown_executions(&self, events: &[Event]) -> Vec<String> {
         let s = self.state.read();
-        let mut ids: Vec<String> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Execution(e) => Some(&e.id),
-                Event::Status(e) => Some(&e.execution_id),
-                Event::Log(e) => Some(&e.execution_id),
-                Event::Span(e) => Some(&e.span.execution_id),
-                _ => None,
-            })
-            .filter(|id| !s.executions.contains_key(id.as_str()))
-            .cloned()
-            .collect();
+        // Spans of one trace come together: skip repeats before looking up and cloning.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut last: Option<&str> = None;
+        let mut ids: Vec<String> = Vec::new();
+        for e in events {
+            let id = match e {
+                Event::Execution(e) => &e.id,
+                Event::Status(e) => &e.execution_id,
+                Event::Log(e) => &e.execution_id,
+                Event::Span(e) => &e.span.execution_id,
+                _ => continue,
+            };
+            if last == Some(id.as_str()) {
+                continue;
+            }
+            last = Some(id);
+            if seen.insert(id) && !s.executions.contains_key(id.as_str()) {
+                ids.push(id.clone());
+            }
+        }
         ids.sort();
-        ids.dedup();
         ids
     }
 
@@ -199,6 +206,7 @@ impl Hub {
     /// Applies validated events in order. Returns the rows to persist and what changed.
     pub fn apply(&self, events: Vec<Event>, now: i64) -> Applied {
         let mut s = self.state.write();
+        let finished_before = s.finished.len();
         let mut out = Applied::default();
         let mut dirty = Dirty::default();
         for event in events {
@@ -244,7 +252,11 @@ impl Hub {
         }
         // The roll-up steps these events touched, durable with the events themselves.
         out.batch.rollups = s.rollups.take_dirty();
-        s.evict();
+        // What this apply finished stays in memory until the next one: the ingest pipeline
+        // applies a group while the previous one commits, and the next group reloads what
+        // memory lacks from the store, so only executions of earlier groups may leave.
+        let protected = s.finished.len().saturating_sub(finished_before);
+        s.evict(protected);
         out
     }
 
@@ -1136,8 +1148,9 @@ impl State {
         out.status_changes.push(exec);
     }
 
-    fn evict(&mut self) {
-        while self.finished.len() > MAX_FINISHED_IN_MEMORY {
+    /// Drops the oldest finished executions past the limit, never the newest `protected`.
+    fn evict(&mut self, protected: usize) {
+        while self.finished.len() > MAX_FINISHED_IN_MEMORY.max(protected) {
             if let Some(id) = self.finished.pop_front() {
                 if self.executions.get(&id).is_some_and(|e| e.status.is_terminal()) {
                     self.executions.remove(&id);
