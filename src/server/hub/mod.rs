@@ -539,11 +539,11 @@ impl LlmEntry {
 
 impl State {
     fn agent_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut AgentEntry {
-        dirty.agents.insert(id.to_string());
-        let entry = self
-            .agents
-            .entry(id.to_string())
-            .or_insert_with(|| AgentEntry::blank(id, ts));
+        mark(&mut dirty.agents, id);
+        if !self.agents.contains_key(id) {
+            self.agents.insert(id.to_string(), AgentEntry::blank(id, ts));
+        }
+        let entry = self.agents.get_mut(id).expect("inserted above");
         entry.agent.last_seen = entry.agent.last_seen.max(ts);
         entry
     }
@@ -573,7 +573,7 @@ impl State {
             self.executions.insert(id.to_string(), exec);
             out.topics.insert("executions");
         }
-        dirty.executions.insert(id.to_string());
+        mark(&mut dirty.executions, id);
         let exec = self.executions.get_mut(id).expect("inserted above");
         exec.updated_at = exec.updated_at.max(ts);
         exec
@@ -723,7 +723,7 @@ impl State {
                     x.cost_usd += cost;
                     x.llm_calls += 1;
                     x.updated_at = x.updated_at.max(ts);
-                    dirty.executions.insert(x.id.clone());
+                    mark(&mut dirty.executions, &x.id);
                 }
                 if let Some(agent) = agent_id {
                     let a = &mut self.agent_mut(&agent, ts, dirty).agent;
@@ -751,16 +751,23 @@ impl State {
             }
             Event::ToolCall(e) => {
                 let ts = e.timestamp.unwrap_or(now);
-                dirty.plugins.insert(e.name.clone());
-                let entry = self.plugins.entry(e.name.clone()).or_insert_with(|| PluginEntry {
-                    plugin: Plugin {
+                mark(&mut dirty.plugins, &e.name);
+                if !self.plugins.contains_key(&e.name) {
+                    let plugin = Plugin {
                         id: e.name.clone(),
                         name: e.name.clone(),
                         state: "running".into(),
                         ..Default::default()
-                    },
-                    latency_sum: 0.0,
-                });
+                    };
+                    self.plugins.insert(
+                        e.name.clone(),
+                        PluginEntry {
+                            plugin,
+                            latency_sum: 0.0,
+                        },
+                    );
+                }
+                let entry = self.plugins.get_mut(&e.name).expect("inserted above");
                 let p = &mut entry.plugin;
                 if let Some(v) = &e.version {
                     p.version = v.clone();
@@ -773,7 +780,7 @@ impl State {
                 if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
                     x.tool_calls += 1;
                     x.updated_at = x.updated_at.max(ts);
-                    dirty.executions.insert(x.id.clone());
+                    mark(&mut dirty.executions, &x.id);
                 }
                 out.batch.tool_calls.push(ToolCall {
                     timestamp: ts,
@@ -1011,18 +1018,17 @@ impl State {
 
     /// The stats of one provider/model (`id` is `provider/model`), created when new.
     fn llm_mut(&mut self, id: String, provider: &str, model: &str, dirty: &mut Dirty) -> &mut LlmEntry {
-        dirty.llm.insert(id.clone());
-        self.llm.entry(id.clone()).or_insert_with(|| {
-            LlmEntry::new(
-                LlmStats {
-                    id,
-                    provider: provider.to_string(),
-                    model: model.to_string(),
-                    ..Default::default()
-                },
-                0.0,
-            )
-        })
+        mark(&mut dirty.llm, &id);
+        if !self.llm.contains_key(&id) {
+            let stats = LlmStats {
+                id: id.clone(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                ..Default::default()
+            };
+            self.llm.insert(id.clone(), LlmEntry::new(stats, 0.0));
+        }
+        self.llm.get_mut(&id).expect("inserted above")
     }
 
     /// Aggregated usage from metrics, for models whose calls are not reported one by one.
@@ -1233,6 +1239,13 @@ impl LlmEntry {
         while self.recent.len() > 5 {
             self.recent.pop_front();
         }
+    }
+}
+
+/// Adds `id` to a dirty set, allocating only the first time.
+fn mark(set: &mut HashSet<String>, id: &str) {
+    if !set.contains(id) {
+        set.insert(id.to_string());
     }
 }
 
