@@ -111,7 +111,7 @@ pub async fn report(state: &AppState) -> HealthReport {
     }
 }
 
-/// This process's resident memory against the host's memory, or its cgroup's limit.
+/// Memory in use against the host's memory, or its cgroup's limit; with this process's RSS.
 fn memory() -> HealthCheck {
     let mut sys = System::new();
     sys.refresh_memory();
@@ -124,9 +124,14 @@ fn memory() -> HealthCheck {
         );
     }
     let rss = pid.and_then(|p| sys.process(p)).map_or(0, |p| p.memory());
+    // Memory that cannot be reclaimed: the cgroup's resident memory, or the host's total less
+    // what is available (page cache does not count: the kernel gives it back under pressure).
     let (total, used) = match sys.cgroup_limits() {
-        Some(c) if c.total_memory > 0 => (c.total_memory, c.total_memory.saturating_sub(c.free_memory)),
-        _ => (sys.total_memory(), sys.used_memory()),
+        Some(c) if c.total_memory > 0 => (c.total_memory, c.rss),
+        _ => (
+            sys.total_memory(),
+            sys.total_memory().saturating_sub(sys.available_memory()),
+        ),
     };
     let used_share = used as f64 / total.max(1) as f64;
     let mib = |b: u64| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0;

@@ -161,7 +161,7 @@ impl Hub {
         for a in s.agents.values_mut().filter(|a| !a.durations.is_empty()) {
             a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
         }
-        s.evict();
+        s.evict(0);
     }
 
     /// The first agent the events would add beyond `max` agents, if any.
@@ -181,20 +181,27 @@ impl Hub {
     /// store before [`Hub::apply`], so log numbering continues where it stopped).
     pub fn unknown_executions(&self, events: &[Event]) -> Vec<String> {
         let s = self.state.read();
-        let mut ids: Vec<String> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Execution(e) => Some(&e.id),
-                Event::Status(e) => Some(&e.execution_id),
-                Event::Log(e) => Some(&e.execution_id),
-                Event::Span(e) => Some(&e.span.execution_id),
-                _ => None,
-            })
-            .filter(|id| !s.executions.contains_key(id.as_str()))
-            .cloned()
-            .collect();
+        // Spans of one trace come together: skip repeats before looking up and cloning.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut last: Option<&str> = None;
+        let mut ids: Vec<String> = Vec::new();
+        for e in events {
+            let id = match e {
+                Event::Execution(e) => &e.id,
+                Event::Status(e) => &e.execution_id,
+                Event::Log(e) => &e.execution_id,
+                Event::Span(e) => &e.span.execution_id,
+                _ => continue,
+            };
+            if last == Some(id.as_str()) {
+                continue;
+            }
+            last = Some(id);
+            if seen.insert(id) && !s.executions.contains_key(id.as_str()) {
+                ids.push(id.clone());
+            }
+        }
         ids.sort();
-        ids.dedup();
         ids
     }
 
@@ -212,6 +219,7 @@ impl Hub {
     /// Applies validated events in order. Returns the rows to persist and what changed.
     pub fn apply(&self, events: Vec<Event>, now: i64) -> Applied {
         let mut s = self.state.write();
+        let finished_before = s.finished.len();
         let mut out = Applied::default();
         let mut dirty = Dirty::default();
         for event in events {
@@ -257,7 +265,11 @@ impl Hub {
         }
         // The roll-up steps these events touched, durable with the events themselves.
         out.batch.rollups = s.rollups.take_dirty();
-        s.evict();
+        // What this apply finished stays in memory until the next one: the ingest pipeline
+        // applies a group while the previous one commits, and the next group reloads what
+        // memory lacks from the store, so only executions of earlier groups may leave.
+        let protected = s.finished.len().saturating_sub(finished_before);
+        s.evict(protected);
         out
     }
 
@@ -540,11 +552,11 @@ impl LlmEntry {
 
 impl State {
     fn agent_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut AgentEntry {
-        dirty.agents.insert(id.to_string());
-        let entry = self
-            .agents
-            .entry(id.to_string())
-            .or_insert_with(|| AgentEntry::blank(id, ts));
+        mark(&mut dirty.agents, id);
+        if !self.agents.contains_key(id) {
+            self.agents.insert(id.to_string(), AgentEntry::blank(id, ts));
+        }
+        let entry = self.agents.get_mut(id).expect("inserted above");
         entry.agent.last_seen = entry.agent.last_seen.max(ts);
         entry
     }
@@ -574,7 +586,7 @@ impl State {
             self.executions.insert(id.to_string(), exec);
             out.topics.insert("executions");
         }
-        dirty.executions.insert(id.to_string());
+        mark(&mut dirty.executions, id);
         let exec = self.executions.get_mut(id).expect("inserted above");
         exec.updated_at = exec.updated_at.max(ts);
         exec
@@ -724,7 +736,7 @@ impl State {
                     x.cost_usd += cost;
                     x.llm_calls += 1;
                     x.updated_at = x.updated_at.max(ts);
-                    dirty.executions.insert(x.id.clone());
+                    mark(&mut dirty.executions, &x.id);
                 }
                 if let Some(agent) = agent_id {
                     let a = &mut self.agent_mut(&agent, ts, dirty).agent;
@@ -752,16 +764,23 @@ impl State {
             }
             Event::ToolCall(e) => {
                 let ts = e.timestamp.unwrap_or(now);
-                dirty.plugins.insert(e.name.clone());
-                let entry = self.plugins.entry(e.name.clone()).or_insert_with(|| PluginEntry {
-                    plugin: Plugin {
+                mark(&mut dirty.plugins, &e.name);
+                if !self.plugins.contains_key(&e.name) {
+                    let plugin = Plugin {
                         id: e.name.clone(),
                         name: e.name.clone(),
                         state: "running".into(),
                         ..Default::default()
-                    },
-                    latency_sum: 0.0,
-                });
+                    };
+                    self.plugins.insert(
+                        e.name.clone(),
+                        PluginEntry {
+                            plugin,
+                            latency_sum: 0.0,
+                        },
+                    );
+                }
+                let entry = self.plugins.get_mut(&e.name).expect("inserted above");
                 let p = &mut entry.plugin;
                 if let Some(v) = &e.version {
                     p.version = v.clone();
@@ -774,7 +793,7 @@ impl State {
                 if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
                     x.tool_calls += 1;
                     x.updated_at = x.updated_at.max(ts);
-                    dirty.executions.insert(x.id.clone());
+                    mark(&mut dirty.executions, &x.id);
                 }
                 out.batch.tool_calls.push(ToolCall {
                     timestamp: ts,
@@ -1012,18 +1031,17 @@ impl State {
 
     /// The stats of one provider/model (`id` is `provider/model`), created when new.
     fn llm_mut(&mut self, id: String, provider: &str, model: &str, dirty: &mut Dirty) -> &mut LlmEntry {
-        dirty.llm.insert(id.clone());
-        self.llm.entry(id.clone()).or_insert_with(|| {
-            LlmEntry::new(
-                LlmStats {
-                    id,
-                    provider: provider.to_string(),
-                    model: model.to_string(),
-                    ..Default::default()
-                },
-                0.0,
-            )
-        })
+        mark(&mut dirty.llm, &id);
+        if !self.llm.contains_key(&id) {
+            let stats = LlmStats {
+                id: id.clone(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                ..Default::default()
+            };
+            self.llm.insert(id.clone(), LlmEntry::new(stats, 0.0));
+        }
+        self.llm.get_mut(&id).expect("inserted above")
     }
 
     /// Aggregated usage from metrics, for models whose calls are not reported one by one.
@@ -1149,8 +1167,9 @@ impl State {
         out.status_changes.push(exec);
     }
 
-    fn evict(&mut self) {
-        while self.finished.len() > MAX_FINISHED_IN_MEMORY {
+    /// Drops the oldest finished executions past the limit, never the newest `protected`.
+    fn evict(&mut self, protected: usize) {
+        while self.finished.len() > MAX_FINISHED_IN_MEMORY.max(protected) {
             if let Some(id) = self.finished.pop_front() {
                 if self.executions.get(&id).is_some_and(|e| e.status.is_terminal()) {
                     self.executions.remove(&id);
@@ -1233,6 +1252,13 @@ impl LlmEntry {
         while self.recent.len() > 5 {
             self.recent.pop_front();
         }
+    }
+}
+
+/// Adds `id` to a dirty set, allocating only the first time.
+fn mark(set: &mut HashSet<String>, id: &str) {
+    if !set.contains(id) {
+        set.insert(id.to_string());
     }
 }
 

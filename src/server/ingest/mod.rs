@@ -180,6 +180,51 @@ impl Ingest {
     }
 }
 
+/// A group whose commit is under way, and who waits for it.
+struct InFlight {
+    commit: tokio::task::JoinHandle<Result<(), super::store::StoreError>>,
+    replies: Vec<(oneshot::Sender<Result<usize, ApiError>>, usize)>,
+    changes: Changes,
+    events: usize,
+}
+
+impl InFlight {
+    /// Waits for the commit, then publishes and acknowledges (or refuses) the group.
+    async fn finish(mut self, live: &Live, counters: &Counters) {
+        let result = match (&mut self.commit).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the commit task failed: {e}")),
+        };
+        self.settle(result, live, counters);
+    }
+
+    fn settle(self, result: Result<(), String>, live: &Live, counters: &Counters) {
+        match result {
+            Ok(()) => {
+                counters.accepted.fetch_add(self.events as u64, Ordering::Relaxed);
+                // Live first: watched log lines go out before producers hear back.
+                live.publish(self.changes);
+                for (reply, count) in self.replies {
+                    let _ = reply.send(Ok(count));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = self.events, "ingest commit failed");
+                for (reply, _) in self.replies {
+                    let _ = reply.send(Err(ApiError::new(
+                        ErrorCode::Overloaded,
+                        "the store could not commit the batch; retry",
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The pipeline: applies a group of batches to the hub while the previous group commits,
+/// then starts its commit once that one is done. One commit is in flight at a time, so
+/// groups reach the store in the order they were applied, and every producer hears back
+/// only after its group is durable.
 async fn pipeline(
     mut rx: mpsc::Receiver<Batch>,
     hub: Arc<Hub>,
@@ -187,7 +232,33 @@ async fn pipeline(
     live: Live,
     counters: Arc<Counters>,
 ) {
-    while let Some(first) = rx.recv().await {
+    let mut in_flight: Option<InFlight> = None;
+    loop {
+        let first = match in_flight.as_mut() {
+            None => match rx.recv().await {
+                Some(b) => b,
+                None => break,
+            },
+            // Work queued while a commit runs is applied at once; otherwise the commit's
+            // producers hear back as soon as it is done.
+            Some(f) => tokio::select! {
+                biased;
+                b = rx.recv() => match b {
+                    Some(b) => b,
+                    None => break,
+                },
+                done = &mut f.commit => {
+                    let result = match done {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("the commit task failed: {e}")),
+                    };
+                    if let Some(f) = in_flight.take() {
+                        f.settle(result, &live, &counters);
+                    }
+                    continue;
+                }
+            },
+        };
         let mut group = vec![first];
         let mut n = group[0].events.len();
         while n < GROUP_EVENTS {
@@ -207,6 +278,8 @@ async fn pipeline(
         }
 
         // Executions evicted from memory come back from the store, so numbering continues.
+        // (The hub evicts only executions of groups before the one in flight, so whatever
+        // it no longer holds is committed.)
         let unknown = hub.unknown_executions(&events);
         if !unknown.is_empty() {
             match store.executions_by_id(unknown).await {
@@ -230,24 +303,22 @@ async fn pipeline(
                 .cloned()
                 .collect(),
         };
-        match store.commit(applied.batch).await {
-            Ok(()) => {
-                counters.accepted.fetch_add(n as u64, Ordering::Relaxed);
-                // Live first: watched log lines go out before producers hear back.
-                live.publish(changes);
-                for (reply, count) in replies {
-                    let _ = reply.send(Ok(count));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, events = n, "ingest commit failed");
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(ApiError::new(
-                        ErrorCode::Overloaded,
-                        "the store could not commit the batch; retry",
-                    )));
-                }
-            }
+        // The previous group first: its commit must be durable (and answered) before this
+        // one starts.
+        if let Some(f) = in_flight.take() {
+            f.finish(&live, &counters).await;
         }
+        let store = store.clone();
+        let batch = applied.batch;
+        in_flight = Some(InFlight {
+            commit: tokio::spawn(async move { store.commit(batch).await }),
+            replies,
+            changes,
+            events: n,
+        });
+    }
+    // The queue is closed: what is in flight still commits and hears back.
+    if let Some(f) = in_flight.take() {
+        f.finish(&live, &counters).await;
     }
 }

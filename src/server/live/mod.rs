@@ -366,29 +366,39 @@ impl Live {
         let now = now_ms();
         let clients: Vec<Arc<Client>> = self.inner.clients.read().values().cloned().collect();
         let mut seqs = self.inner.seqs.lock();
+        let mofa: Vec<&Arc<Client>> = clients
+            .iter()
+            .filter(|c| !c.compact.load(Ordering::Relaxed) && !c.topics.read().is_empty())
+            .collect();
         let mut payload = serde_json::Map::new();
         for &topic in TOPICS.iter().filter(|t| pending.topics.contains(*t)) {
-            let data = self.topic_data(topic, Some(&pending), now);
             let seq = seqs.entry(topic).or_insert(0);
             *seq += 1;
-            if let Ok(v) = serde_json::to_value(&data) {
-                if let Some(d) = v.get("data") {
-                    payload.insert(topic.to_string(), d.clone());
+            let subscribers: Vec<&Arc<Client>> = clients.iter().filter(|c| c.topics.read().contains(topic)).collect();
+            // Nobody to send it to: the topic's data is not even built (seq still counts).
+            if subscribers.is_empty() && mofa.is_empty() {
+                continue;
+            }
+            let data = self.topic_data(topic, Some(&pending), now);
+            if !mofa.is_empty() {
+                if let Ok(v) = serde_json::to_value(&data) {
+                    if let Some(d) = v.get("data") {
+                        payload.insert(topic.to_string(), d.clone());
+                    }
                 }
+            }
+            if subscribers.is_empty() {
+                continue;
             }
             let f = frame(&ServerMessage::Delta {
                 seq: *seq,
                 data,
                 timestamp: now,
             });
-            for c in clients.iter().filter(|c| c.topics.read().contains(topic)) {
+            for c in subscribers {
                 c.send(f.clone());
             }
         }
-        let mofa: Vec<&Arc<Client>> = clients
-            .iter()
-            .filter(|c| !c.compact.load(Ordering::Relaxed) && !c.topics.read().is_empty())
-            .collect();
         if !mofa.is_empty() {
             let f = frame(&ServerMessage::MetricsUpdate {
                 payload: serde_json::Value::Object(payload),

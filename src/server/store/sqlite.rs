@@ -21,9 +21,85 @@ const READERS: usize = 4;
 const GROUP_MAX: usize = 256;
 
 enum Command {
-    Commit(Box<WriteBatch>, oneshot::Sender<StoreResult<()>>),
+    Commit(Box<Encoded>, oneshot::Sender<(StoreResult<()>, Box<Encoded>)>),
     Retain(i64, Option<u64>, oneshot::Sender<StoreResult<RetentionReport>>),
     Probe(String, oneshot::Sender<StoreResult<()>>),
+}
+
+/// A batch with the JSON columns of its rows already encoded. The caller encodes (on the
+/// async runtime, in parallel with other work) and the writer thread only binds and
+/// steps; the writer hands the batch back, so the caller also frees it.
+struct Encoded {
+    batch: WriteBatch,
+    agents: Vec<String>,
+    workflows: Vec<String>,
+    llm: Vec<String>,
+    plugins: Vec<String>,
+    executions: Vec<String>,
+    /// Per log record: its attributes, None when there are none.
+    log_attributes: Vec<Option<String>>,
+    llm_calls: Vec<String>,
+    tool_calls: Vec<String>,
+    system: Vec<String>,
+    alerts: Vec<String>,
+    alert_events: Vec<String>,
+    silences: Vec<String>,
+    /// Per span: (attributes when not encoded already, events), None when empty.
+    spans: Vec<(Option<String>, Option<String>)>,
+}
+
+fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
+    items.iter().map(|i| Ok(serde_json::to_string(i)?)).collect()
+}
+
+impl Encoded {
+    fn new(batch: WriteBatch) -> StoreResult<Self> {
+        let b = &batch;
+        let log_attributes = b
+            .logs
+            .iter()
+            .map(|l| {
+                Ok(if l.attributes.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&l.attributes)?)
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        let spans = b
+            .spans
+            .iter()
+            .map(|s| {
+                let attributes = if s.attributes_json.is_some() || s.attributes.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&s.attributes)?)
+                };
+                let events = if s.events.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&s.events)?)
+                };
+                Ok((attributes, events))
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Self {
+            agents: json_all(&b.agents)?,
+            workflows: json_all(&b.workflows)?,
+            llm: json_all(&b.llm)?,
+            plugins: json_all(&b.plugins)?,
+            executions: json_all(&b.executions)?,
+            log_attributes,
+            llm_calls: json_all(&b.llm_calls)?,
+            tool_calls: json_all(&b.tool_calls)?,
+            system: json_all(&b.system)?,
+            alerts: json_all(&b.alerts)?,
+            alert_events: json_all(&b.alert_events)?,
+            silences: json_all(&b.silences)?,
+            spans,
+            batch,
+        })
+    }
 }
 
 pub struct SqliteStore {
@@ -54,6 +130,10 @@ impl SqliteStore {
         // touch; temporary b-trees stay in memory.
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint every 16 MiB of WAL (default 4 MiB): one group commit of spans wrote
+        // about that much, so the writer checkpointed after nearly every commit, copying
+        // the same index pages into the database again each time.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
 
@@ -124,13 +204,13 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
     while let Some(first) = rx.blocking_recv() {
         match first {
             Command::Commit(batch, reply) => {
-                let mut batches = vec![*batch];
+                let mut batches = vec![batch];
                 let mut replies = vec![reply];
                 let mut deferred = None;
                 while batches.len() < GROUP_MAX {
                     match rx.try_recv() {
                         Ok(Command::Commit(b, r)) => {
-                            batches.push(*b);
+                            batches.push(b);
                             replies.push(r);
                         }
                         Ok(other) => {
@@ -144,11 +224,12 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
                 if let Err(e) = &result {
                     tracing::error!(error = %e, batches = batches.len(), "store commit failed");
                 }
-                for r in replies {
-                    let _ = r.send(match &result {
+                for (r, b) in replies.into_iter().zip(batches) {
+                    let result = match &result {
                         Ok(()) => Ok(()),
                         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
-                    });
+                    };
+                    let _ = r.send((result, b));
                 }
                 if let Some(other) = deferred {
                     other_command(&mut conn, other);
@@ -163,7 +244,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
     }
 }
 
-fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
+fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
@@ -202,25 +283,13 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
              attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
 
-        for b in batches {
+        for e in batches {
+            let b = &e.batch;
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
-            for s in &b.spans {
-                let encoded;
-                let attributes: Option<&str> = match &s.attributes_json {
-                    Some(json) => Some(json),
-                    None if s.attributes.is_empty() => None,
-                    None => {
-                        encoded = serde_json::to_string(&s.attributes)?;
-                        Some(&encoded)
-                    }
-                };
-                let events = if s.events.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&s.events)?)
-                };
+            for (s, (encoded, events)) in b.spans.iter().zip(&e.spans) {
+                let attributes = s.attributes_json.as_deref().or(encoded.as_deref());
                 upsert_span.execute(params![
                     s.trace_id,
                     s.span_id,
@@ -247,34 +316,29 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                     events,
                 ])?;
             }
-            for a in &b.agents {
-                upsert_agent.execute(params![a.id, a.last_seen, serde_json::to_string(a)?])?;
+            for (a, json) in b.agents.iter().zip(&e.agents) {
+                upsert_agent.execute(params![a.id, a.last_seen, json])?;
             }
-            for w in &b.workflows {
-                upsert_workflow.execute(params![w.id, w.last_run.unwrap_or(0), serde_json::to_string(w)?])?;
+            for (w, json) in b.workflows.iter().zip(&e.workflows) {
+                upsert_workflow.execute(params![w.id, w.last_run.unwrap_or(0), json])?;
             }
-            for l in &b.llm {
-                upsert_llm.execute(params![l.id, l.last_request, serde_json::to_string(l)?])?;
+            for (l, json) in b.llm.iter().zip(&e.llm) {
+                upsert_llm.execute(params![l.id, l.last_request, json])?;
             }
-            for p in &b.plugins {
-                upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), serde_json::to_string(p)?])?;
+            for (p, json) in b.plugins.iter().zip(&e.plugins) {
+                upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), json])?;
             }
-            for e in &b.executions {
+            for (x, json) in b.executions.iter().zip(&e.executions) {
                 upsert_exec.execute(params![
-                    e.id,
-                    e.agent_id,
-                    e.status.as_str(),
-                    e.created_at,
-                    e.updated_at,
-                    serde_json::to_string(e)?
+                    x.id,
+                    x.agent_id,
+                    x.status.as_str(),
+                    x.created_at,
+                    x.updated_at,
+                    json
                 ])?;
             }
-            for l in &b.logs {
-                let attrs = if l.attributes.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&l.attributes)?)
-                };
+            for (l, attrs) in b.logs.iter().zip(&e.log_attributes) {
                 insert_log.execute(params![
                     l.execution_id,
                     l.seq as i64,
@@ -286,11 +350,11 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                     l.span_id
                 ])?;
             }
-            for c in &b.llm_calls {
-                insert_llm.execute(params![c.timestamp, c.execution_id, serde_json::to_string(c)?])?;
+            for (c, json) in b.llm_calls.iter().zip(&e.llm_calls) {
+                insert_llm.execute(params![c.timestamp, c.execution_id, json])?;
             }
-            for c in &b.tool_calls {
-                insert_tool.execute(params![c.timestamp, c.execution_id, serde_json::to_string(c)?])?;
+            for (c, json) in b.tool_calls.iter().zip(&e.tool_calls) {
+                insert_tool.execute(params![c.timestamp, c.execution_id, json])?;
             }
             for r in &b.resources {
                 insert_resource.execute(params![
@@ -301,23 +365,17 @@ fn write(conn: &mut Connection, batches: &[WriteBatch]) -> StoreResult<()> {
                     r.memory_bytes as i64
                 ])?;
             }
-            for s in &b.system {
-                insert_system.execute(params![s.timestamp, s.host, serde_json::to_string(s)?])?;
+            for (s, json) in b.system.iter().zip(&e.system) {
+                insert_system.execute(params![s.timestamp, s.host, json])?;
             }
-            for a in &b.alerts {
-                upsert_alert.execute(params![
-                    a.id,
-                    a.fingerprint,
-                    a.state.as_str(),
-                    a.updated_at,
-                    serde_json::to_string(a)?
-                ])?;
+            for (a, json) in b.alerts.iter().zip(&e.alerts) {
+                upsert_alert.execute(params![a.id, a.fingerprint, a.state.as_str(), a.updated_at, json])?;
             }
-            for e in &b.alert_events {
-                insert_alert_event.execute(params![e.alert_id, e.at, serde_json::to_string(e)?])?;
+            for (x, json) in b.alert_events.iter().zip(&e.alert_events) {
+                insert_alert_event.execute(params![x.alert_id, x.at, json])?;
             }
-            for s in &b.silences {
-                upsert_silence.execute(params![s.id, s.ends_at, serde_json::to_string(s)?])?;
+            for (s, json) in b.silences.iter().zip(&e.silences) {
+                upsert_silence.execute(params![s.id, s.ends_at, json])?;
             }
         }
     }
@@ -520,12 +578,15 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
+        let encoded = Box::new(Encoded::new(batch)?);
         let (tx, rx) = oneshot::channel();
         self.sender()?
-            .send(Command::Commit(Box::new(batch), tx))
+            .send(Command::Commit(encoded, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        // The batch comes back to be freed here, not on the writer thread.
+        let (result, _batch) = rx.await.map_err(|_| StoreError::Closed)?;
+        result
     }
 
     async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
