@@ -30,7 +30,7 @@ for t in "${TARGETS[@]}"; do
   nice -n 19 cargo fuzz run "$t" -- -jobs=1 -workers=1 -max_total_time="$SECONDS_PER_TARGET" \
     >"$LOGS/$t.log" 2>&1 || status=$?
   # libFuzzer's closing line: `#N DONE cov: … exec/s: …` (or the crash report).
-  grep -E '^#[0-9]+ +DONE' "$LOGS/$t.log" | tail -1 || true
+  grep -E '^#[0-9]+[[:space:]]+DONE' "$LOGS/$t.log" | tail -1 || true
   if [ "$status" -ne 0 ]; then
     tail -40 "$LOGS/$t.log"
     echo "==> $t failed (exit $status): see $LOGS/$t.log and fuzz/artifacts/$t/" >&2
