@@ -721,16 +721,18 @@ pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &m
                             ..Default::default()
                         });
                     u.timestamp = Some(u.timestamp.map_or(ts, |t| t.max(ts)));
+                    // Counts come from the client: saturate rather than overflow.
                     if duration {
-                        u.requests += count;
+                        u.requests = u.requests.saturating_add(count);
                         if failed {
-                            u.failed_requests += count;
+                            u.failed_requests = u.failed_requests.saturating_add(count);
                         }
                         u.latency_ms_sum += sum * 1000.0;
                     } else {
+                        let tokens = sum.round() as u64;
                         match token_type.as_deref() {
-                            Some("input") => u.tokens_in += sum.round() as u64,
-                            Some("output") => u.tokens_out += sum.round() as u64,
+                            Some("input") => u.tokens_in = u.tokens_in.saturating_add(tokens),
+                            Some("output") => u.tokens_out = u.tokens_out.saturating_add(tokens),
                             _ => {}
                         }
                     }
@@ -741,7 +743,7 @@ pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &m
     out.events.extend(
         usage
             .into_values()
-            .filter(|u| u.requests + u.tokens_in + u.tokens_out > 0)
+            .filter(|u| u.requests > 0 || u.tokens_in > 0 || u.tokens_out > 0)
             .map(Event::LlmUsage),
     );
     out

@@ -118,7 +118,9 @@ fn error_response(encoding: Encoding, e: ApiError) -> Response {
     resp
 }
 
-fn decode<T: Message + Default + DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T, ApiError> {
+/// Decodes an export request body (already decompressed) in the given encoding; public for
+/// the fuzz targets (`fuzz/`), which feed it the bytes the server would.
+pub fn decode<T: Message + Default + DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T, ApiError> {
     match encoding {
         Encoding::Protobuf => {
             T::decode(bytes).map_err(|e| ApiError::bad_request(format!("undecodable OTLP protobuf: {e}")))

@@ -440,6 +440,37 @@ fn genai_histograms_become_usage_and_cumulative_series_are_differenced() {
 
 /// OTLP/JSON through opentelemetry-proto's serde: hex ids, 64-bit integers as strings or
 /// numbers, integer enums, lowerCamelCase, unknown fields ignored.
+/// Found by fuzzing (otlp_protobuf): client counts near `u64::MAX` overflowed the per-model
+/// sums (a panic with overflow checks, a wrapped count without). They saturate now.
+#[test]
+fn huge_histogram_counts_saturate_instead_of_overflowing() {
+    let model = vec![s("gen_ai.request.model", "m")];
+    let tokens = |kind: &str, sum: f64| {
+        let mut a = model.clone();
+        a.push(s("gen_ai.token.type", kind));
+        point(a, 1, sum)
+    };
+    let req = metric_request(vec![
+        histogram(
+            "gen_ai.client.operation.duration",
+            1,
+            vec![point(model.clone(), u64::MAX, 1.0), point(model.clone(), u64::MAX, 1.0)],
+        ),
+        histogram(
+            "gen_ai.client.token.usage",
+            1,
+            vec![
+                tokens("input", 1e30),
+                tokens("input", 1e30),
+                tokens("output", f64::INFINITY),
+            ],
+        ),
+    ]);
+    let m = metrics(req, &Limits::default(), &mut Cumulative::default(), 1);
+    let Event::LlmUsage(u) = &m.events[0] else { panic!() };
+    assert_eq!((u.requests, u.tokens_in, u.tokens_out), (u64::MAX, u64::MAX, u64::MAX));
+}
+
 #[test]
 fn otlp_json_rules_hold_for_the_generated_types() {
     let json = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
