@@ -76,6 +76,7 @@ test('a viewer cannot acknowledge; an operator can, under their own name', async
     expect(status).toBe(403);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page).toHaveURL(/\/login$/);
     await page.goto(`${server.url}/alerts`);
     await signIn(page, `${server.url}/alerts`, TOKENS.operator);
     await row.getByRole('button', { name: 'Acknowledge' }).click();
