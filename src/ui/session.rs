@@ -13,6 +13,11 @@ impl Session {
     pub fn principal(&self) -> Option<Principal> {
         self.0.with(|s| s.as_ref().and_then(|s| s.principal.clone()))
     }
+    /// Authentication is on and nobody is signed in.
+    pub fn signed_out(&self) -> bool {
+        self.0
+            .with(|s| s.as_ref().is_some_and(|s| s.auth_enabled && s.principal.is_none()))
+    }
     /// Whether acknowledging and silencing are offered (always, with authentication off).
     pub fn can_operate(&self) -> bool {
         self.0.with(|s| s.as_ref().is_none_or(SessionInfo::can_operate))

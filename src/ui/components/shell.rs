@@ -190,7 +190,8 @@ pub fn TopBar() -> impl IntoView {
                     <A href="/alerts" attr:class="firing" attr:data-testid="firing-count">{format!("{} firing", firing.get())}</A>
                 })
             }
-            <span class=class role="status" aria-live="polite" data-testid="connection">
+            // Signed out, there is no live connection to speak of.
+            <span class=class role="status" aria-live="polite" data-testid="connection" hidden=move || session.signed_out()>
                 <span class="dot"></span>
                 {label}
             </span>
