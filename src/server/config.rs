@@ -59,8 +59,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Serve on a non-loopback address without authentication.
     pub insecure: bool,
-    /// Ingest requests a second per token (all anonymous senders together when auth is
-    /// off); 0 for no limit.
+    /// Ingest requests a second per token (with authentication on); 0 for no limit.
     pub ingest_rate_limit: u32,
     /// Attribute keys whose values are replaced by `[REDACTED]` before storage: a key is
     /// sensitive when it contains one of these, ignoring case.

@@ -40,9 +40,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             return rejected(&state, access, forbidden(p, access));
         }
     }
-    if access == Access::Ingest {
-        let who = principal.as_ref().map_or("anonymous", |p| p.name.as_str());
-        if let Err(e) = auth.check_ingest_rate(who) {
+    if let (Access::Ingest, Some(p)) = (access, &principal) {
+        if let Err(e) = auth.check_ingest_rate(&p.name) {
             return rejected(&state, access, e);
         }
     }
