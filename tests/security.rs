@@ -273,36 +273,15 @@ async fn the_browser_signs_in_once_and_out_again() {
             .body(Body::from(json!({"by": "x", "note": "n"}).to_string()))
             .unwrap()
     };
-    let (s, _) = split(
-        app.router
-            .clone()
-            .oneshot(with_cookie(Method::GET, "/api/agents"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = app.send(with_cookie(Method::GET, "/api/agents")).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, me) = split(
-        app.router
-            .clone()
-            .oneshot(with_cookie(Method::GET, "/api/auth/me"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, me) = app.send(with_cookie(Method::GET, "/api/auth/me")).await;
     assert_eq!(
         (s, me["principal"]["name"].as_str()),
         (StatusCode::OK, Some("viewer-user"))
     );
     // A viewer's session cannot acknowledge.
-    let (s, v) = split(
-        app.router
-            .clone()
-            .oneshot(with_cookie(Method::POST, "/api/alerts/a1/ack"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) = app.send(with_cookie(Method::POST, "/api/alerts/a1/ack")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 
     let resp = app
@@ -316,14 +295,7 @@ async fn the_browser_signs_in_once_and_out_again() {
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let (s, _) = split(
-        app.router
-            .clone()
-            .oneshot(with_cookie(Method::GET, "/api/agents"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = app.send(with_cookie(Method::GET, "/api/agents")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     let resp = app.router.clone().oneshot(login("operator-token", true)).await.unwrap();
@@ -360,11 +332,11 @@ async fn cross_origin_changes_and_websockets_are_refused() {
             .body(Body::from("{}"))
             .unwrap()
     };
-    let (s, v) = split(app.router.clone().oneshot(post("http://evil.example")).await.unwrap()).await;
+    let (s, v) = app.send(post("http://evil.example")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     assert!(v["message"].as_str().unwrap().contains("evil.example"));
     for origin in ["http://127.0.0.1:8080", "https://ops.example.com"] {
-        let (s, v) = split(app.router.clone().oneshot(post(origin)).await.unwrap()).await;
+        let (s, v) = app.send(post(origin)).await;
         assert_eq!(s, StatusCode::OK, "{origin}: {v}");
     }
     let ws = Request::get("/ws")

@@ -65,6 +65,10 @@ impl TestApp {
         split(self.router.clone().oneshot(req).await.unwrap()).await
     }
 
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        split(self.router.clone().oneshot(req).await.unwrap()).await
+    }
+
     pub async fn ingest(&self, events: Value) -> (StatusCode, Value) {
         self.post("/api/v1/events", "application/json", events.to_string())
             .await
