@@ -675,3 +675,36 @@ async fn genai_metrics_from_the_sdk_exporter_feed_the_llm_view() {
     assert_eq!(m["completion_tokens"], 150);
     assert_eq!(m["avg_latency_ms"], 800.0);
 }
+
+#[tokio::test]
+async fn sensitive_otlp_attributes_are_redacted_before_storage() {
+    let app = app_with(|_| {}).await;
+    let trace = "0af7651916cd43dd8448eb211c80319d";
+    let kv = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let mut span = span_json(trace, "b7ad6b7169203331", "invoke_agent a");
+    span["attributes"] = json!([kv("db.password", "hunter2"), kv("gen_ai.agent.name", "a")]);
+    span["events"] = json!([{"name": "call", "timeUnixNano": "1700000000050000000",
+                              "attributes": [kv("http.request.header.authorization", "Bearer abc")]}]);
+    let (s, v) = app
+        .post("/v1/traces", "application/json", traces_json(vec![span]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{
+        "timeUnixNano": "1700000000060000000", "traceId": trace, "body": {"stringValue": "called"},
+        "attributes": [kv("x-api-key", "sk-live-1"), kv("attempt", "2")]}]}]}]});
+    let (s, v) = app.post("/v1/logs", "application/json", logs.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (_, spans) = app.get(&format!("/api/executions/{trace}/spans")).await;
+    assert_eq!(spans[0]["attributes"]["db.password"], "[REDACTED]", "{spans}");
+    assert_eq!(spans[0]["attributes"]["gen_ai.agent.name"], "a");
+    assert_eq!(
+        spans[0]["events"][0]["attributes"]["http.request.header.authorization"],
+        "[REDACTED]"
+    );
+    let (_, logs) = app.get(&format!("/api/executions/{trace}/logs")).await;
+    assert_eq!(logs[0]["attributes"]["x-api-key"], "[REDACTED]", "{logs}");
+    assert_eq!(logs[0]["attributes"]["attempt"], "2");
+    let stored = format!("{spans}{logs}");
+    assert!(!stored.contains("hunter2") && !stored.contains("Bearer abc") && !stored.contains("sk-live-1"));
+}

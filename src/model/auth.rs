@@ -56,6 +56,10 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
+    /// Authentication is on and nobody is signed in.
+    pub fn signed_out(&self) -> bool {
+        self.auth_enabled && self.principal.is_none()
+    }
     /// Whether the UI should offer acknowledging and silencing.
     pub fn can_operate(&self) -> bool {
         !self.auth_enabled || self.principal.as_ref().is_some_and(|p| p.role.can_operate())

@@ -15,8 +15,7 @@ impl Session {
     }
     /// Authentication is on and nobody is signed in.
     pub fn signed_out(&self) -> bool {
-        self.0
-            .with(|s| s.as_ref().is_some_and(|s| s.auth_enabled && s.principal.is_none()))
+        self.0.with(|s| s.as_ref().is_some_and(SessionInfo::signed_out))
     }
     /// Whether acknowledging and silencing are offered (always, with authentication off).
     pub fn can_operate(&self) -> bool {
@@ -37,7 +36,7 @@ pub fn start(ready: impl FnOnce() + 'static) -> Session {
             Ok(resp) if resp.ok() => resp.json::<SessionInfo>().await.unwrap_or_default(),
             _ => SessionInfo::default(),
         };
-        let signed_out = info.auth_enabled && info.principal.is_none();
+        let signed_out = info.signed_out();
         session.0.set(Some(info));
         if signed_out {
             to_login();

@@ -1,11 +1,12 @@
 //! The middleware in front of every route: the Origin check, then authentication and the
 //! role the route needs ([`super::policy`]), then the per-token ingest rate.
 
-use super::{forbidden, unauthorized, Access};
+use super::Access;
 use crate::error::{ApiError, ErrorCode};
+use crate::server::ingest::Rejection;
 use crate::server::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -14,60 +15,27 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Err(e) = check_origin(&state, req.method(), req.headers()) {
         return e.into_response();
     }
-    let auth = &state.auth;
-    let principal = if auth.enabled() {
-        match auth.authenticate(req.headers()) {
-            Ok(p) => p,
-            Err(e) if access == Access::Public => {
-                // A stale or wrong token does not keep anyone from the sign-in page.
-                tracing::debug!(error = %e.message, "ignoring bad credentials on a public route");
-                None
+    match state.auth.authorize(req.headers(), access) {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            // Refused ingest requests are counted on `/metrics` by reason, like bad bodies.
+            if access == Access::Ingest {
+                state.ingest.count_rejected(Rejection::of(&e), 1);
             }
-            Err(e) => return rejected(&state, access, e),
+            let mut resp = e.into_response();
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"observatory\""),
+                );
+            }
+            return resp;
         }
-    } else {
-        None
-    };
-    if auth.enabled() && access != Access::Public {
-        let Some(p) = &principal else {
-            return rejected(
-                &state,
-                access,
-                unauthorized("sign in, or send `Authorization: Bearer <token>`"),
-            );
-        };
-        if !access.allowed(p.role) {
-            return rejected(&state, access, forbidden(p, access));
-        }
-    }
-    if let (Access::Ingest, Some(p)) = (access, &principal) {
-        if let Err(e) = auth.check_ingest_rate(&p.name) {
-            return rejected(&state, access, e);
-        }
-    }
-    if let Some(p) = principal {
-        req.extensions_mut().insert(p);
     }
     next.run(req).await
-}
-
-/// Refusals of ingest requests are counted on `/metrics` by reason, like bad bodies.
-fn rejected(state: &AppState, access: Access, e: ApiError) -> Response {
-    if access == Access::Ingest {
-        let reason = match e.code {
-            ErrorCode::TooManyRequests => crate::server::ingest::Rejection::RateLimited,
-            _ => crate::server::ingest::Rejection::Unauthorized,
-        };
-        state.ingest.count_rejected(reason, 1);
-    }
-    let mut resp = e.into_response();
-    if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            axum::http::HeaderValue::from_static("Bearer realm=\"observatory\""),
-        );
-    }
-    resp
 }
 
 /// Browsers send `Origin` on WebSocket upgrades and on requests that change something; it

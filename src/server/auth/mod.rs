@@ -5,8 +5,8 @@
 //! time (`subtle`). The browser trades a token for a session once (`POST /api/auth/login`) and
 //! then holds an HttpOnly, SameSite=Strict cookie; sessions live in memory, keyed by the digest
 //! of their id, and end on sign-out, expiry or restart. [`policy`] says which role each route
-//! needs; [`guard`] enforces it on every HTTP request, and the gRPC receiver asks
-//! [`Auth::authorize_grpc`].
+//! needs; [`Auth::authorize`] decides, for [`guard`] on every HTTP request and for the gRPC
+//! receiver.
 
 mod guard;
 pub mod policy;
@@ -16,6 +16,7 @@ pub use guard::guard;
 pub use policy::{required, Access};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::format::hex;
 use axum::http::{header, HeaderMap};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
@@ -122,10 +123,6 @@ pub fn new_token() -> String {
     format!("obs_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn decode_digest(s: &str) -> Option<[u8; 32]> {
     let s = s.trim();
     if s.len() != 64 || !s.is_ascii() {
@@ -204,28 +201,27 @@ impl Auth {
         Ok(session_cookie(headers).and_then(|id| self.session(id)))
     }
 
-    /// gRPC metadata carries the same `authorization: Bearer …` as HTTP.
-    pub fn authorize_grpc(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
+    /// Who may make a request that needs `access`, or the 401 / 403 / 429 to answer. `None`
+    /// with authentication off, or when nobody is signed in on a public route (where a stale
+    /// or wrong token does not keep anyone from the sign-in page). HTTP and gRPC (whose
+    /// metadata carries the same `authorization: Bearer …`) both ask this.
+    pub fn authorize(&self, headers: &HeaderMap, access: Access) -> Result<Option<Principal>, ApiError> {
         if !self.enabled() {
-            return Ok(());
+            return Ok(None);
         }
-        let mut headers = HeaderMap::new();
-        if let Some(v) = metadata.get("authorization").and_then(|v| v.to_str().ok()) {
-            if let Ok(v) = v.parse() {
-                headers.insert(header::AUTHORIZATION, v);
-            }
+        if access == Access::Public {
+            return Ok(self.authenticate(headers).ok().flatten());
         }
-        let principal = match self.authenticate(&headers) {
-            Ok(Some(p)) => p,
-            Ok(None) => return Err(tonic::Status::unauthenticated("send `authorization: Bearer <token>`")),
-            Err(e) => return Err(tonic::Status::unauthenticated(e.message)),
-        };
-        if !principal.role.can_ingest() {
-            return Err(tonic::Status::permission_denied(
-                forbidden(&principal, Access::Ingest).message,
-            ));
+        let principal = self
+            .authenticate(headers)?
+            .ok_or_else(|| unauthorized("sign in, or send `Authorization: Bearer <token>`"))?;
+        if !access.allowed(principal.role) {
+            return Err(forbidden(&principal, access));
         }
-        self.check_ingest_rate(&principal.name).map_err(rate_status)
+        if access == Access::Ingest {
+            self.check_ingest_rate(&principal.name)?;
+        }
+        Ok(Some(principal))
     }
 
     /// Counts one ingest request of `who` against its rate; the error says when to retry.
@@ -292,10 +288,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value)
-}
-
-fn rate_status(e: ApiError) -> tonic::Status {
-    tonic::Status::resource_exhausted(e.message)
 }
 
 pub fn unauthorized(message: &str) -> ApiError {

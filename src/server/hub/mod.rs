@@ -15,6 +15,7 @@ use crate::server::store::{RollupRow, Snapshot, WriteBatch};
 use hdrhistogram::Histogram;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use window::{new_histogram, Rollups};
 
 /// Finished executions kept in memory (older ones are read from the store).
@@ -103,6 +104,8 @@ struct Dirty {
 
 pub struct Hub {
     state: RwLock<State>,
+    /// How many agents `state` holds, readable without its lock (ingest checks it per request).
+    agent_count: AtomicUsize,
     prices: PriceTable,
     /// The host Observatory itself runs on: `/api/system` reports it first.
     own_host: String,
@@ -112,6 +115,7 @@ impl Hub {
     pub fn new(prices: PriceTable, own_host: String) -> Self {
         Self {
             state: RwLock::new(State::default()),
+            agent_count: AtomicUsize::new(0),
             prices,
             own_host,
         }
@@ -162,14 +166,16 @@ impl Hub {
             a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
         }
         s.evict(0);
+        self.agent_count.store(s.agents.len(), Ordering::Relaxed);
     }
 
     /// The first agent the events would add beyond `max` agents, if any.
     pub fn agent_over_limit<'a>(&self, events: &'a [Event], max: usize) -> Option<&'a str> {
-        let s = self.state.read();
-        if s.agents.len() + events.len() <= max {
+        // Far from the limit (always, but for a runaway producer), without taking the lock.
+        if self.agent_count.load(Ordering::Relaxed) + events.len() <= max {
             return None;
         }
+        let s = self.state.read();
         let mut new = HashSet::new();
         events
             .iter()
@@ -270,6 +276,7 @@ impl Hub {
         // memory lacks from the store, so only executions of earlier groups may leave.
         let protected = s.finished.len().saturating_sub(finished_before);
         s.evict(protected);
+        self.agent_count.store(s.agents.len(), Ordering::Relaxed);
         out
     }
 

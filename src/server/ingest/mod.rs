@@ -102,7 +102,6 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Creates the queue and starts the pipeline task.
     /// Creates the queue and starts the pipeline task. Batches that would add an agent past
     /// `max_agents` are refused before the queue.
     pub fn start(
@@ -180,9 +179,11 @@ impl Ingest {
     }
 }
 
+type CommitResult = Result<(), super::store::StoreError>;
+
 /// A group whose commit is under way, and who waits for it.
 struct InFlight {
-    commit: tokio::task::JoinHandle<Result<(), super::store::StoreError>>,
+    commit: tokio::task::JoinHandle<CommitResult>,
     replies: Vec<(oneshot::Sender<Result<usize, ApiError>>, usize)>,
     changes: Changes,
     events: usize,
@@ -191,14 +192,16 @@ struct InFlight {
 impl InFlight {
     /// Waits for the commit, then publishes and acknowledges (or refuses) the group.
     async fn finish(mut self, live: &Live, counters: &Counters) {
-        let result = match (&mut self.commit).await {
+        let done = (&mut self.commit).await;
+        self.settle(done, live, counters);
+    }
+
+    /// Publishes and acknowledges the group once its commit task `done`, or refuses it.
+    fn settle(self, done: Result<CommitResult, tokio::task::JoinError>, live: &Live, counters: &Counters) {
+        let result = match done {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(format!("the commit task failed: {e}")),
         };
-        self.settle(result, live, counters);
-    }
-
-    fn settle(self, result: Result<(), String>, live: &Live, counters: &Counters) {
         match result {
             Ok(()) => {
                 counters.accepted.fetch_add(self.events as u64, Ordering::Relaxed);
@@ -248,12 +251,8 @@ async fn pipeline(
                     None => break,
                 },
                 done = &mut f.commit => {
-                    let result = match done {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(e) => Err(format!("the commit task failed: {e}")),
-                    };
                     if let Some(f) = in_flight.take() {
-                        f.settle(result, &live, &counters);
+                        f.settle(done, &live, &counters);
                     }
                     continue;
                 }

@@ -4,9 +4,10 @@
 //! `db.password`, `client_secret`, `access_token` are; `gen_ai.usage.input_tokens` and
 //! `session.id` are not. Values of sensitive keys become `[REDACTED]`.
 //!
-//! The words are process-wide (`redact_keys`, set once at start), so every path in (native
-//! events, OTLP over HTTP and gRPC, the in-process collector) redacts the same way without
-//! threading them through each mapper.
+//! The words are process-wide (`redact_keys`, set once at start). [`event`] redacts every
+//! attribute map in `Ingest::submit`, which every path in (native events, OTLP over HTTP and
+//! gRPC, the in-process collector) goes through; the one exception is the span attributes
+//! the OTLP mapper encodes straight to JSON, which it redacts as it writes them.
 
 use crate::model::{Attributes, Event, Labels};
 use std::sync::OnceLock;

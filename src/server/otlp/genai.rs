@@ -11,6 +11,7 @@
 //!
 //! Items that cannot be mapped are counted as rejected with a reason (OTLP partial success).
 
+use crate::format::hex;
 use crate::model::*;
 use crate::server::ingest::redact;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -79,17 +80,6 @@ impl Mapped {
     }
 }
 
-/// Lowercase hex of an id.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
 fn valid_id(bytes: &[u8], len: usize) -> bool {
     bytes.len() == len && bytes.iter().any(|b| *b != 0)
 }
@@ -140,12 +130,6 @@ fn attributes(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Attributes 
         if kv.key.is_empty() {
             continue;
         }
-        if redact::is_sensitive(&kv.key) {
-            let mut key = kv.key.clone();
-            cut(&mut key, 256);
-            out.insert(key, Value::String(redact::REDACTED.into()));
-            continue;
-        }
         let mut v = kv.value.as_ref().map_or(Value::Null, any_to_json);
         match &mut v {
             Value::String(s) => cut(s, max_len),
@@ -168,6 +152,8 @@ fn attributes(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Attributes 
 
 /// [`attributes`] encoded straight to the JSON object the store keeps (keys sorted, later
 /// duplicates winning, the same limits), without building the map: `None` when empty.
+/// Sensitive values are redacted here, since ingest cannot see into the encoded object
+/// (maps are redacted by ingest, for every path alike).
 fn attributes_json(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Option<String> {
     // Sorted by key, as the map would be.
     let mut kept: Vec<(std::borrow::Cow<'_, str>, Option<&AnyValue>)> = Vec::with_capacity(kvs.len());

@@ -3,6 +3,7 @@
 //! retry), a message over the limit `RESOURCE_EXHAUSTED`, undecodable data `INVALID_ARGUMENT`.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::server::auth::Access;
 use crate::server::ingest::Rejection;
 use crate::server::AppState;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
@@ -33,6 +34,8 @@ fn status(e: ApiError) -> Status {
         ErrorCode::Overloaded => Status::unavailable(e.message),
         ErrorCode::PayloadTooLarge | ErrorCode::TooManyRequests => Status::resource_exhausted(e.message),
         ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => Status::invalid_argument(e.message),
+        ErrorCode::Unauthorized => Status::unauthenticated(e.message),
+        ErrorCode::Forbidden => Status::permission_denied(e.message),
         _ => Status::internal(e.message),
     }
 }
@@ -40,15 +43,14 @@ fn status(e: ApiError) -> Status {
 impl Collector {
     /// The bearer token in the metadata, its role and its ingest rate, as on HTTP.
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let headers = request.metadata().clone().into_headers();
         self.state
             .auth
-            .authorize_grpc(request.metadata())
-            .inspect_err(|status| {
-                let reason = match status.code() {
-                    tonic::Code::ResourceExhausted => Rejection::RateLimited,
-                    _ => Rejection::Unauthorized,
-                };
-                self.state.ingest.count_rejected(reason, 1);
+            .authorize(&headers, Access::Ingest)
+            .map(drop)
+            .map_err(|e| {
+                self.state.ingest.count_rejected(Rejection::of(&e), 1);
+                status(e)
             })
     }
 }

@@ -2,6 +2,7 @@
 //! or gzip, as the browser accepts), with cache headers, ETags, and index.html for every
 //! path that is not a file, so client-side routes work on reload.
 
+use crate::format::hex;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
@@ -156,10 +157,6 @@ fn is_hashed(path: &str) -> bool {
     let stem = stem.split('.').next().unwrap_or(stem).trim_end_matches("_bg");
     stem.rsplit_once('-')
         .is_some_and(|(_, h)| (12..=16).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -418,27 +418,18 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
     let (before, _) = file_and_used_bytes(conn)?;
     let mut report = delete_before(conn, cutoff)?;
     if let Some(max) = max_bytes {
-        // Each round moves the cutoff past the next SIZE_ROUND oldest finished executions.
+        // Each round moves the cutoff past the next SIZE_ROUND oldest finished executions
+        // (or past all of them, when fewer are left).
         for _ in 0..1000 {
             if file_and_used_bytes(conn)?.1 <= max {
                 break;
             }
-            let next: Option<i64> = conn
-                .query_row(
-                    "SELECT updated_at FROM executions WHERE status IN ('COMPLETED','FAILED','CANCELLED') \
-                     ORDER BY updated_at LIMIT 1 OFFSET ?1",
-                    params![SIZE_ROUND - 1],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let next = match next {
-                Some(t) => Some(t),
-                None => conn.query_row(
-                    "SELECT MAX(updated_at) FROM executions WHERE status IN ('COMPLETED','FAILED','CANCELLED')",
-                    [],
-                    |r| r.get(0),
-                )?,
-            };
+            let next: Option<i64> = conn.query_row(
+                "SELECT MAX(updated_at) FROM (SELECT updated_at FROM executions \
+                 WHERE status IN ('COMPLETED','FAILED','CANCELLED') ORDER BY updated_at LIMIT ?1)",
+                params![SIZE_ROUND],
+                |r| r.get(0),
+            )?;
             let Some(next) = next else { break };
             let round = delete_before(conn, next + 1)?;
             report.executions += round.executions;
@@ -448,11 +439,11 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
         }
     }
     // Each step of the pragma frees one page: step it to the end.
-    let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
-    let mut freed = vacuum.query([])?;
-    while freed.next()?.is_some() {}
-    drop(freed);
-    drop(vacuum);
+    {
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut freed = vacuum.query([])?;
+        while freed.next()?.is_some() {}
+    }
     // In WAL mode the file shrinks when the log is checkpointed; do it now, and empty the log.
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     report.reclaimed_bytes = before.saturating_sub(file_and_used_bytes(conn)?.0);

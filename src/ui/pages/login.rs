@@ -1,6 +1,5 @@
 //! `/login`: trade an access token for a session cookie, then go back where the user was.
 
-use crate::model::SessionInfo;
 use leptos::prelude::*;
 
 #[component]
@@ -12,20 +11,16 @@ pub fn LoginPage() -> impl IntoView {
         ev.prevent_default();
         busy.set(true);
         error.set(None);
-        let body = serde_json::json!({ "token": token.get_untracked() }).to_string();
+        let body = serde_json::json!({ "token": token.get_untracked() });
         leptos::task::spawn_local(async move {
-            let sent = gloo_net::http::Request::post("/api/auth/login")
-                .header("content-type", "application/json")
-                .body(body)
-                .map(|r| r.send());
-            let answer = match sent {
-                Ok(fut) => fut.await.map_err(|e| e.to_string()),
+            let answer = match gloo_net::http::Request::post("/api/auth/login").json(&body) {
+                Ok(request) => request.send().await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             busy.set(false);
             match answer {
+                // A full load: the app starts again, signed in, with its live connection.
                 Ok(resp) if resp.ok() => {
-                    let _ = resp.json::<SessionInfo>().await;
                     let _ = window().location().replace(&next_page());
                 }
                 Ok(resp) => {
