@@ -125,29 +125,29 @@ async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing_acknowledge
             (resp.status(), retry)
         })
     };
-    // First batch: applied, its commit waits on the gate. Second: taken by the pipeline, which
-    // applies it and waits for the first commit. Third: fills the queue.
-    let first = send("a");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let second = send("b");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let third = send("c");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let (status, retry) = send("d").await.unwrap();
+    // First batch: applied, its commit waits on the gate. Second: applied, its commit queued
+    // behind the first. Third: taken by the pipeline, which waits for the first commit before
+    // applying it. Fourth: fills the queue.
+    let mut sent = Vec::new();
+    for id in ["a", "b", "c", "d"] {
+        sent.push(send(id));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, retry) = send("e").await.unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retry.as_deref(), Some("1"));
 
     gate.add_permits(100);
-    assert_eq!(first.await.unwrap().0, StatusCode::OK);
-    assert_eq!(second.await.unwrap().0, StatusCode::OK);
-    assert_eq!(third.await.unwrap().0, StatusCode::OK);
+    for s in sent {
+        assert_eq!(s.await.unwrap().0, StatusCode::OK);
+    }
     let ids: Vec<String> = state
         .hub
         .agents(observatory::server::now_ms())
         .into_iter()
         .map(|a| a.id)
         .collect();
-    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(ids, ["a", "b", "c", "d"]);
     assert_eq!(state.ingest.stats().batches_rejected_overload, 1);
 }
 

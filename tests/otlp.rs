@@ -205,6 +205,9 @@ async fn agent_run_through(transport: Transport) {
         "{transport:?}: {logs}"
     );
     assert_eq!(logs[0]["level"], "warn");
+    // Until the root names the agent, the run waits under the service name.
+    let fallback = get(server.http, "/api/agents/research-svc").await;
+    assert_eq!(fallback["agent"]["tasks_in_progress"], 1, "{fallback}");
 
     tokio::task::spawn_blocking(move || {
         std::thread::sleep(Duration::from_millis(5));
@@ -223,6 +226,17 @@ async fn agent_run_through(transport: Transport) {
     assert_eq!(a["agent"]["tokens_in"], 1500);
     let (_, page) = ((), get(server.http, &format!("/api/executions?agent_id={agent}")).await);
     assert_eq!(page["total"], 1);
+    // The service-name fallback had nothing else: it is gone, from memory and the store.
+    let agents = get(server.http, "/api/agents").await;
+    let ids: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(ids, [agent.as_str()], "{agents}");
+    let stored = server.state.store.snapshot(0).await.unwrap();
+    assert!(stored.agents.iter().all(|a| a.id != "research-svc"));
 
     let spans = get(server.http, &format!("/api/executions/{trace_id}/spans")).await;
     let spans = spans.as_array().unwrap();
@@ -483,9 +497,10 @@ async fn a_full_queue_is_503_with_retry_after_over_http_and_unavailable_over_grp
             (resp.status(), retry)
         })
     };
-    // The first batch's commit waits at the gate; the pipeline applies the next and waits
-    // for that commit; the next fills the queue (whose one slot the host sampler may take
-    // too) and the rest are refused at once.
+    // The first batch's commit waits at the gate; the pipeline applies the next and queues
+    // its commit behind it; it takes the next and waits for the first commit; the next
+    // fills the queue (whose one slot the host sampler may take too) and the rest are
+    // refused at once.
     let first = send(1);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let mut others = Vec::new();
@@ -515,7 +530,7 @@ async fn a_full_queue_is_503_with_retry_after_over_http_and_unavailable_over_grp
             assert_eq!(e["execution"]["status"], "COMPLETED", "acknowledged means stored: {e}");
         }
     }
-    assert!(refused >= 3, "{refused} of 5 refused");
+    assert!(refused >= 2, "{refused} of 5 refused");
 }
 
 #[tokio::test]

@@ -122,6 +122,9 @@ pub enum ServerMessage {
         seq: u64,
         #[serde(flatten)]
         data: TopicData,
+        /// Ids of entities of the topic that no longer exist (agents only, so far).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
         timestamp: i64,
     },
     /// MoFA's shape: the changed topics' data under `payload`.

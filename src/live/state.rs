@@ -90,7 +90,7 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
             replace(state, data, true);
             None
         }
-        ServerMessage::Delta { seq, data, .. } => {
+        ServerMessage::Delta { seq, data, removed, .. } => {
             let topic = data.topic();
             let last = *state.seqs.get(topic)?; // no snapshot yet: it is on its way
             if seq <= last {
@@ -101,6 +101,9 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
                 return Some(Followup::Resubscribe(vec![topic.to_string()]));
             }
             state.seqs.insert(topic.to_string(), seq);
+            if topic == "agents" {
+                removed.iter().for_each(|id| drop(state.agents.remove(id)));
+            }
             replace(state, data, false);
             None
         }
@@ -264,6 +267,7 @@ mod tests {
         ServerMessage::Delta {
             seq,
             data,
+            removed: vec![],
             timestamp: 0,
         }
     }
@@ -305,6 +309,17 @@ mod tests {
         apply(&mut s, delta(6, TopicData::Agents(vec![agent("a", 2)])));
         assert_eq!(s.agents["a"].tasks_completed, 2);
         assert_eq!(s.agents.len(), 2);
+        // Removed agents leave the view.
+        apply(
+            &mut s,
+            ServerMessage::Delta {
+                seq: 7,
+                data: TopicData::Agents(vec![]),
+                removed: vec!["b".into()],
+                timestamp: 0,
+            },
+        );
+        assert_eq!(s.agents.keys().collect::<Vec<_>>(), ["a"]);
         // Applying the same delta twice is harmless.
         let before = s.clone();
         apply(&mut s, delta(6, TopicData::Agents(vec![agent("a", 2)])));

@@ -8,7 +8,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use observatory::model::StoreStats;
 use observatory::server::store::{
-    ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult, WriteBatch,
+    Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult,
+    WriteBatch,
 };
 use observatory::server::{AppState, Config};
 use serde_json::Value;
@@ -122,9 +123,13 @@ impl GatedStore {
 
 #[async_trait]
 impl Store for GatedStore {
-    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
-        let _permit = self.gate.acquire().await.expect("gate open");
-        self.inner.commit(batch).await
+    fn commit(&self, batch: WriteBatch) -> Committing {
+        // Written at once, acknowledged only with a permit.
+        let (gate, committing) = (self.gate.clone(), self.inner.commit(batch));
+        Box::pin(async move {
+            let _permit = gate.acquire().await.expect("gate open");
+            committing.await
+        })
     }
     async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
         self.inner.snapshot(since).await

@@ -78,6 +78,9 @@ struct State {
     /// Executions whose agent is only a fallback (a service name), to be replaced by the
     /// first span that names the agent.
     provisional: HashSet<String>,
+    /// Agents that exist only as such a fallback: removed once their last execution has
+    /// moved to the agent its spans name.
+    fallback_agents: HashSet<String>,
     /// Models (`provider/model`) whose calls arrive one by one (spans, `llm_call`): their
     /// aggregated usage metrics are not counted again.
     llm_from_calls: HashSet<String>,
@@ -100,6 +103,8 @@ struct Dirty {
     workflows: HashSet<String>,
     llm: HashSet<String>,
     plugins: HashSet<String>,
+    /// Fallback agents left without executions (see `State::fallback_agents`).
+    removed_agents: HashSet<String>,
 }
 
 pub struct Hub {
@@ -244,6 +249,14 @@ impl Hub {
             }
         }
         // Entities travel whole, once per batch, in their final state.
+        out.batch.removed_agents = dirty
+            .removed_agents
+            .into_iter()
+            .filter(|id| !s.agents.contains_key(id))
+            .collect();
+        if !out.batch.removed_agents.is_empty() {
+            out.topics.insert("agents");
+        }
         for id in &dirty.agents {
             if let Some(a) = s.agents.get(id) {
                 out.batch.agents.push(a.agent.clone());
@@ -603,6 +616,7 @@ impl State {
         match event {
             Event::Agent(e) => {
                 let ts = e.timestamp.unwrap_or(now);
+                self.fallback_agents.remove(&e.id);
                 let entry = self.agent_mut(&e.id, ts, dirty);
                 let a = &mut entry.agent;
                 if let Some(v) = e.name {
@@ -634,6 +648,7 @@ impl State {
             }
             Event::Execution(e) => {
                 let ts = e.timestamp.unwrap_or(now);
+                self.fallback_agents.remove(&e.agent_id);
                 let exec = self.execution_mut(&e.id, Some(&e.agent_id), ts, now, dirty, out);
                 let is_new_workflow_link = exec.workflow_id.is_none() && e.workflow_id.is_some();
                 if exec.agent_id == "unknown" && e.agent_id != "unknown" {
@@ -906,6 +921,12 @@ impl State {
             }
         } else if agent_provisional {
             self.provisional.insert(id.clone());
+            if !self.agents.contains_key(&agent_id) {
+                self.fallback_agents.insert(agent_id.clone());
+            }
+        }
+        if !agent_provisional {
+            self.fallback_agents.remove(&agent_id);
         }
         let exec = self.execution_mut(&id, Some(&agent_id), start, now, dirty, out);
         exec.updated_at = exec.updated_at.max(end);
@@ -1023,7 +1044,14 @@ impl State {
             a.tokens_in = a.tokens_in.saturating_sub(tokens_in);
             a.tokens_out = a.tokens_out.saturating_sub(tokens_out);
             a.cost_usd = (a.cost_usd - cost).max(0.0);
-            dirty.agents.insert(from);
+            let empty = a.tasks_in_progress + a.tasks_completed + a.tasks_failed + a.tasks_cancelled == 0;
+            if empty && self.fallback_agents.remove(&from) {
+                self.agents.remove(&from);
+                dirty.agents.remove(&from);
+                dirty.removed_agents.insert(from);
+            } else {
+                dirty.agents.insert(from);
+            }
         }
         let a = &mut self.agent_mut(to, ts, dirty).agent;
         a.tasks_in_progress += 1;

@@ -316,7 +316,7 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
 
     // The root names the agent: the execution moves to it, then completes.
     let root = span_event("r", None, SpanCategory::Agent, NOW - 1000, NOW);
-    h.apply(vec![span(root, "researcher", false)], NOW);
+    let applied = h.apply(vec![span(root, "researcher", false)], NOW);
     let e = h.execution("t1").unwrap();
     assert_eq!(e.status, ExecutionStatus::Completed);
     assert_eq!(e.agent_id, "researcher");
@@ -326,14 +326,54 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
     );
     let a = h.agent("researcher", NOW).unwrap();
     assert_eq!((a.tasks_completed, a.tasks_in_progress, a.tokens_in), (1, 0, 1000));
-    let svc = h.agent("svc", NOW).unwrap();
-    assert_eq!((svc.tasks_in_progress, svc.tokens_in), (0, 0));
+    // The service-name fallback had nothing else: it is gone, from memory and the store.
+    assert!(h.agent("svc", NOW).is_none());
+    assert_eq!(applied.batch.removed_agents, ["svc"]);
+    assert!(applied.batch.agents.iter().all(|a| a.id != "svc"));
+    assert!(applied.topics.contains("agents"));
 
     // A late child of a finished execution is kept but changes nothing.
     let late = span_event("late", Some("r"), SpanCategory::Other, NOW - 10, NOW - 5);
     let applied = h.apply(vec![span(late, "svc", true)], NOW);
     assert_eq!(applied.batch.spans.len(), 1);
     assert_eq!(h.execution("t1").unwrap().status, ExecutionStatus::Completed);
+}
+
+#[test]
+fn a_fallback_agent_stays_while_it_has_executions_or_was_announced() {
+    let h = hub();
+    let child = |trace: &str| {
+        let mut s = span_event("c", Some("r"), SpanCategory::Other, NOW - 900, NOW - 500);
+        (s.trace_id, s.execution_id) = (trace.into(), trace.into());
+        s
+    };
+    let root = |trace: &str| {
+        let mut s = span_event("r", None, SpanCategory::Agent, NOW - 1000, NOW);
+        (s.trace_id, s.execution_id) = (trace.into(), trace.into());
+        s
+    };
+    // Two traces wait under the service name; one moves: the fallback keeps the other.
+    h.apply(vec![span(child("a"), "svc", true), span(child("b"), "svc", true)], NOW);
+    let applied = h.apply(vec![span(root("a"), "researcher", false)], NOW);
+    assert!(applied.batch.removed_agents.is_empty());
+    assert_eq!(h.agent("svc", NOW).unwrap().tasks_in_progress, 1);
+    let applied = h.apply(vec![span(root("b"), "researcher", false)], NOW);
+    assert_eq!(applied.batch.removed_agents, ["svc"]);
+
+    // A service that is also announced as an agent is an agent of its own: it stays.
+    h.apply(
+        vec![
+            span(child("c"), "svc2", true),
+            Event::Agent(AgentEvent {
+                id: "svc2".into(),
+                ..Default::default()
+            }),
+        ],
+        NOW,
+    );
+    let applied = h.apply(vec![span(root("c"), "researcher", false)], NOW);
+    assert!(applied.batch.removed_agents.is_empty());
+    assert_eq!(h.agent("svc2", NOW).unwrap().tasks_in_progress, 0);
 }
 
 #[test]

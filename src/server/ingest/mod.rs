@@ -10,12 +10,15 @@ use super::live::{Changes, Live};
 use super::store::Store;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Event, IngestStats};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events applied and committed together.
 const GROUP_EVENTS: usize = 50_000;
+/// Most groups whose commits are under way: one being written, the next queued behind it.
+const IN_FLIGHT: usize = 2;
 
 struct Batch {
     events: Vec<Event>,
@@ -224,10 +227,11 @@ impl InFlight {
     }
 }
 
-/// The pipeline: applies a group of batches to the hub while the previous group commits,
-/// then starts its commit once that one is done. One commit is in flight at a time, so
-/// groups reach the store in the order they were applied, and every producer hears back
-/// only after its group is durable.
+/// The pipeline: applies a group of batches to the hub and queues its commit while the
+/// previous group's commit is still being written, so the store's writer always has the
+/// next transaction waiting. At most [`IN_FLIGHT`] commits are queued; the store writes
+/// them in the order they were queued, and every producer hears back only after its group
+/// is durable.
 async fn pipeline(
     mut rx: mpsc::Receiver<Batch>,
     hub: Arc<Hub>,
@@ -235,15 +239,15 @@ async fn pipeline(
     live: Live,
     counters: Arc<Counters>,
 ) {
-    let mut in_flight: Option<InFlight> = None;
+    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
     loop {
-        let first = match in_flight.as_mut() {
+        let first = match in_flight.front_mut() {
             None => match rx.recv().await {
                 Some(b) => b,
                 None => break,
             },
-            // Work queued while a commit runs is applied at once; otherwise the commit's
-            // producers hear back as soon as it is done.
+            // Work queued while commits run is applied at once; otherwise the oldest
+            // commit's producers hear back as soon as it is done.
             Some(f) => tokio::select! {
                 biased;
                 b = rx.recv() => match b {
@@ -251,7 +255,7 @@ async fn pipeline(
                     None => break,
                 },
                 done = &mut f.commit => {
-                    if let Some(f) = in_flight.take() {
+                    if let Some(f) = in_flight.pop_front() {
                         f.settle(done, &live, &counters);
                     }
                     continue;
@@ -276,9 +280,15 @@ async fn pipeline(
             events.extend(b.events);
         }
 
+        // At most one commit under way while this group is applied: the hub evicts only
+        // executions that finished in groups before this one, so with the one before it
+        // durable, whatever the hub no longer holds is in the store.
+        while in_flight.len() >= IN_FLIGHT {
+            if let Some(f) = in_flight.pop_front() {
+                f.finish(&live, &counters).await;
+            }
+        }
         // Executions evicted from memory come back from the store, so numbering continues.
-        // (The hub evicts only executions of groups before the one in flight, so whatever
-        // it no longer holds is committed.)
         let unknown = hub.unknown_executions(&events);
         if !unknown.is_empty() {
             match store.executions_by_id(unknown).await {
@@ -288,36 +298,17 @@ async fn pipeline(
         }
 
         let mut applied = hub.apply(events, super::now_ms());
-        let b = &applied.batch;
-        let changes = Changes {
-            topics: std::mem::take(&mut applied.topics),
-            agents: b.agents.iter().map(|a| a.id.clone()).collect(),
-            executions: b.executions.clone(),
-            status_changes: std::mem::take(&mut applied.status_changes),
-            logs: live.watched_logs(&b.logs),
-            resources: b
-                .resources
-                .iter()
-                .filter(|r| r.execution_id.is_some())
-                .cloned()
-                .collect(),
-        };
-        // The previous group first: its commit must be durable (and answered) before this
-        // one starts.
-        if let Some(f) = in_flight.take() {
-            f.finish(&live, &counters).await;
-        }
-        let store = store.clone();
-        let batch = applied.batch;
-        in_flight = Some(InFlight {
-            commit: tokio::spawn(async move { store.commit(batch).await }),
+        let changes = live.changes(&mut applied);
+        // Queued now, behind the commit under way; awaited on its own task.
+        in_flight.push_back(InFlight {
+            commit: tokio::spawn(store.commit(applied.batch)),
             replies,
             changes,
             events: n,
         });
     }
     // The queue is closed: what is in flight still commits and hears back.
-    if let Some(f) = in_flight.take() {
+    for f in in_flight {
         f.finish(&live, &counters).await;
     }
 }

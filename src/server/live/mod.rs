@@ -8,7 +8,7 @@ mod connection;
 
 pub use connection::{run_connection, Heartbeat};
 
-use super::hub::Hub;
+use super::hub::{Applied, Hub};
 use super::now_ms;
 use crate::live::protocol::{LogData, MetricsData, ServerMessage, StatusData, TopicData, TOPICS};
 use crate::model::{Execution, LogRecord, ResourceSample};
@@ -36,6 +36,8 @@ fn frame(msg: &ServerMessage) -> Frame {
 pub struct Changes {
     pub topics: HashSet<&'static str>,
     pub agents: Vec<String>,
+    /// Agents that no longer exist.
+    pub removed_agents: Vec<String>,
     pub executions: Vec<Execution>,
     pub status_changes: Vec<Execution>,
     pub logs: Vec<LogRecord>,
@@ -82,6 +84,7 @@ impl Client {
 struct Pending {
     topics: HashSet<&'static str>,
     agents: HashSet<String>,
+    removed_agents: HashSet<String>,
     executions: BTreeMap<String, Execution>,
     alerts: BTreeMap<String, crate::model::Alert>,
 }
@@ -128,16 +131,30 @@ impl Live {
         self.inner.resyncs.load(Ordering::Relaxed)
     }
 
-    /// The log lines some client watches (the pipeline hands only those to [`Live::publish`]).
-    pub fn watched_logs(&self, logs: &[LogRecord]) -> Vec<LogRecord> {
+    /// What a hub apply changed, for [`Live::publish`] once it is committed: of its log
+    /// lines, only those some client watches.
+    pub fn changes(&self, applied: &mut Applied) -> Changes {
+        let b = &applied.batch;
         let watchers = self.inner.watchers.read();
-        if watchers.is_empty() {
-            return Vec::new();
+        Changes {
+            topics: std::mem::take(&mut applied.topics),
+            agents: b.agents.iter().map(|a| a.id.clone()).collect(),
+            removed_agents: b.removed_agents.clone(),
+            executions: b.executions.clone(),
+            status_changes: std::mem::take(&mut applied.status_changes),
+            logs: b
+                .logs
+                .iter()
+                .filter(|l| watchers.contains_key(&l.execution_id))
+                .cloned()
+                .collect(),
+            resources: b
+                .resources
+                .iter()
+                .filter(|r| r.execution_id.is_some())
+                .cloned()
+                .collect(),
         }
-        logs.iter()
-            .filter(|l| watchers.contains_key(&l.execution_id))
-            .cloned()
-            .collect()
     }
 
     fn wants_logs(&self) -> bool {
@@ -261,7 +278,14 @@ impl Live {
         {
             let mut p = self.inner.pending.lock();
             p.topics.extend(changes.topics.iter().copied());
-            p.agents.extend(changes.agents);
+            for id in changes.removed_agents {
+                p.agents.remove(&id);
+                p.removed_agents.insert(id);
+            }
+            for id in changes.agents {
+                p.removed_agents.remove(&id);
+                p.agents.insert(id);
+            }
             for e in changes.executions {
                 p.executions.insert(e.id.clone(), e);
             }
@@ -390,9 +414,14 @@ impl Live {
             if subscribers.is_empty() {
                 continue;
             }
+            let removed = match topic {
+                "agents" => pending.removed_agents.iter().cloned().collect(),
+                _ => vec![],
+            };
             let f = frame(&ServerMessage::Delta {
                 seq: *seq,
                 data,
+                removed,
                 timestamp: now,
             });
             for c in subscribers {

@@ -31,14 +31,7 @@ impl Harness {
     /// Applies, commits and publishes, as the ingest pipeline does.
     async fn ingest(&self, events: Vec<Event>) {
         let mut applied = self.hub.apply(events, now_ms());
-        let changes = Changes {
-            topics: std::mem::take(&mut applied.topics),
-            agents: applied.batch.agents.iter().map(|a| a.id.clone()).collect(),
-            executions: applied.batch.executions.clone(),
-            status_changes: std::mem::take(&mut applied.status_changes),
-            logs: applied.batch.logs.clone(),
-            resources: applied.batch.resources.clone(),
-        };
+        let changes = self.live.changes(&mut applied);
         self.store.commit(applied.batch).await.unwrap();
         self.live.publish(changes);
     }

@@ -46,6 +46,8 @@ pub struct WriteBatch {
     pub alert_events: Vec<AlertEvent>,
     pub silences: Vec<Silence>,
     pub spans: Vec<Span>,
+    /// Agents to delete (fallback agents whose executions all moved to another agent).
+    pub removed_agents: Vec<String>,
     /// Roll-up steps, replacing what the store holds for the same step.
     pub rollups: Vec<RollupRow>,
 }
@@ -87,6 +89,7 @@ impl WriteBatch {
             && self.silences.is_empty()
             && self.rollups.is_empty()
             && self.spans.is_empty()
+            && self.removed_agents.is_empty()
     }
 }
 
@@ -126,10 +129,15 @@ pub struct AlertSnapshot {
 
 pub use crate::model::RetentionReport;
 
+/// A commit under way: resolves once the batch is durable.
+pub type Committing = std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + Send + 'static>>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Writes the batch in one transaction; returns once it is durable.
-    async fn commit(&self, batch: WriteBatch) -> StoreResult<()>;
+    /// Queues the batch to be written in one transaction, after every batch queued before
+    /// (the order of calls, not of awaits: the ingest pipeline queues its next group while
+    /// the previous one commits). The returned future resolves once the batch is durable.
+    fn commit(&self, batch: WriteBatch) -> Committing;
     /// Live state to rebuild the hub from, with finished executions since `since` (ms).
     async fn snapshot(&self, since: i64) -> StoreResult<Snapshot>;
     async fn executions(&self, query: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)>;
