@@ -257,8 +257,12 @@ impl Hub {
         if !out.batch.removed_agents.is_empty() {
             out.topics.insert("agents");
         }
+        // Percentiles once per changed entity and apply, not per event.
         for id in &dirty.agents {
-            if let Some(a) = s.agents.get(id) {
+            if let Some(a) = s.agents.get_mut(id) {
+                if !a.durations.is_empty() {
+                    a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
+                }
                 out.batch.agents.push(a.agent.clone());
             }
         }
@@ -273,7 +277,10 @@ impl Hub {
             }
         }
         for id in &dirty.llm {
-            if let Some(l) = s.llm.get(id) {
+            if let Some(l) = s.llm.get_mut(id) {
+                if !l.latency.is_empty() {
+                    l.stats.p95_latency_ms = l.latency.value_at_quantile(0.95) as f64;
+                }
                 out.batch.llm.push(l.stats.clone());
             }
         }
@@ -1180,9 +1187,9 @@ impl State {
             entry.duration_sum += duration as f64;
             entry.duration_count += 1;
             a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
+            // Its p95 is brought up to date at the end of the apply, so listing 10,000
+            // agents computes no percentiles.
             let _ = entry.durations.record(duration.max(1));
-            // Kept current here, so listing 10,000 agents computes no percentiles.
-            a.p95_task_duration_ms = entry.durations.value_at_quantile(0.95) as f64;
         }
         self.rollups.record_finish(to, ended, duration, now);
 
@@ -1238,7 +1245,6 @@ impl LlmEntry {
             let _ = self
                 .latency
                 .record((e.latency_ms_sum / e.requests as f64).round().max(1.0) as u64);
-            s.p95_latency_ms = self.latency.value_at_quantile(0.95) as f64;
         }
         let minute = ts / 60_000 * 60_000;
         match self.recent.back_mut() {
@@ -1266,7 +1272,6 @@ impl LlmEntry {
         self.latency_sum += e.latency_ms;
         s.avg_latency_ms = self.latency_sum / s.total_requests as f64;
         let _ = self.latency.record((e.latency_ms.round() as u64).max(1));
-        s.p95_latency_ms = self.latency.value_at_quantile(0.95) as f64;
         if let Some(ttft) = e.ttft_ms {
             self.ttft_sum += ttft;
             self.ttft_count += 1;
