@@ -55,7 +55,8 @@ test('an execution opens and shows its logs', async ({ page }) => {
   await expect(d.rows('Executions').first()).toBeVisible();
   const first = d.table('Executions').locator('tbody tr').first().getByRole('link').first();
   const id = (await first.textContent())!.trim();
-  await first.click();
+  // By its id: the demo keeps starting executions, so the first row may be another one by now.
+  await d.table('Executions').getByRole('link', { name: id, exact: true }).click();
   await expect(page).toHaveURL(new RegExp(`/executions/${id}$`));
   await expect(page.getByRole('heading', { name: id })).toBeVisible();
   await expect(d.logView().locator('.log-line').first()).toBeVisible();
