@@ -102,7 +102,9 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
             }
             state.seqs.insert(topic.to_string(), seq);
             if topic == "agents" {
-                removed.iter().for_each(|id| drop(state.agents.remove(id)));
+                for id in &removed {
+                    state.agents.remove(id);
+                }
             }
             replace(state, data, false);
             None
