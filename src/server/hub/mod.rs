@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use window::{new_histogram, Rollups};
+use window::{new_histogram, quantile, Rollups};
 
 /// Finished executions kept in memory (older ones are read from the store).
 const MAX_FINISHED_IN_MEMORY: usize = 20_000;
@@ -167,9 +167,7 @@ impl Hub {
             }
             s.executions.insert(exec.id.clone(), exec);
         }
-        for a in s.agents.values_mut().filter(|a| !a.durations.is_empty()) {
-            a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
-        }
+        s.agents.values_mut().for_each(AgentEntry::refresh_p95);
         s.evict(0);
         self.agent_count.store(s.agents.len(), Ordering::Relaxed);
     }
@@ -260,9 +258,7 @@ impl Hub {
         // Percentiles once per changed entity and apply, not per event.
         for id in &dirty.agents {
             if let Some(a) = s.agents.get_mut(id) {
-                if !a.durations.is_empty() {
-                    a.agent.p95_task_duration_ms = a.durations.value_at_quantile(0.95) as f64;
-                }
+                a.refresh_p95();
                 out.batch.agents.push(a.agent.clone());
             }
         }
@@ -278,8 +274,8 @@ impl Hub {
         }
         for id in &dirty.llm {
             if let Some(l) = s.llm.get_mut(id) {
-                if !l.latency.is_empty() {
-                    l.stats.p95_latency_ms = l.latency.value_at_quantile(0.95) as f64;
+                if let Some(p95) = quantile(&l.latency, 0.95) {
+                    l.stats.p95_latency_ms = p95;
                 }
                 out.batch.llm.push(l.stats.clone());
             }
@@ -352,7 +348,7 @@ impl Hub {
             .agents
             .values()
             .map(|a| {
-                let p99 = (!a.durations.is_empty()).then(|| a.durations.value_at_quantile(0.99) as f64);
+                let p99 = quantile(&a.durations, 0.99);
                 (a.agent.id.clone(), a.agent.last_seen, a.agent.tasks_in_progress, p99)
             })
             .collect();
@@ -485,7 +481,7 @@ impl Hub {
         let tokens: u64 = recent.iter().map(|p| p.tokens).sum();
         let cost: f64 = recent.iter().map(|p| p.cost_usd).sum();
         let durations = s.rollups.minutes().durations(now, KPI_MINUTES);
-        let q = |p| (!durations.is_empty()).then(|| durations.value_at_quantile(p) as f64);
+        let q = |p| quantile(&durations, p);
         let pct = |n: u64| (finished > 0).then(|| n as f64 * 100.0 / finished as f64);
         Overview {
             generated_at: now,
@@ -509,6 +505,14 @@ impl Hub {
 }
 
 impl AgentEntry {
+    /// Brings the listed p95 up to date with the durations (once per apply: listing 10,000
+    /// agents computes no percentiles).
+    fn refresh_p95(&mut self) {
+        if let Some(p95) = quantile(&self.durations, 0.95) {
+            self.agent.p95_task_duration_ms = p95;
+        }
+    }
+
     fn new(agent: Agent) -> Self {
         let count = agent.tasks_completed + agent.tasks_failed;
         Self {
@@ -1187,8 +1191,7 @@ impl State {
             entry.duration_sum += duration as f64;
             entry.duration_count += 1;
             a.avg_task_duration_ms = entry.duration_sum / entry.duration_count as f64;
-            // Its p95 is brought up to date at the end of the apply, so listing 10,000
-            // agents computes no percentiles.
+            // Its p95 follows at the end of the apply (`AgentEntry::refresh_p95`).
             let _ = entry.durations.record(duration.max(1));
         }
         self.rollups.record_finish(to, ended, duration, now);

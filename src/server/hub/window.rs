@@ -23,7 +23,7 @@ pub fn new_histogram() -> Histogram<u32> {
     Histogram::new(2).expect("2 significant figures is a valid histogram precision")
 }
 
-fn quantile(h: &Histogram<u32>, q: f64) -> Option<f64> {
+pub fn quantile(h: &Histogram<u32>, q: f64) -> Option<f64> {
     (!h.is_empty()).then(|| h.value_at_quantile(q) as f64)
 }
 

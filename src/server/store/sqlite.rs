@@ -26,9 +26,9 @@ enum Command {
     Probe(String, oneshot::Sender<StoreResult<()>>),
 }
 
-/// A batch with the JSON columns of its rows already encoded. The caller encodes (on the
-/// async runtime, in parallel with other work) and the writer thread only binds and
-/// steps; the writer hands the batch back, so the caller also frees it.
+/// A batch with the JSON columns of its rows already encoded. The caller of
+/// [`Store::commit`] encodes and the writer thread only binds and steps; the writer hands
+/// the batch back, so the caller also frees it.
 struct Encoded {
     batch: WriteBatch,
     agents: Vec<String>,
@@ -52,35 +52,29 @@ fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
     items.iter().map(|i| Ok(serde_json::to_string(i)?)).collect()
 }
 
+/// `value` as JSON, or None when there is nothing to store.
+fn json_unless<T: serde::Serialize + ?Sized>(nothing: bool, value: &T) -> StoreResult<Option<String>> {
+    Ok(if nothing {
+        None
+    } else {
+        Some(serde_json::to_string(value)?)
+    })
+}
+
 impl Encoded {
     fn new(batch: WriteBatch) -> StoreResult<Self> {
         let b = &batch;
         let log_attributes = b
             .logs
             .iter()
-            .map(|l| {
-                Ok(if l.attributes.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&l.attributes)?)
-                })
-            })
+            .map(|l| json_unless(l.attributes.is_empty(), &l.attributes))
             .collect::<StoreResult<_>>()?;
         let spans = b
             .spans
             .iter()
             .map(|s| {
-                let attributes = if s.attributes_json.is_some() || s.attributes.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&s.attributes)?)
-                };
-                let events = if s.events.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&s.events)?)
-                };
-                Ok((attributes, events))
+                let attributes = json_unless(s.attributes_json.is_some() || s.attributes.is_empty(), &s.attributes)?;
+                Ok((attributes, json_unless(s.events.is_empty(), &s.events)?))
             })
             .collect::<StoreResult<_>>()?;
         Ok(Self {
