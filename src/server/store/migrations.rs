@@ -100,4 +100,77 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX spans_execution;
     CREATE UNIQUE INDEX spans_execution ON spans (execution_id, span_id);
     "#,
+    // 6: spans and log lines keyed by their execution's sequence number, not its id. Ids are
+    // random (W3C trace ids, UUIDs), so a b-tree keyed by them took every new execution's rows
+    // into a page of its own, all over the tree, and each commit rewrote hundreds of pages;
+    // `seq` grows with each new execution, so its rows land at the end of the tree together.
+    // Rows of no execution (none are written) cannot be read and are left behind.
+    r#"
+    CREATE TABLE executions_6 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    INSERT INTO executions_6 (id, agent_id, status, created_at, updated_at, data)
+        SELECT id, agent_id, status, created_at, updated_at, data FROM executions ORDER BY created_at, id;
+    DROP TABLE executions;
+    ALTER TABLE executions_6 RENAME TO executions;
+    CREATE INDEX executions_created ON executions (created_at DESC);
+    CREATE INDEX executions_agent ON executions (agent_id, created_at DESC);
+    CREATE INDEX executions_status ON executions (status, created_at DESC);
+    CREATE INDEX executions_updated ON executions (updated_at);
+
+    CREATE TABLE spans_6 (
+        exec_seq INTEGER NOT NULL,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_span_id TEXT,
+        name TEXT NOT NULL,
+        category TEXT NOT NULL,
+        span_kind TEXT NOT NULL,
+        operation TEXT,
+        service TEXT,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT,
+        agent_name TEXT,
+        provider TEXT,
+        model TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        cost_usd REAL,
+        ttft_ms REAL,
+        tool_name TEXT,
+        attributes TEXT,
+        events TEXT
+    );
+    INSERT INTO spans_6 SELECT x.seq, s.trace_id, s.span_id, s.parent_span_id, s.name, s.category, s.span_kind,
+        s.operation, s.service, s.start_ns, s.end_ns, s.status, s.status_message, s.agent_name, s.provider, s.model,
+        s.tokens_in, s.tokens_out, s.cost_usd, s.ttft_ms, s.tool_name, s.attributes, s.events
+        FROM spans s JOIN executions x ON x.id = s.execution_id ORDER BY x.seq, s.start_ns;
+    DROP TABLE spans;
+    ALTER TABLE spans_6 RENAME TO spans;
+    CREATE UNIQUE INDEX spans_execution ON spans (exec_seq, span_id);
+
+    CREATE TABLE logs_6 (
+        exec_seq INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        attributes TEXT,
+        trace_id TEXT,
+        span_id TEXT,
+        PRIMARY KEY (exec_seq, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO logs_6 SELECT x.seq, l.seq, l.ts, l.level, l.message, l.attributes, l.trace_id, l.span_id
+        FROM logs l JOIN executions x ON x.id = l.execution_id;
+    DROP TABLE logs;
+    ALTER TABLE logs_6 RENAME TO logs;
+    "#,
 ];

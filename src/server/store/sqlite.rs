@@ -11,6 +11,7 @@ use crate::model::{Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -288,7 +289,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
     }
 }
 
-fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
+fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
@@ -298,10 +299,12 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
         let mut upsert_plugin = tx.prepare_cached("INSERT INTO plugins (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
         let mut upsert_exec = tx.prepare_cached(
             "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status, updated_at = excluded.updated_at, data = excluded.data",
+             ON CONFLICT(id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status, updated_at = excluded.updated_at, data = excluded.data
+             RETURNING seq",
         )?;
+        let mut exec_seq = tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?;
         let mut insert_log = tx.prepare_cached(
-            "INSERT OR IGNORE INTO logs (execution_id, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR IGNORE INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut insert_llm = tx.prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
         let mut insert_tool =
@@ -323,13 +326,33 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
         )?;
 
         let mut upsert_span = tx.prepare_cached(
-            "INSERT OR REPLACE INTO spans (trace_id, span_id, execution_id, parent_span_id, name, category, span_kind, operation, service,
+            "INSERT OR REPLACE INTO spans (trace_id, span_id, exec_seq, parent_span_id, name, category, span_kind, operation, service,
              start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd, ttft_ms, tool_name,
              attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
 
+        // Each execution's sequence number, which keys its spans and log lines: from the
+        // upserts below (the hub sends a record's execution in the same batch), else looked up.
+        let mut seqs: HashMap<&str, i64> = HashMap::new();
+        let mut seq_of = |id: &'a str, seqs: &mut HashMap<&'a str, i64>| match seqs.get(id) {
+            Some(seq) => Ok(*seq),
+            None => {
+                let seq: i64 = exec_seq.query_row(params![id], |r| r.get(0)).optional()?.ok_or_else(|| {
+                    StoreError::Io(std::io::Error::other(format!("no execution `{id}` for its spans or logs")))
+                })?;
+                seqs.insert(id, seq);
+                Ok::<_, StoreError>(seq)
+            }
+        };
         for e in batches {
             let b = &e.batch;
+            for (x, json) in b.executions.iter().zip(&e.executions) {
+                let seq = upsert_exec.query_row(
+                    params![x.id, x.agent_id, x.status.as_str(), x.created_at, x.updated_at, json],
+                    |r| r.get(0),
+                )?;
+                seqs.insert(&x.id, seq);
+            }
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
@@ -338,7 +361,7 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
                 upsert_span.execute(params![
                     s.trace_id,
                     s.span_id,
-                    s.execution_id,
+                    seq_of(&s.execution_id, &mut seqs)?,
                     s.parent_span_id,
                     s.name,
                     s.category.as_str(),
@@ -376,19 +399,9 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
             for (p, json) in b.plugins.iter().zip(&e.plugins) {
                 upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), json])?;
             }
-            for (x, json) in b.executions.iter().zip(&e.executions) {
-                upsert_exec.execute(params![
-                    x.id,
-                    x.agent_id,
-                    x.status.as_str(),
-                    x.created_at,
-                    x.updated_at,
-                    json
-                ])?;
-            }
             for (l, attrs) in b.logs.iter().zip(&e.log_attributes) {
                 insert_log.execute(params![
-                    l.execution_id,
+                    seq_of(&l.execution_id, &mut seqs)?,
                     l.seq as i64,
                     l.timestamp,
                     l.level.as_str(),
@@ -500,14 +513,14 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
 
 fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
     let tx = conn.transaction()?;
-    let old = "SELECT id FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
+    let old = "SELECT seq FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
     let logs = tx.execute(
-        &format!("DELETE FROM logs WHERE execution_id IN ({old})"),
+        &format!("DELETE FROM logs WHERE exec_seq IN ({old})"),
         params![cutoff],
     )? as u64;
     let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute(
-        &format!("DELETE FROM spans WHERE execution_id IN ({old})"),
+        &format!("DELETE FROM spans WHERE exec_seq IN ({old})"),
         params![cutoff],
     )? as u64;
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
@@ -719,8 +732,8 @@ impl Store for SqliteStore {
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT execution_id, seq, ts, level, message, attributes, trace_id, span_id FROM logs
-                 WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![id, after as i64, limit as i64], row_to_log)?;
             collect_logs(rows)
@@ -732,8 +745,8 @@ impl Store for SqliteStore {
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT * FROM (SELECT execution_id, seq, ts, level, message, attributes, trace_id, span_id FROM logs
-                 WHERE execution_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+                "SELECT * FROM (SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], row_to_log)?;
             collect_logs(rows)
@@ -745,9 +758,10 @@ impl Store for SqliteStore {
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT trace_id, span_id, execution_id, parent_span_id, name, category, span_kind, operation, service,
+                "SELECT trace_id, span_id, ?1, parent_span_id, name, category, span_kind, operation, service,
                  start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd,
-                 ttft_ms, tool_name, attributes, events FROM spans WHERE execution_id = ?1 ORDER BY start_ns, span_id LIMIT ?2",
+                 ttft_ms, tool_name, attributes, events FROM spans
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) ORDER BY start_ns, span_id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![id, limit as i64], row_to_span)?;
             rows.map(|row| {
@@ -1136,6 +1150,11 @@ mod tests {
                 c.execute_batch(sql).unwrap();
             }
             c.pragma_update(None, "user_version", 4).unwrap();
+            c.execute(
+                "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES ('e', 'a', 'COMPLETED', 1, 1, ?1)",
+                params![serde_json::to_string(&exec("e", ExecutionStatus::Completed, 1)).unwrap()],
+            )
+            .unwrap();
             for (trace, name) in [("t1", "first"), ("t2", "second")] {
                 c.execute(
                     "INSERT INTO spans (trace_id, span_id, execution_id, name, category, span_kind, start_ns, end_ns, status)
@@ -1148,6 +1167,91 @@ mod tests {
         let store = SqliteStore::open(dir.path(), 60).unwrap();
         let got = store.spans("e", 10).await.unwrap();
         assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["second"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn schema_6_keys_spans_and_logs_by_the_executions_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store at schema 5: two executions, each with a span and a log line.
+            let c = Connection::open(dir.path().join("observatory.db")).unwrap();
+            for sql in &MIGRATIONS[..5] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 5).unwrap();
+            for (id, at) in [("late", 20), ("early", 10)] {
+                let data = serde_json::to_string(&exec(id, ExecutionStatus::Completed, at)).unwrap();
+                c.execute(
+                    "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, 'a', 'COMPLETED', ?2, ?2, ?3)",
+                    params![id, at, data],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO spans (trace_id, span_id, execution_id, name, category, span_kind, start_ns, end_ns, status)
+                     VALUES (?1, 's', ?1, ?2, 'other', 'internal', 1, 2, 'unset')",
+                    params![id, format!("span of {id}")],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO logs (execution_id, seq, ts, level, message) VALUES (?1, 1, ?2, 'info', ?3)",
+                    params![id, at, format!("log of {id}")],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        for id in ["early", "late"] {
+            let spans = store.spans(id, 10).await.unwrap();
+            assert_eq!(spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), [format!("span of {id}")]);
+            assert_eq!(spans[0].execution_id, id);
+            let logs = store.logs(id, 0, 10).await.unwrap();
+            assert_eq!(logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), [format!("log of {id}")]);
+            assert_eq!(logs[0].execution_id, id);
+        }
+        // New executions number on after the migrated ones, numbered in creation order.
+        store
+            .commit(WriteBatch {
+                executions: vec![exec("new", ExecutionStatus::Running, 30)],
+                logs: vec![log("new", 1)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.tail_logs("new", 10).await.unwrap(), vec![log("new", 1)]);
+        store.close().await;
+        let c = Connection::open(dir.path().join("observatory.db")).unwrap();
+        let order: Vec<String> = c
+            .prepare("SELECT id FROM executions ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(order, ["early", "late", "new"]);
+    }
+
+    #[tokio::test]
+    async fn records_of_an_execution_the_store_does_not_hold_fail_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let orphan = WriteBatch {
+            logs: vec![log("nowhere", 1)],
+            ..Default::default()
+        };
+        let e = store.commit(orphan).await.unwrap_err();
+        assert!(e.to_string().contains("no execution `nowhere`"), "{e}");
+        // Nothing of the failed transaction stays; the next commit goes through.
+        store
+            .commit(WriteBatch {
+                executions: vec![exec("e1", ExecutionStatus::Running, 10)],
+                logs: vec![log("e1", 1)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(store.logs("nowhere", 0, 10).await.unwrap().is_empty());
+        assert_eq!(store.logs("e1", 0, 10).await.unwrap(), vec![log("e1", 1)]);
         store.close().await;
     }
 
