@@ -5,7 +5,10 @@
 //! store afterwards), request latency p50/p99 and the peak RSS.
 //!
 //! Run: `cargo bench --bench otlp --features ssr` (prints its figures; asserts nothing).
-//! `OTLP_BENCH_BATCHES` (default 600) and `OTLP_BENCH_CONCURRENCY` (default 8) tune it.
+//! `OTLP_BENCH_BATCHES` (default 600) and `OTLP_BENCH_CONCURRENCY` (default 8) tune it;
+//! `OTLP_BENCH_KEEP_DB=path` keeps a copy of the store (with its WAL) to inspect afterwards.
+//! Trace ids are random, as SDKs make them: the store must not depend on keys arriving in
+//! order.
 
 mod common;
 
@@ -292,7 +295,7 @@ async fn main() {
         stored as f64 / 1048576.0,
         stored as f64 / rows as f64
     );
-    if let Ok(keep) = std::env::var("TEMP_KEEP_DB") {
+    if let Ok(keep) = std::env::var("OTLP_BENCH_KEEP_DB") {
         drop(db);
         std::fs::copy(dir.path().join("observatory.db"), &keep).unwrap();
         let _ = std::fs::copy(dir.path().join("observatory.db-wal"), format!("{keep}-wal"));

@@ -337,9 +337,14 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
         let mut seq_of = |id: &'a str, seqs: &mut HashMap<&'a str, i64>| match seqs.get(id) {
             Some(seq) => Ok(*seq),
             None => {
-                let seq: i64 = exec_seq.query_row(params![id], |r| r.get(0)).optional()?.ok_or_else(|| {
-                    StoreError::Io(std::io::Error::other(format!("no execution `{id}` for its spans or logs")))
-                })?;
+                let seq: i64 = exec_seq
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| {
+                        StoreError::Io(std::io::Error::other(format!(
+                            "no execution `{id}` for its spans or logs"
+                        )))
+                    })?;
                 seqs.insert(id, seq);
                 Ok::<_, StoreError>(seq)
             }
@@ -514,15 +519,9 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
 fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
     let tx = conn.transaction()?;
     let old = "SELECT seq FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
-    let logs = tx.execute(
-        &format!("DELETE FROM logs WHERE exec_seq IN ({old})"),
-        params![cutoff],
-    )? as u64;
+    let logs = tx.execute(&format!("DELETE FROM logs WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
     let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
-    samples += tx.execute(
-        &format!("DELETE FROM spans WHERE exec_seq IN ({old})"),
-        params![cutoff],
-    )? as u64;
+    samples += tx.execute(&format!("DELETE FROM spans WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
@@ -1203,10 +1202,16 @@ mod tests {
         let store = SqliteStore::open(dir.path(), 60).unwrap();
         for id in ["early", "late"] {
             let spans = store.spans(id, 10).await.unwrap();
-            assert_eq!(spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), [format!("span of {id}")]);
+            assert_eq!(
+                spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+                [format!("span of {id}")]
+            );
             assert_eq!(spans[0].execution_id, id);
             let logs = store.logs(id, 0, 10).await.unwrap();
-            assert_eq!(logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), [format!("log of {id}")]);
+            assert_eq!(
+                logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+                [format!("log of {id}")]
+            );
             assert_eq!(logs[0].execution_id, id);
         }
         // New executions number on after the migrated ones, numbered in creation order.
