@@ -22,6 +22,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("the store is closed")]
     Closed,
+    #[error("no execution `{0}` is stored for these spans or log lines")]
+    NoExecution(String),
     #[error("schema version {found} is newer than this build understands ({known})")]
     FutureSchema { found: i64, known: i64 },
 }

@@ -340,11 +340,7 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
                 let seq: i64 = exec_seq
                     .query_row(params![id], |r| r.get(0))
                     .optional()?
-                    .ok_or_else(|| {
-                        StoreError::Io(std::io::Error::other(format!(
-                            "no execution `{id}` for its spans or logs"
-                        )))
-                    })?;
+                    .ok_or_else(|| StoreError::NoExecution(id.to_string()))?;
                 seqs.insert(id, seq);
                 Ok::<_, StoreError>(seq)
             }
@@ -1245,7 +1241,7 @@ mod tests {
             ..Default::default()
         };
         let e = store.commit(orphan).await.unwrap_err();
-        assert!(e.to_string().contains("no execution `nowhere`"), "{e}");
+        assert!(e.to_string().contains("no execution `nowhere` is stored"), "{e}");
         // Nothing of the failed transaction stays; the next commit goes through.
         store
             .commit(WriteBatch {
