@@ -289,7 +289,29 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
     }
 }
 
-fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<()> {
+/// Executions' sequence numbers, which key their spans and log lines: from the transaction's
+/// own upserts (the hub sends a record's execution in the same batch), else looked up.
+struct Seqs<'a, 'c> {
+    known: HashMap<&'a str, i64>,
+    lookup: rusqlite::CachedStatement<'c>,
+}
+
+impl<'a> Seqs<'a, '_> {
+    fn of(&mut self, id: &'a str) -> StoreResult<i64> {
+        if let Some(seq) = self.known.get(id) {
+            return Ok(*seq);
+        }
+        let seq = self
+            .lookup
+            .query_row(params![id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NoExecution(id.to_string()))?;
+        self.known.insert(id, seq);
+        Ok(seq)
+    }
+}
+
+fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
@@ -302,7 +324,6 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
              ON CONFLICT(id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status, updated_at = excluded.updated_at, data = excluded.data
              RETURNING seq",
         )?;
-        let mut exec_seq = tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?;
         let mut insert_log = tx.prepare_cached(
             "INSERT OR IGNORE INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
@@ -331,19 +352,9 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
              attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
 
-        // Each execution's sequence number, which keys its spans and log lines: from the
-        // upserts below (the hub sends a record's execution in the same batch), else looked up.
-        let mut seqs: HashMap<&str, i64> = HashMap::new();
-        let mut seq_of = |id: &'a str, seqs: &mut HashMap<&'a str, i64>| match seqs.get(id) {
-            Some(seq) => Ok(*seq),
-            None => {
-                let seq: i64 = exec_seq
-                    .query_row(params![id], |r| r.get(0))
-                    .optional()?
-                    .ok_or_else(|| StoreError::NoExecution(id.to_string()))?;
-                seqs.insert(id, seq);
-                Ok::<_, StoreError>(seq)
-            }
+        let mut seqs = Seqs {
+            known: HashMap::new(),
+            lookup: tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?,
         };
         for e in batches {
             let b = &e.batch;
@@ -352,7 +363,7 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
                     params![x.id, x.agent_id, x.status.as_str(), x.created_at, x.updated_at, json],
                     |r| r.get(0),
                 )?;
-                seqs.insert(&x.id, seq);
+                seqs.known.insert(&x.id, seq);
             }
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
@@ -362,7 +373,7 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
                 upsert_span.execute(params![
                     s.trace_id,
                     s.span_id,
-                    seq_of(&s.execution_id, &mut seqs)?,
+                    seqs.of(&s.execution_id)?,
                     s.parent_span_id,
                     s.name,
                     s.category.as_str(),
@@ -402,7 +413,7 @@ fn write<'a>(conn: &mut Connection, batches: &'a [Box<Encoded>]) -> StoreResult<
             }
             for (l, attrs) in b.logs.iter().zip(&e.log_attributes) {
                 insert_log.execute(params![
-                    seq_of(&l.execution_id, &mut seqs)?,
+                    seqs.of(&l.execution_id)?,
                     l.seq as i64,
                     l.timestamp,
                     l.level.as_str(),
@@ -507,9 +518,23 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
         while freed.next()?.is_some() {}
     }
     // In WAL mode the file shrinks when the log is checkpointed; do it now, and empty the log.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    truncate_wal(conn)?;
     report.reclaimed_bytes = before.saturating_sub(file_and_used_bytes(conn)?.0);
     Ok(report)
+}
+
+/// Copies the whole WAL into the database and empties it. A checkpoint the background thread
+/// is running makes this one answer busy at once: wait for it (its rounds are short).
+fn truncate_wal(conn: &Connection) -> StoreResult<()> {
+    for _ in 0..100 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("the WAL stayed busy for 2 s; it is emptied at a later checkpoint");
+    Ok(())
 }
 
 fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
@@ -1135,16 +1160,22 @@ mod tests {
         store.close().await;
     }
 
+    /// A database in `dir` at schema `version`, as an older build left it.
+    fn database_at(dir: &Path, version: usize) -> Connection {
+        let c = Connection::open(dir.join("observatory.db")).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", version as i64).unwrap();
+        c
+    }
+
     #[tokio::test]
     async fn schema_5_keeps_one_row_per_span_of_an_execution() {
         let dir = tempfile::tempdir().unwrap();
         {
             // A store at schema 4 holding one span twice, under two trace ids.
-            let c = Connection::open(dir.path().join("observatory.db")).unwrap();
-            for sql in &MIGRATIONS[..4] {
-                c.execute_batch(sql).unwrap();
-            }
-            c.pragma_update(None, "user_version", 4).unwrap();
+            let c = database_at(dir.path(), 4);
             c.execute(
                 "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES ('e', 'a', 'COMPLETED', 1, 1, ?1)",
                 params![serde_json::to_string(&exec("e", ExecutionStatus::Completed, 1)).unwrap()],
@@ -1170,11 +1201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // A store at schema 5: two executions, each with a span and a log line.
-            let c = Connection::open(dir.path().join("observatory.db")).unwrap();
-            for sql in &MIGRATIONS[..5] {
-                c.execute_batch(sql).unwrap();
-            }
-            c.pragma_update(None, "user_version", 5).unwrap();
+            let c = database_at(dir.path(), 5);
             for (id, at) in [("late", 20), ("early", 10)] {
                 let data = serde_json::to_string(&exec(id, ExecutionStatus::Completed, at)).unwrap();
                 c.execute(
