@@ -104,7 +104,7 @@ pub const MIGRATIONS: &[&str] = &[
     // random (W3C trace ids, UUIDs), so a b-tree keyed by them took every new execution's rows
     // into a page of its own, all over the tree, and each commit rewrote hundreds of pages;
     // `seq` grows with each new execution, so its rows land at the end of the tree together.
-    // Rows of no execution (none are written) cannot be read and are left behind. The
+    // Rows of no execution (none are written) cannot be read and are dropped. The
     // executions' time indexes ascend: new times then append at the tree's right edge (SQLite
     // splits that page cheaply and fills it), where descending ones inserted at the left edge
     // and left half-empty pages; queries read them backwards as fast.
@@ -127,37 +127,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_status ON executions (status, created_at);
     CREATE INDEX executions_updated ON executions (updated_at);
 
-    CREATE TABLE spans_6 (
-        exec_seq INTEGER NOT NULL,
-        trace_id TEXT NOT NULL,
-        span_id TEXT NOT NULL,
-        parent_span_id TEXT,
-        name TEXT NOT NULL,
-        category TEXT NOT NULL,
-        span_kind TEXT NOT NULL,
-        operation TEXT,
-        service TEXT,
-        start_ns INTEGER NOT NULL,
-        end_ns INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        status_message TEXT,
-        agent_name TEXT,
-        provider TEXT,
-        model TEXT,
-        tokens_in INTEGER,
-        tokens_out INTEGER,
-        cost_usd REAL,
-        ttft_ms REAL,
-        tool_name TEXT,
-        attributes TEXT,
-        events TEXT
-    );
-    INSERT INTO spans_6 SELECT x.seq, s.trace_id, s.span_id, s.parent_span_id, s.name, s.category, s.span_kind,
-        s.operation, s.service, s.start_ns, s.end_ns, s.status, s.status_message, s.agent_name, s.provider, s.model,
-        s.tokens_in, s.tokens_out, s.cost_usd, s.ttft_ms, s.tool_name, s.attributes, s.events
-        FROM spans s JOIN executions x ON x.id = s.execution_id ORDER BY x.seq, s.start_ns;
-    DROP TABLE spans;
-    ALTER TABLE spans_6 RENAME TO spans;
+    DELETE FROM spans WHERE execution_id NOT IN (SELECT id FROM executions);
+    ALTER TABLE spans ADD COLUMN exec_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE spans SET exec_seq = (SELECT seq FROM executions x WHERE x.id = spans.execution_id);
+    DROP INDEX spans_execution;
+    ALTER TABLE spans DROP COLUMN execution_id;
     CREATE UNIQUE INDEX spans_execution ON spans (exec_seq, span_id);
 
     CREATE TABLE logs_6 (

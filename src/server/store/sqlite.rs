@@ -209,6 +209,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
     thread: std::thread::JoinHandle<()>,
+    /// Held for each round. SQLite runs one checkpoint at a time and answers any other busy at
+    /// once, without waiting: the writer's own checkpoints take this first (see `paused`).
+    round: Arc<Mutex<()>>,
 }
 
 impl Checkpointer {
@@ -218,17 +221,30 @@ impl Checkpointer {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         let (wake, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let round = Arc::new(Mutex::new(()));
+        let held = round.clone();
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    let checkpointed = {
+                        let _round = held.lock();
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    };
+                    if let Err(e) = checkpointed {
                         tracing::warn!(error = %e, "background checkpoint failed");
                     }
                     std::thread::sleep(Self::INTERVAL);
                 }
             })?;
-        Ok(Self { wake, thread })
+        Ok(Self { wake, thread, round })
+    }
+
+    /// Runs `f` with no background round under way, so that a checkpoint `f` runs itself
+    /// (retention's `TRUNCATE`) does all its work instead of answering busy.
+    fn paused<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _round = self.round.lock();
+        f()
     }
 
     /// Asks for a checkpoint soon (coalesced with one already asked for).
@@ -276,10 +292,10 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
                     let _ = r.send((result, b));
                 }
                 if let Some(other) = deferred {
-                    other_command(&mut conn, other);
+                    other_command(&mut conn, other, &checkpointer);
                 }
             }
-            other => other_command(&mut conn, other),
+            other => other_command(&mut conn, other, &checkpointer),
         }
     }
     // Channel closed: checkpoint so the next start opens a compact database.
@@ -457,10 +473,10 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
 }
 
 /// Everything but commits, which the writer loop groups.
-fn other_command(conn: &mut Connection, command: Command) {
+fn other_command(conn: &mut Connection, command: Command, checkpointer: &Checkpointer) {
     match command {
         Command::Retain(cutoff, max_bytes, reply) => {
-            let _ = reply.send(retain(conn, cutoff, max_bytes));
+            let _ = reply.send(checkpointer.paused(|| retain(conn, cutoff, max_bytes)));
         }
         Command::Probe(value, reply) => {
             let written = conn
@@ -518,23 +534,9 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
         while freed.next()?.is_some() {}
     }
     // In WAL mode the file shrinks when the log is checkpointed; do it now, and empty the log.
-    truncate_wal(conn)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     report.reclaimed_bytes = before.saturating_sub(file_and_used_bytes(conn)?.0);
     Ok(report)
-}
-
-/// Copies the whole WAL into the database and empties it. A checkpoint the background thread
-/// is running makes this one answer busy at once: wait for it (its rounds are short).
-fn truncate_wal(conn: &Connection) -> StoreResult<()> {
-    for _ in 0..100 {
-        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        if busy == 0 {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    tracing::warn!("the WAL stayed busy for 2 s; it is emptied at a later checkpoint");
-    Ok(())
 }
 
 fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
