@@ -2,6 +2,7 @@
 //! and merges every commit waiting in its queue into one transaction (group commit); reads
 //! run on a small pool of read connections on the blocking thread pool.
 
+use super::in_place::InPlace;
 use super::migrations::MIGRATIONS;
 use super::{
     AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError,
@@ -309,21 +310,51 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
 /// own upserts (the hub sends a record's execution in the same batch), else looked up.
 struct Seqs<'a, 'c> {
     known: HashMap<&'a str, i64>,
+    /// The last answer: records of one execution arrive together.
+    last: Option<(&'a str, i64)>,
     lookup: rusqlite::CachedStatement<'c>,
 }
 
-impl<'a> Seqs<'a, '_> {
-    fn of(&mut self, id: &'a str) -> StoreResult<i64> {
-        if let Some(seq) = self.known.get(id) {
-            return Ok(*seq);
+impl<'a, 'c> Seqs<'a, 'c> {
+    fn new(lookup: rusqlite::CachedStatement<'c>) -> Self {
+        Self {
+            known: HashMap::new(),
+            last: None,
+            lookup,
         }
-        let seq = self
-            .lookup
-            .query_row(params![id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::NoExecution(id.to_string()))?;
-        self.known.insert(id, seq);
+    }
+
+    /// The sequence number of a stored execution, None when the store holds no such id.
+    fn find(&mut self, id: &'a str) -> StoreResult<Option<i64>> {
+        if let Some((last, seq)) = self.last {
+            if last == id {
+                return Ok(Some(seq));
+            }
+        }
+        let seq = match self.known.get(id) {
+            Some(seq) => Some(*seq),
+            None => {
+                let found = self.lookup.query_row(params![id], |r| r.get(0)).optional()?;
+                if let Some(seq) = found {
+                    self.known.insert(id, seq);
+                }
+                found
+            }
+        };
+        if let Some(seq) = seq {
+            self.last = Some((id, seq));
+        }
         Ok(seq)
+    }
+
+    fn remember(&mut self, id: &'a str, seq: i64) {
+        self.known.insert(id, seq);
+        self.last = Some((id, seq));
+    }
+
+    /// The sequence number of the execution a record belongs to, which must be stored.
+    fn of(&mut self, id: &'a str) -> StoreResult<i64> {
+        self.find(id)?.ok_or_else(|| StoreError::NoExecution(id.to_string()))
     }
 }
 
@@ -335,12 +366,18 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
         let mut upsert_workflow = tx.prepare_cached("INSERT INTO workflows (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
         let mut upsert_llm = tx.prepare_cached("INSERT INTO llm_models (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
         let mut upsert_plugin = tx.prepare_cached("INSERT INTO plugins (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
-        let mut upsert_exec = tx.prepare_cached(
-            "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET agent_id = excluded.agent_id, status = excluded.status, updated_at = excluded.updated_at, data = excluded.data
-             RETURNING seq",
+        // An update by sequence number or an insert, not one upsert `RETURNING seq`: SQLite
+        // runs RETURNING as a trigger, and a statement with a trigger first copies every page
+        // it touches into a statement journal (dropping it took the OTLP bench from about
+        // 71,000 to 84,000 spans/s).
+        let mut insert_exec = tx.prepare_cached(
+            "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        let mut insert_log = tx.prepare_cached(
+        let mut update_exec = tx.prepare_cached(
+            "UPDATE executions SET agent_id = ?2, status = ?3, updated_at = ?4, data = ?5 WHERE seq = ?1",
+        )?;
+        let mut insert_log = InPlace::prepare(
+            &tx,
             "INSERT OR IGNORE INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut insert_llm = tx.prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
@@ -362,54 +399,60 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
             "INSERT INTO rollups (step_ms, t, data) VALUES (?1, ?2, ?3) ON CONFLICT(step_ms, t) DO UPDATE SET data = excluded.data",
         )?;
 
-        let mut upsert_span = tx.prepare_cached(
+        let mut upsert_span = InPlace::prepare(
+            &tx,
             "INSERT OR REPLACE INTO spans (trace_id, span_id, exec_seq, parent_span_id, name, category, span_kind, operation, service,
              start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd, ttft_ms, tool_name,
              attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
 
-        let mut seqs = Seqs {
-            known: HashMap::new(),
-            lookup: tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?,
-        };
+        let mut seqs = Seqs::new(tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?);
         for e in batches {
             let b = &e.batch;
             for (x, json) in b.executions.iter().zip(&e.executions) {
-                let seq = upsert_exec.query_row(
-                    params![x.id, x.agent_id, x.status.as_str(), x.created_at, x.updated_at, json],
-                    |r| r.get(0),
-                )?;
-                seqs.known.insert(&x.id, seq);
+                if let Some(seq) = seqs.find(&x.id)? {
+                    update_exec.execute(params![seq, x.agent_id, x.status.as_str(), x.updated_at, json])?;
+                } else {
+                    insert_exec.execute(params![
+                        x.id,
+                        x.agent_id,
+                        x.status.as_str(),
+                        x.created_at,
+                        x.updated_at,
+                        json
+                    ])?;
+                    seqs.remember(&x.id, tx.last_insert_rowid());
+                }
             }
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
             for (s, (encoded, events)) in b.spans.iter().zip(&e.spans) {
                 let attributes = s.attributes_json.as_deref().or(encoded.as_deref());
-                upsert_span.execute(params![
-                    s.trace_id,
-                    s.span_id,
-                    seqs.of(&s.execution_id)?,
-                    s.parent_span_id,
-                    s.name,
-                    s.category.as_str(),
-                    s.span_kind,
-                    s.operation,
-                    s.service,
-                    s.start_unix_nano as i64,
-                    s.end_unix_nano as i64,
-                    s.status.as_str(),
-                    s.status_message,
-                    s.agent_name,
-                    s.provider,
-                    s.model,
-                    s.tokens_in.map(|v| v as i64),
-                    s.tokens_out.map(|v| v as i64),
-                    s.cost_usd,
-                    s.ttft_ms,
-                    s.tool_name,
-                    attributes,
-                    events,
+                upsert_span.execute(&[
+                    (&s.trace_id).into(),
+                    (&s.span_id).into(),
+                    seqs.of(&s.execution_id)?.into(),
+                    s.parent_span_id.as_ref().into(),
+                    (&s.name).into(),
+                    s.category.as_str().into(),
+                    (&s.span_kind).into(),
+                    s.operation.as_ref().into(),
+                    s.service.as_ref().into(),
+                    (s.start_unix_nano as i64).into(),
+                    (s.end_unix_nano as i64).into(),
+                    s.status.as_str().into(),
+                    s.status_message.as_ref().into(),
+                    s.agent_name.as_ref().into(),
+                    s.provider.as_ref().into(),
+                    s.model.as_ref().into(),
+                    s.tokens_in.map(|v| v as i64).into(),
+                    s.tokens_out.map(|v| v as i64).into(),
+                    s.cost_usd.into(),
+                    s.ttft_ms.into(),
+                    s.tool_name.as_ref().into(),
+                    attributes.into(),
+                    events.as_ref().into(),
                 ])?;
             }
             for (a, json) in b.agents.iter().zip(&e.agents) {
@@ -428,15 +471,15 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
                 upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), json])?;
             }
             for (l, attrs) in b.logs.iter().zip(&e.log_attributes) {
-                insert_log.execute(params![
-                    seqs.of(&l.execution_id)?,
-                    l.seq as i64,
-                    l.timestamp,
-                    l.level.as_str(),
-                    l.message,
-                    attrs,
-                    l.trace_id,
-                    l.span_id
+                insert_log.execute(&[
+                    seqs.of(&l.execution_id)?.into(),
+                    (l.seq as i64).into(),
+                    l.timestamp.into(),
+                    l.level.as_str().into(),
+                    (&l.message).into(),
+                    attrs.as_ref().into(),
+                    l.trace_id.as_ref().into(),
+                    l.span_id.as_ref().into(),
                 ])?;
             }
             for (c, json) in b.llm_calls.iter().zip(&e.llm_calls) {
@@ -1259,6 +1302,52 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(order, ["early", "late", "new"]);
+    }
+
+    #[test]
+    fn an_execution_written_again_keeps_its_sequence_and_takes_the_new_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("observatory.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        let batch = |status, logs: std::ops::RangeInclusive<u64>| {
+            Box::new(
+                Encoded::new(WriteBatch {
+                    executions: vec![exec("e1", status, 10), exec("e2", ExecutionStatus::Running, 11)],
+                    logs: logs.map(|s| log("e1", s)).collect(),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+        };
+        write(&mut conn, &[batch(ExecutionStatus::Running, 1..=2)]).unwrap();
+        // Two batches of one group, each with e1: written once each, in order.
+        write(
+            &mut conn,
+            &[
+                batch(ExecutionStatus::Running, 3..=3),
+                batch(ExecutionStatus::Completed, 4..=5),
+            ],
+        )
+        .unwrap();
+        let rows: Vec<(i64, String, String)> = conn
+            .prepare("SELECT seq, id, status FROM executions ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![(1, "e1".into(), "COMPLETED".into()), (2, "e2".into(), "RUNNING".into())]
+        );
+        let logs: Vec<(i64, i64)> = conn
+            .prepare("SELECT exec_seq, seq FROM logs ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(logs, (1..=5).map(|s| (1, s)).collect::<Vec<_>>());
     }
 
     #[tokio::test]
