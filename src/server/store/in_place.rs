@@ -177,7 +177,8 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("NOT NULL constraint failed: t.a"), "{err}");
         drop(insert);
-        let rows: Vec<(String, Option<i64>, Option<f64>, Option<String>)> = conn
+        type Row = (String, Option<i64>, Option<f64>, Option<String>);
+        let rows: Vec<Row> = conn
             .prepare("SELECT a, b, c, d FROM t ORDER BY a")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))

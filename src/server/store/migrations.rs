@@ -150,4 +150,27 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE logs;
     ALTER TABLE logs_6 RENAME TO logs;
     "#,
+    // 7: no index on executions' ids. The store keeps every id's sequence number in memory
+    // (`directory.rs`) and loads it at start-up from `executions_ids`, which grows at its
+    // right edge as `seq` does; a unique index on random ids cost each new execution a page
+    // write in every commit. Sequence numbers stay as they were.
+    r#"
+    CREATE TABLE executions_7 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    INSERT INTO executions_7 SELECT seq, id, agent_id, status, created_at, updated_at, data FROM executions;
+    DROP TABLE executions;
+    ALTER TABLE executions_7 RENAME TO executions;
+    CREATE INDEX executions_ids ON executions (seq, id);
+    CREATE INDEX executions_created ON executions (created_at);
+    CREATE INDEX executions_agent ON executions (agent_id, created_at);
+    CREATE INDEX executions_status ON executions (status, created_at);
+    CREATE INDEX executions_updated ON executions (updated_at);
+    "#,
 ];

@@ -1,6 +1,7 @@
 //! Durable storage behind one trait, so the embedded SQLite default and a PostgreSQL
 //! backend for scale-out serve the hub and the query paths the same way.
 
+mod directory;
 mod in_place;
 mod migrations;
 mod sqlite;

@@ -2,6 +2,7 @@
 //! and merges every commit waiting in its queue into one transaction (group commit); reads
 //! run on a small pool of read connections on the blocking thread pool.
 
+use super::directory::Directory;
 use super::in_place::InPlace;
 use super::migrations::MIGRATIONS;
 use super::{
@@ -105,6 +106,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Vec<Mutex<Connection>>>,
+    /// Executions' ids → sequence numbers; the writer adds what it commits.
+    ids: Arc<Directory>,
     next_reader: AtomicUsize,
     last_retention: AtomicI64,
     last_report: Mutex<Option<RetentionReport>>,
@@ -136,6 +139,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
+        let ids = Arc::new(load_ids(&conn)?);
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -149,14 +153,16 @@ impl SqliteStore {
 
         let checkpointer = Checkpointer::start(&path)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx, checkpointer))?;
+        let handle = std::thread::Builder::new().name("store-writer".into()).spawn({
+            let ids = ids.clone();
+            move || writer_loop(conn, rx, checkpointer, &ids)
+        })?;
         Ok(Self {
             path,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(handle)),
             readers: Arc::new(readers),
+            ids,
             next_reader: AtomicUsize::new(0),
             last_retention: AtomicI64::new(0),
             last_report: Mutex::new(None),
@@ -260,7 +266,12 @@ impl Checkpointer {
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, checkpointer: Checkpointer) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    checkpointer: Checkpointer,
+    ids: &Directory,
+) {
     while let Some(first) = rx.blocking_recv() {
         match first {
             Command::Commit(batch, reply) => {
@@ -280,7 +291,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
                         Err(_) => break,
                     }
                 }
-                let result = write(&mut conn, &batches);
+                let result = write(&mut conn, &batches, ids);
                 match &result {
                     Ok(()) => checkpointer.wake(),
                     Err(e) => tracing::error!(error = %e, batches = batches.len(), "store commit failed"),
@@ -293,10 +304,10 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
                     let _ = r.send((result, b));
                 }
                 if let Some(other) = deferred {
-                    other_command(&mut conn, other, &checkpointer);
+                    other_command(&mut conn, other, &checkpointer, ids);
                 }
             }
-            other => other_command(&mut conn, other, &checkpointer),
+            other => other_command(&mut conn, other, &checkpointer, ids),
         }
     }
     // Channel closed: checkpoint so the next start opens a compact database.
@@ -307,59 +318,69 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Command>, c
 }
 
 /// Executions' sequence numbers, which key their spans and log lines: from the transaction's
-/// own upserts (the hub sends a record's execution in the same batch), else looked up.
-struct Seqs<'a, 'c> {
-    known: HashMap<&'a str, i64>,
+/// own inserts (the hub sends a record's execution in the same batch), else the directory.
+struct Seqs<'a, 'd> {
+    ids: &'d Directory,
+    /// Inserted by this transaction: in the directory once it commits.
+    inserted: HashMap<&'a str, i64>,
     /// The last answer: records of one execution arrive together.
     last: Option<(&'a str, i64)>,
-    lookup: rusqlite::CachedStatement<'c>,
 }
 
-impl<'a, 'c> Seqs<'a, 'c> {
-    fn new(lookup: rusqlite::CachedStatement<'c>) -> Self {
+impl<'a, 'd> Seqs<'a, 'd> {
+    fn new(ids: &'d Directory) -> Self {
         Self {
-            known: HashMap::new(),
+            ids,
+            inserted: HashMap::new(),
             last: None,
-            lookup,
         }
     }
 
     /// The sequence number of a stored execution, None when the store holds no such id.
-    fn find(&mut self, id: &'a str) -> StoreResult<Option<i64>> {
+    fn find(&mut self, id: &'a str) -> Option<i64> {
         if let Some((last, seq)) = self.last {
             if last == id {
-                return Ok(Some(seq));
+                return Some(seq);
             }
         }
-        let seq = match self.known.get(id) {
-            Some(seq) => Some(*seq),
-            None => {
-                let found = self.lookup.query_row(params![id], |r| r.get(0)).optional()?;
-                if let Some(seq) = found {
-                    self.known.insert(id, seq);
-                }
-                found
-            }
-        };
+        let seq = self.inserted.get(id).copied().or_else(|| self.ids.get(id));
         if let Some(seq) = seq {
             self.last = Some((id, seq));
         }
-        Ok(seq)
+        seq
     }
 
-    fn remember(&mut self, id: &'a str, seq: i64) {
-        self.known.insert(id, seq);
+    fn inserted(&mut self, id: &'a str, seq: i64) {
+        self.inserted.insert(id, seq);
         self.last = Some((id, seq));
     }
 
     /// The sequence number of the execution a record belongs to, which must be stored.
     fn of(&mut self, id: &'a str) -> StoreResult<i64> {
-        self.find(id)?.ok_or_else(|| StoreError::NoExecution(id.to_string()))
+        self.find(id).ok_or_else(|| StoreError::NoExecution(id.to_string()))
     }
 }
 
-fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
+/// Every stored execution's id and sequence number, read along the narrow `executions_ids`.
+fn load_ids(conn: &Connection) -> StoreResult<Directory> {
+    let ids = Directory::default();
+    let mut stmt = conn.prepare("SELECT id, seq FROM executions INDEXED BY executions_ids")?;
+    let mut rows = stmt.query([])?;
+    let mut batch: Vec<(String, i64)> = Vec::with_capacity(4096);
+    while let Some(r) = rows.next()? {
+        batch.push((r.get(0)?, r.get(1)?));
+        if batch.len() == batch.capacity() {
+            ids.insert(batch.iter().map(|(id, seq)| (id.as_str(), *seq)));
+            batch.clear();
+        }
+    }
+    ids.insert(batch.iter().map(|(id, seq)| (id.as_str(), *seq)));
+    Ok(ids)
+}
+
+fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> StoreResult<()> {
     let tx = conn.transaction()?;
+    let mut seqs = Seqs::new(ids);
     {
         let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
         let mut delete_agent = tx.prepare_cached("DELETE FROM agents WHERE id = ?1")?;
@@ -406,11 +427,10 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
              attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
 
-        let mut seqs = Seqs::new(tx.prepare_cached("SELECT seq FROM executions WHERE id = ?1")?);
         for e in batches {
             let b = &e.batch;
             for (x, json) in b.executions.iter().zip(&e.executions) {
-                if let Some(seq) = seqs.find(&x.id)? {
+                if let Some(seq) = seqs.find(&x.id) {
                     update_exec.execute(params![seq, x.agent_id, x.status.as_str(), x.updated_at, json])?;
                 } else {
                     insert_exec.execute(params![
@@ -421,7 +441,7 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
                         x.updated_at,
                         json
                     ])?;
-                    seqs.remember(&x.id, tx.last_insert_rowid());
+                    seqs.inserted(&x.id, tx.last_insert_rowid());
                 }
             }
             for r in &b.rollups {
@@ -512,14 +532,15 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>]) -> StoreResult<()> {
         }
     }
     tx.commit()?;
+    ids.insert(seqs.inserted);
     Ok(())
 }
 
 /// Everything but commits, which the writer loop groups.
-fn other_command(conn: &mut Connection, command: Command, checkpointer: &Checkpointer) {
+fn other_command(conn: &mut Connection, command: Command, checkpointer: &Checkpointer, ids: &Directory) {
     match command {
         Command::Retain(cutoff, max_bytes, reply) => {
-            let _ = reply.send(checkpointer.paused(|| retain(conn, cutoff, max_bytes)));
+            let _ = reply.send(checkpointer.paused(|| retain(conn, cutoff, max_bytes, ids)));
         }
         Command::Probe(value, reply) => {
             let written = conn
@@ -546,9 +567,9 @@ fn file_and_used_bytes(conn: &Connection) -> StoreResult<(u64, u64)> {
 /// Finished executions dropped per round when the store is over its size limit.
 const SIZE_ROUND: i64 = 500;
 
-fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreResult<RetentionReport> {
+fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>, ids: &Directory) -> StoreResult<RetentionReport> {
     let (before, _) = file_and_used_bytes(conn)?;
-    let mut report = delete_before(conn, cutoff)?;
+    let mut report = delete_before(conn, cutoff, ids)?;
     if let Some(max) = max_bytes {
         // Each round moves the cutoff past the next SIZE_ROUND oldest finished executions
         // (or past all of them, when fewer are left).
@@ -563,7 +584,7 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
                 |r| r.get(0),
             )?;
             let Some(next) = next else { break };
-            let round = delete_before(conn, next + 1)?;
+            let round = delete_before(conn, next + 1, ids)?;
             report.executions += round.executions;
             report.logs += round.logs;
             report.samples += round.samples;
@@ -582,9 +603,13 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>) -> StoreRe
     Ok(report)
 }
 
-fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionReport> {
+fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreResult<RetentionReport> {
     let tx = conn.transaction()?;
     let old = "SELECT seq FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
+    let gone: Vec<String> = tx
+        .prepare("SELECT id FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')")?
+        .query_map(params![cutoff], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let logs = tx.execute(&format!("DELETE FROM logs WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
     let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute(&format!("DELETE FROM spans WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
@@ -608,6 +633,7 @@ fn delete_before(conn: &mut Connection, cutoff: i64) -> StoreResult<RetentionRep
         params![cutoff],
     )? as u64;
     tx.commit()?;
+    ids.remove(gone.iter().map(String::as_str));
     Ok(RetentionReport {
         executions,
         logs,
@@ -774,15 +800,23 @@ impl Store for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Ids the store has never held (new executions, as a rule) need no read at all.
+        let stored: Vec<(String, i64)> = ids
+            .into_iter()
+            .filter_map(|id| self.ids.get(&id).map(|seq| (id, seq)))
+            .collect();
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
         self.read(move |c| {
             // One read transaction for every lookup: each transaction of its own would start
             // over with an empty page cache (the writer commits all the while).
             let tx = c.unchecked_transaction()?;
             let mut out = Vec::new();
             {
-                let mut stmt = tx.prepare_cached("SELECT data FROM executions WHERE id = ?1")?;
-                for id in &ids {
-                    if let Some(data) = stmt.query_row(params![id], |r| r.get::<_, String>(0)).optional()? {
+                let mut stmt = tx.prepare_cached("SELECT data FROM executions WHERE seq = ?1 AND id = ?2")?;
+                for (id, seq) in &stored {
+                    if let Some(data) = stmt.query_row(params![seq, id], |r| r.get::<_, String>(0)).optional()? {
                         out.push(decode(data)?);
                     }
                 }
@@ -794,41 +828,50 @@ impl Store for SqliteStore {
     }
 
     async fn logs(&self, execution_id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>> {
+        let Some(seq) = self.ids.get(execution_id) else {
+            return Ok(Vec::new());
+        };
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
-                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3",
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?4 AND id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![id, after as i64, limit as i64], row_to_log)?;
+            let rows = stmt.query_map(params![id, after as i64, limit as i64, seq], row_to_log)?;
             collect_logs(rows)
         })
         .await
     }
 
     async fn tail_logs(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<LogRecord>> {
+        let Some(seq) = self.ids.get(execution_id) else {
+            return Ok(Vec::new());
+        };
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT * FROM (SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
-                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?3 AND id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
             )?;
-            let rows = stmt.query_map(params![id, limit as i64], row_to_log)?;
+            let rows = stmt.query_map(params![id, limit as i64, seq], row_to_log)?;
             collect_logs(rows)
         })
         .await
     }
 
     async fn spans(&self, execution_id: &str, limit: u64) -> StoreResult<Vec<Span>> {
+        let Some(seq) = self.ids.get(execution_id) else {
+            return Ok(Vec::new());
+        };
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT trace_id, span_id, ?1, parent_span_id, name, category, span_kind, operation, service,
                  start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd,
                  ttft_ms, tool_name, attributes, events FROM spans
-                 WHERE exec_seq = (SELECT seq FROM executions WHERE id = ?1) ORDER BY start_ns, span_id LIMIT ?2",
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?3 AND id = ?1) ORDER BY start_ns, span_id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![id, limit as i64], row_to_span)?;
+            let rows = stmt.query_map(params![id, limit as i64, seq], row_to_span)?;
             rows.map(|row| {
                 let (mut span, attributes, events) = row?;
                 if let Some(a) = attributes {
@@ -928,8 +971,8 @@ impl Store for SqliteStore {
         let last = self.last_retention.load(Ordering::Relaxed);
         let retention_seconds = self.retention_seconds;
         let last_retention = self.last_report.lock().clone();
+        let executions = self.ids.len() as i64;
         self.read(move |c| {
-            let executions: i64 = c.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0))?;
             let log_records: i64 = c.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
             let mut size = 0;
             for suffix in ["", "-wal", "-shm"] {
@@ -1078,7 +1121,20 @@ mod tests {
         let mut ids: Vec<_> = left.iter().map(|e| e.id.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["live", "new"]);
-        assert_eq!(store.stats().await.unwrap().log_records, 2);
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.executions, stats.log_records), (2, 2));
+        // Gone from the directory of ids as well: written again, it is a new execution.
+        assert!(store.executions_by_id(vec!["old".into()]).await.unwrap().is_empty());
+        store
+            .commit(WriteBatch {
+                executions: vec![exec("old", ExecutionStatus::Running, 600)],
+                logs: vec![log("old", 1)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.logs("old", 0, 10).await.unwrap(), vec![log("old", 1)]);
+        assert_eq!(store.stats().await.unwrap().executions, 3);
         store.close().await;
     }
 
@@ -1302,6 +1358,24 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(order, ["early", "late", "new"]);
+        // Schema 7: no index on ids; `executions_ids` by sequence number instead.
+        let indexes: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "executions_agent",
+                "executions_created",
+                "executions_ids",
+                "executions_status",
+                "executions_updated"
+            ]
+        );
     }
 
     #[test]
@@ -1319,7 +1393,8 @@ mod tests {
                 .unwrap(),
             )
         };
-        write(&mut conn, &[batch(ExecutionStatus::Running, 1..=2)]).unwrap();
+        let ids = Directory::default();
+        write(&mut conn, &[batch(ExecutionStatus::Running, 1..=2)], &ids).unwrap();
         // Two batches of one group, each with e1: written once each, in order.
         write(
             &mut conn,
@@ -1327,6 +1402,7 @@ mod tests {
                 batch(ExecutionStatus::Running, 3..=3),
                 batch(ExecutionStatus::Completed, 4..=5),
             ],
+            &ids,
         )
         .unwrap();
         let rows: Vec<(i64, String, String)> = conn
