@@ -1125,14 +1125,7 @@ mod tests {
         assert_eq!((stats.executions, stats.log_records), (2, 2));
         // Gone from the directory of ids as well: written again, it is a new execution.
         assert!(store.executions_by_id(vec!["old".into()]).await.unwrap().is_empty());
-        store
-            .commit(WriteBatch {
-                executions: vec![exec("old", ExecutionStatus::Running, 600)],
-                logs: vec![log("old", 1)],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        start(&store, "old", 600).await;
         assert_eq!(store.logs("old", 0, 10).await.unwrap(), vec![log("old", 1)]);
         assert_eq!(store.stats().await.unwrap().executions, 3);
         store.close().await;
@@ -1262,6 +1255,16 @@ mod tests {
     }
 
     /// A database in `dir` at schema `version`, as an older build left it.
+    /// Commits a running execution with its first log line.
+    async fn start(store: &SqliteStore, id: &str, at: i64) {
+        let batch = WriteBatch {
+            executions: vec![exec(id, ExecutionStatus::Running, at)],
+            logs: vec![log(id, 1)],
+            ..Default::default()
+        };
+        store.commit(batch).await.unwrap();
+    }
+
     fn database_at(dir: &Path, version: usize) -> Connection {
         let c = Connection::open(dir.join("observatory.db")).unwrap();
         for sql in &MIGRATIONS[..version] {
@@ -1339,35 +1342,22 @@ mod tests {
             assert_eq!(logs[0].execution_id, id);
         }
         // New executions number on after the migrated ones, numbered in creation order.
-        store
-            .commit(WriteBatch {
-                executions: vec![exec("new", ExecutionStatus::Running, 30)],
-                logs: vec![log("new", 1)],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        start(&store, "new", 30).await;
         assert_eq!(store.tail_logs("new", 10).await.unwrap(), vec![log("new", 1)]);
         store.close().await;
         let c = Connection::open(dir.path().join("observatory.db")).unwrap();
-        let order: Vec<String> = c
-            .prepare("SELECT id FROM executions ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(order, ["early", "late", "new"]);
-        // Schema 7: no index on ids; `executions_ids` by sequence number instead.
-        let indexes: Vec<String> = c
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let strings = |sql: &str| -> Vec<String> {
+            let mut stmt = c.prepare(sql).unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
         assert_eq!(
-            indexes,
+            strings("SELECT id FROM executions ORDER BY seq"),
+            ["early", "late", "new"]
+        );
+        // Schema 7: no index on ids; `executions_ids` by sequence number instead.
+        assert_eq!(
+            strings("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' ORDER BY name"),
             [
                 "executions_agent",
                 "executions_created",
@@ -1437,14 +1427,7 @@ mod tests {
         let e = store.commit(orphan).await.unwrap_err();
         assert!(e.to_string().contains("no execution `nowhere` is stored"), "{e}");
         // Nothing of the failed transaction stays; the next commit goes through.
-        store
-            .commit(WriteBatch {
-                executions: vec![exec("e1", ExecutionStatus::Running, 10)],
-                logs: vec![log("e1", 1)],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        start(&store, "e1", 10).await;
         assert!(store.logs("nowhere", 0, 10).await.unwrap().is_empty());
         assert_eq!(store.logs("e1", 0, 10).await.unwrap(), vec![log("e1", 1)]);
         store.close().await;
