@@ -39,12 +39,8 @@ enum Key<'a> {
 fn key(id: &str) -> Key<'_> {
     let b = id.as_bytes();
     let lower_hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
-    let number = |digits: &mut dyn Iterator<Item = &u8>| {
-        let n = digits.fold(0u128, |n, c| (n << 4) | (*c as char).to_digit(16).unwrap_or(0) as u128);
-        [(n >> 64) as u64, n as u64]
-    };
     if b.len() == 32 && b.iter().all(lower_hex) {
-        return Key::Hex(number(&mut b.iter()));
+        return Key::Hex(bits(b.iter()));
     }
     let dashes = [8, 13, 18, 23];
     if b.len() == 36
@@ -52,41 +48,65 @@ fn key(id: &str) -> Key<'_> {
             .enumerate()
             .all(|(i, c)| if dashes.contains(&i) { *c == b'-' } else { lower_hex(c) })
     {
-        return Key::Uuid(number(&mut b.iter().filter(|c| **c != b'-')));
+        return Key::Uuid(bits(b.iter().filter(|c| **c != b'-')));
     }
     Key::Other(id)
 }
 
-impl Directory {
-    pub fn get(&self, id: &str) -> Option<i64> {
-        let m = self.inner.read();
+/// 32 hex digits as a number.
+fn bits<'a>(digits: impl Iterator<Item = &'a u8>) -> Bits {
+    let n = digits.fold(0u128, |n, c| (n << 4) | (*c as char).to_digit(16).unwrap_or(0) as u128);
+    [(n >> 64) as u64, n as u64]
+}
+
+impl Maps {
+    fn get(&self, id: &str) -> Option<i64> {
         match key(id) {
-            Key::Hex(k) => m.hex.get(&k),
-            Key::Uuid(k) => m.uuid.get(&k),
-            Key::Other(k) => m.other.get(k),
+            Key::Hex(k) => self.hex.get(&k),
+            Key::Uuid(k) => self.uuid.get(&k),
+            Key::Other(k) => self.other.get(k),
         }
         .copied()
+    }
+
+    fn insert(&mut self, id: &str, seq: i64) {
+        match key(id) {
+            Key::Hex(k) => self.hex.insert(k, seq),
+            Key::Uuid(k) => self.uuid.insert(k, seq),
+            Key::Other(k) => self.other.insert(k.into(), seq),
+        };
+    }
+
+    fn remove(&mut self, id: &str) {
+        match key(id) {
+            Key::Hex(k) => self.hex.remove(&k),
+            Key::Uuid(k) => self.uuid.remove(&k),
+            Key::Other(k) => self.other.remove(k),
+        };
+    }
+}
+
+impl Directory {
+    pub fn get(&self, id: &str) -> Option<i64> {
+        self.inner.read().get(id)
+    }
+
+    /// Adds one id while the directory is being built (no lock to take).
+    pub fn add(&mut self, id: &str, seq: i64) {
+        self.inner.get_mut().insert(id, seq);
     }
 
     pub fn insert<'a>(&self, entries: impl IntoIterator<Item = (&'a str, i64)>) {
         let mut m = self.inner.write();
         for (id, seq) in entries {
-            match key(id) {
-                Key::Hex(k) => m.hex.insert(k, seq),
-                Key::Uuid(k) => m.uuid.insert(k, seq),
-                Key::Other(k) => m.other.insert(k.into(), seq),
-            };
+            m.insert(id, seq);
         }
     }
 
     pub fn remove<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         let mut m = self.inner.write();
         for id in ids {
-            match key(id) {
-                Key::Hex(k) => m.hex.remove(&k),
-                Key::Uuid(k) => m.uuid.remove(&k),
-                Key::Other(k) => m.other.remove(k),
-            };
+            m.remove(id);
         }
     }
 

@@ -85,21 +85,19 @@ impl<'c> InPlace<'c> {
 
     /// Binds `params` to ?1, ?2, …, runs the statement to completion and resets it.
     pub fn execute(&mut self, params: &[Param<'_>]) -> StoreResult<()> {
-        let bound = self.bind(params);
-        // SAFETY: `stmt` is a live statement of `db`.
-        let rc = match bound {
-            Ok(()) => unsafe { ffi::sqlite3_step(self.stmt) },
-            Err(_) => ffi::SQLITE_OK,
-        };
-        let failed =
-            (rc != ffi::SQLITE_DONE && rc != ffi::SQLITE_ROW && rc != ffi::SQLITE_OK).then(|| error(self.db, rc));
+        let result = self.bind(params).and_then(|()| {
+            // SAFETY: `stmt` is a live statement of `db`.
+            match unsafe { ffi::sqlite3_step(self.stmt) } {
+                ffi::SQLITE_DONE | ffi::SQLITE_ROW => Ok(()),
+                rc => Err(error(self.db, rc)),
+            }
+        });
         // SAFETY: as above. After these two calls SQLite keeps no pointer into `params`.
         unsafe {
             ffi::sqlite3_reset(self.stmt);
             ffi::sqlite3_clear_bindings(self.stmt);
         }
-        bound?;
-        failed.map_or(Ok(()), Err)
+        result
     }
 
     fn bind(&mut self, params: &[Param<'_>]) -> StoreResult<()> {

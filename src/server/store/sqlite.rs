@@ -361,20 +361,15 @@ impl<'a, 'd> Seqs<'a, 'd> {
     }
 }
 
-/// Every stored execution's id and sequence number, read along the narrow `executions_ids`.
+/// Every stored execution's id and sequence number, read along the narrow `executions_ids`
+/// (ids borrowed from SQLite's row, not copied).
 fn load_ids(conn: &Connection) -> StoreResult<Directory> {
-    let ids = Directory::default();
+    let mut ids = Directory::default();
     let mut stmt = conn.prepare("SELECT id, seq FROM executions INDEXED BY executions_ids")?;
     let mut rows = stmt.query([])?;
-    let mut batch: Vec<(String, i64)> = Vec::with_capacity(4096);
     while let Some(r) = rows.next()? {
-        batch.push((r.get(0)?, r.get(1)?));
-        if batch.len() == batch.capacity() {
-            ids.insert(batch.iter().map(|(id, seq)| (id.as_str(), *seq)));
-            batch.clear();
-        }
+        ids.add(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?, r.get(1)?);
     }
-    ids.insert(batch.iter().map(|(id, seq)| (id.as_str(), *seq)));
     Ok(ids)
 }
 
@@ -605,9 +600,11 @@ fn retain(conn: &mut Connection, cutoff: i64, max_bytes: Option<u64>, ids: &Dire
 
 fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreResult<RetentionReport> {
     let tx = conn.transaction()?;
-    let old = "SELECT seq FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
+    // Finished executions last updated before the cutoff.
+    let finished = "updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
+    let old = format!("SELECT seq FROM executions WHERE {finished}");
     let gone: Vec<String> = tx
-        .prepare("SELECT id FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')")?
+        .prepare(&format!("SELECT id FROM executions WHERE {finished}"))?
         .query_map(params![cutoff], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let logs = tx.execute(&format!("DELETE FROM logs WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
@@ -628,10 +625,7 @@ fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreRe
         "DELETE FROM rollups WHERE step_ms = ?1 AND t < (SELECT MAX(t) FROM rollups WHERE step_ms = ?1) - ?2",
         params![FINEST_STEP_MS, FINEST_KEPT_MS],
     )? as u64;
-    let executions = tx.execute(
-        "DELETE FROM executions WHERE updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')",
-        params![cutoff],
-    )? as u64;
+    let executions = tx.execute(&format!("DELETE FROM executions WHERE {finished}"), params![cutoff])? as u64;
     tx.commit()?;
     ids.remove(gone.iter().map(String::as_str));
     Ok(RetentionReport {
@@ -1254,7 +1248,6 @@ mod tests {
         store.close().await;
     }
 
-    /// A database in `dir` at schema `version`, as an older build left it.
     /// Commits a running execution with its first log line.
     async fn start(store: &SqliteStore, id: &str, at: i64) {
         let batch = WriteBatch {
@@ -1265,6 +1258,7 @@ mod tests {
         store.commit(batch).await.unwrap();
     }
 
+    /// A database in `dir` at schema `version`, as an older build left it.
     fn database_at(dir: &Path, version: usize) -> Connection {
         let c = Connection::open(dir.join("observatory.db")).unwrap();
         for sql in &MIGRATIONS[..version] {
