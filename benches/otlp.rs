@@ -12,6 +12,7 @@
 
 mod common;
 
+use observatory::server::store::span_chunks;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     any_value::Value as V, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -274,12 +275,21 @@ async fn main() {
         common::percentile(&latencies, 0.99),
         latencies.last().unwrap()
     );
-    // Acknowledged means committed: count the rows the store holds.
+    // Acknowledged means committed: count the spans the store holds.
     let db = rusqlite::Connection::open(dir.path().join("observatory.db")).unwrap();
-    let rows: i64 = db.query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0)).unwrap();
-    let persisted = rows as usize - 20 * SPANS_PER_BATCH;
+    let (mut rows, mut chunks) = (0, 0);
+    db.prepare("SELECT spans FROM span_chunks")
+        .unwrap()
+        .query_map([], |r| {
+            rows += span_chunks::decode(r.get_ref(0)?).unwrap().len();
+            chunks += 1;
+            Ok(())
+        })
+        .unwrap()
+        .for_each(drop);
+    let persisted = rows - 20 * SPANS_PER_BATCH;
     println!(
-        "persisted: {persisted} span rows of this run ({:.0} spans/s over the same interval)",
+        "persisted: {persisted} spans of this run, in {chunks} chunks ({:.0} spans/s over the same interval)",
         persisted as f64 / secs
     );
     let executions: i64 = db

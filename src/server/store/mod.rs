@@ -4,6 +4,7 @@
 mod directory;
 mod in_place;
 mod migrations;
+pub mod span_chunks;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

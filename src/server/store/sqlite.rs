@@ -5,6 +5,7 @@
 use super::directory::Directory;
 use super::in_place::InPlace;
 use super::migrations::MIGRATIONS;
+use super::span_chunks;
 use super::{
     AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError,
     StoreResult, WriteBatch,
@@ -47,8 +48,9 @@ struct Encoded {
     alerts: Vec<String>,
     alert_events: Vec<String>,
     silences: Vec<String>,
-    /// Per span: (attributes when not encoded already, events), None when empty.
-    spans: Vec<(Option<String>, Option<String>)>,
+    /// The batch's spans, a chunk per run of one execution's spans: (the index of the run's
+    /// first span, the chunk).
+    span_chunks: Vec<(usize, Vec<u8>)>,
 }
 
 fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
@@ -72,12 +74,13 @@ impl Encoded {
             .iter()
             .map(|l| json_unless(l.attributes.is_empty(), &l.attributes))
             .collect::<StoreResult<_>>()?;
-        let spans = b
+        let mut first = 0;
+        let span_chunks = b
             .spans
-            .iter()
-            .map(|s| {
-                let attributes = json_unless(s.attributes_json.is_some() || s.attributes.is_empty(), &s.attributes)?;
-                Ok((attributes, json_unless(s.events.is_empty(), &s.events)?))
+            .chunk_by(|a, b| a.execution_id == b.execution_id)
+            .map(|run| {
+                first += run.len();
+                Ok((first - run.len(), span_chunks::encode(run)?))
             })
             .collect::<StoreResult<_>>()?;
         Ok(Self {
@@ -93,7 +96,7 @@ impl Encoded {
             alerts: json_all(&b.alerts)?,
             alert_events: json_all(&b.alert_events)?,
             silences: json_all(&b.silences)?,
-            spans,
+            span_chunks,
             batch,
         })
     }
@@ -415,12 +418,7 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> St
             "INSERT INTO rollups (step_ms, t, data) VALUES (?1, ?2, ?3) ON CONFLICT(step_ms, t) DO UPDATE SET data = excluded.data",
         )?;
 
-        let mut upsert_span = InPlace::prepare(
-            &tx,
-            "INSERT OR REPLACE INTO spans (trace_id, span_id, exec_seq, parent_span_id, name, category, span_kind, operation, service,
-             start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd, ttft_ms, tool_name,
-             attributes, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-        )?;
+        let mut insert_spans = tx.prepare_cached("INSERT INTO span_chunks (exec_seq, spans) VALUES (?1, ?2)")?;
 
         for e in batches {
             let b = &e.batch;
@@ -442,33 +440,8 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> St
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
-            for (s, (encoded, events)) in b.spans.iter().zip(&e.spans) {
-                let attributes = s.attributes_json.as_deref().or(encoded.as_deref());
-                upsert_span.execute(&[
-                    (&s.trace_id).into(),
-                    (&s.span_id).into(),
-                    seqs.of(&s.execution_id)?.into(),
-                    s.parent_span_id.as_ref().into(),
-                    (&s.name).into(),
-                    s.category.as_str().into(),
-                    (&s.span_kind).into(),
-                    s.operation.as_ref().into(),
-                    s.service.as_ref().into(),
-                    (s.start_unix_nano as i64).into(),
-                    (s.end_unix_nano as i64).into(),
-                    s.status.as_str().into(),
-                    s.status_message.as_ref().into(),
-                    s.agent_name.as_ref().into(),
-                    s.provider.as_ref().into(),
-                    s.model.as_ref().into(),
-                    s.tokens_in.map(|v| v as i64).into(),
-                    s.tokens_out.map(|v| v as i64).into(),
-                    s.cost_usd.into(),
-                    s.ttft_ms.into(),
-                    s.tool_name.as_ref().into(),
-                    attributes.into(),
-                    events.as_ref().into(),
-                ])?;
+            for (first, chunk) in &e.span_chunks {
+                insert_spans.execute(params![seqs.of(&b.spans[*first].execution_id)?, chunk])?;
             }
             for (a, json) in b.agents.iter().zip(&e.agents) {
                 upsert_agent.execute(params![a.id, a.last_seen, json])?;
@@ -609,7 +582,10 @@ fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreRe
         .collect::<Result<_, _>>()?;
     let logs = tx.execute(&format!("DELETE FROM logs WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
     let mut samples = tx.execute("DELETE FROM resource_samples WHERE ts < ?1", params![cutoff])? as u64;
-    samples += tx.execute(&format!("DELETE FROM spans WHERE exec_seq IN ({old})"), params![cutoff])? as u64;
+    samples += tx.execute(
+        &format!("DELETE FROM span_chunks WHERE exec_seq IN ({old})"),
+        params![cutoff],
+    )? as u64;
     samples += tx.execute("DELETE FROM llm_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM tool_calls WHERE ts < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM system_samples WHERE ts < ?1", params![cutoff])? as u64;
@@ -664,36 +640,6 @@ fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRecord, Option<Stri
         },
         r.get(5)?,
     ))
-}
-
-fn row_to_span(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Span, Option<String>, Option<String>)> {
-    let text = |i: usize| r.get::<_, String>(i);
-    let mut span = Span {
-        trace_id: text(0)?,
-        span_id: text(1)?,
-        execution_id: text(2)?,
-        parent_span_id: r.get(3)?,
-        name: text(4)?,
-        category: text(5)?.parse().unwrap_or_default(),
-        span_kind: text(6)?,
-        operation: r.get(7)?,
-        service: r.get(8)?,
-        start_unix_nano: r.get::<_, i64>(9)? as u64,
-        end_unix_nano: r.get::<_, i64>(10)? as u64,
-        status: text(11)?.parse().unwrap_or_default(),
-        status_message: r.get(12)?,
-        agent_name: r.get(13)?,
-        provider: r.get(14)?,
-        model: r.get(15)?,
-        tokens_in: r.get::<_, Option<i64>>(16)?.map(|v| v as u64),
-        tokens_out: r.get::<_, Option<i64>>(17)?.map(|v| v as u64),
-        cost_usd: r.get(18)?,
-        ttft_ms: r.get(19)?,
-        tool_name: r.get(20)?,
-        ..Default::default()
-    };
-    span.set_ms();
-    Ok((span, r.get(21)?, r.get(22)?))
 }
 
 fn collect_logs(
@@ -860,23 +806,15 @@ impl Store for SqliteStore {
         let id = execution_id.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT trace_id, span_id, ?1, parent_span_id, name, category, span_kind, operation, service,
-                 start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd,
-                 ttft_ms, tool_name, attributes, events FROM spans
-                 WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?3 AND id = ?1) ORDER BY start_ns, span_id LIMIT ?2",
+                "SELECT spans FROM span_chunks
+                 WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?2 AND id = ?1) ORDER BY rowid",
             )?;
-            let rows = stmt.query_map(params![id, limit as i64, seq], row_to_span)?;
-            rows.map(|row| {
-                let (mut span, attributes, events) = row?;
-                if let Some(a) = attributes {
-                    span.attributes = serde_json::from_str(&a)?;
-                }
-                if let Some(e) = events {
-                    span.events = serde_json::from_str(&e)?;
-                }
-                Ok(span)
-            })
-            .collect()
+            let mut rows = stmt.query(params![id, seq])?;
+            let mut chunks = Vec::new();
+            while let Some(r) = rows.next()? {
+                chunks.push(span_chunks::decode(r.get_ref(0)?)?);
+            }
+            Ok(span_chunks::by_start(chunks, limit as usize))
         })
         .await
     }
@@ -1292,6 +1230,114 @@ mod tests {
         let got = store.spans("e", 10).await.unwrap();
         assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["second"]);
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn schema_8_turns_span_rows_into_one_chunk_per_execution_keeping_every_field() {
+        use crate::model::{SpanCategory, SpanEventRecord, SpanStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let mut chat = Span {
+            trace_id: "t".repeat(32),
+            span_id: "c".repeat(16),
+            parent_span_id: Some("r".repeat(16)),
+            execution_id: "t".repeat(32),
+            name: "chat gpt-4o".into(),
+            category: SpanCategory::Llm,
+            span_kind: "client".into(),
+            operation: Some("chat".into()),
+            service: Some("svc".into()),
+            start_unix_nano: 1_700_000_000_123_456_789,
+            end_unix_nano: 1_700_000_001_000_000_000,
+            status: SpanStatus::Error,
+            status_message: Some("rate limited".into()),
+            agent_name: Some("researcher".into()),
+            provider: Some("openai".into()),
+            model: Some("gpt-4o".into()),
+            tokens_in: Some(1200),
+            tokens_out: Some(150),
+            cost_usd: Some(0.0125),
+            ttft_ms: Some(310.5),
+            tool_name: None,
+            ..Default::default()
+        };
+        chat.attributes
+            .insert("gen_ai.request.max_tokens".into(), serde_json::json!(1024));
+        chat.events.push(SpanEventRecord {
+            name: "exception".into(),
+            time_unix_nano: 1_700_000_000_900_000_000,
+            attributes: [("exception.type".to_string(), serde_json::json!("RateLimitError"))].into(),
+        });
+        chat.set_ms();
+        let mut root = Span {
+            trace_id: "t".repeat(32),
+            span_id: "r".repeat(16),
+            execution_id: "t".repeat(32),
+            name: "invoke_agent researcher".into(),
+            category: SpanCategory::Agent,
+            span_kind: "internal".into(),
+            start_unix_nano: 1_700_000_000_000_000_000,
+            end_unix_nano: 1_700_000_002_000_000_000,
+            ..Default::default()
+        };
+        root.set_ms();
+        {
+            // A store at schema 7 with the two spans as rows.
+            let c = database_at(dir.path(), 7);
+            let data = serde_json::to_string(&exec(&chat.execution_id, ExecutionStatus::Completed, 1)).unwrap();
+            c.execute(
+                "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, 'a', 'COMPLETED', 1, 1, ?2)",
+                params![chat.execution_id, data],
+            )
+            .unwrap();
+            let mut insert = c
+                .prepare(
+                    "INSERT INTO spans (trace_id, span_id, exec_seq, parent_span_id, name, category, span_kind, operation, service,
+                     start_ns, end_ns, status, status_message, agent_name, provider, model, tokens_in, tokens_out, cost_usd, ttft_ms,
+                     tool_name, attributes, events) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18, ?19, ?20, ?21, ?22)",
+                )
+                .unwrap();
+            for s in [&chat, &root] {
+                let attributes = (!s.attributes.is_empty()).then(|| serde_json::to_string(&s.attributes).unwrap());
+                let events = (!s.events.is_empty()).then(|| serde_json::to_string(&s.events).unwrap());
+                insert
+                    .execute(params![
+                        s.trace_id,
+                        s.span_id,
+                        s.parent_span_id,
+                        s.name,
+                        s.category.as_str(),
+                        s.span_kind,
+                        s.operation,
+                        s.service,
+                        s.start_unix_nano as i64,
+                        s.end_unix_nano as i64,
+                        s.status.as_str(),
+                        s.status_message,
+                        s.agent_name,
+                        s.provider,
+                        s.model,
+                        s.tokens_in.map(|v| v as i64),
+                        s.tokens_out.map(|v| v as i64),
+                        s.cost_usd,
+                        s.ttft_ms,
+                        s.tool_name,
+                        attributes,
+                        events,
+                    ])
+                    .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        assert_eq!(store.spans(&chat.execution_id, 10).await.unwrap(), [root, chat]);
+        store.close().await;
+        let c = Connection::open(dir.path().join("observatory.db")).unwrap();
+        let (chunks, kind): (i64, String) = c
+            .query_row("SELECT COUNT(*), MAX(typeof(spans)) FROM span_chunks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((chunks, kind.as_str()), (1, "text"));
     }
 
     #[tokio::test]
