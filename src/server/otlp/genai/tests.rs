@@ -309,6 +309,28 @@ fn long_values_are_cut_so_validation_passes() {
     assert!(v.len() <= limits.max_text_len && v.ends_with('…'));
 }
 
+#[test]
+fn control_characters_leave_agent_ids_and_names_alone_keep_the_rest() {
+    let sp = |agent: &str| {
+        let attrs = vec![
+            s("gen_ai.operation.name", "invoke_agent"),
+            s("gen_ai.agent.name", agent),
+        ];
+        traces(
+            request(vec![ospan(1, None, "invoke_agent", attrs, 0, 1)]),
+            &Limits::default(),
+        )
+    };
+    for (sent, kept) in [
+        ("re\nsearch\u{7f}er", "researcher"),
+        ("r\u{85}é\u{9f}sumé\u{a0}", "résumé\u{a0}"),
+        ("plain-agent", "plain-agent"),
+    ] {
+        let m = sp(sent);
+        assert_eq!(spans(&m)[0].agent_id, kept, "{sent:?}");
+    }
+}
+
 fn log_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
