@@ -175,19 +175,19 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 8: spans in chunks, a row per execution per commit (`span_chunks.rs`): spans are read a
     // whole execution at a time, and a row and an index entry per span were most of what the
-    // writer did for a trace. Spans stored as columns become one JSON chunk per execution
-    // (TEXT; the new ones are compressed BLOBs).
+    // writer did for a trace. Spans stored as columns become one chunk per execution
+    // (`span_chunk` is `span_chunks::compress`, registered by `migrate`).
     r#"
     CREATE TABLE span_chunks (exec_seq INTEGER NOT NULL, spans BLOB NOT NULL);
     INSERT INTO span_chunks (exec_seq, spans)
-        SELECT s.exec_seq, json_group_array(json_array(json_object(
+        SELECT s.exec_seq, span_chunk(json_group_array(json_array(json_object(
             'trace_id', s.trace_id, 'span_id', s.span_id, 'parent_span_id', s.parent_span_id, 'execution_id', x.id,
             'name', s.name, 'category', s.category, 'span_kind', s.span_kind, 'operation', s.operation,
             'service', s.service, 'start_unix_nano', s.start_ns, 'end_unix_nano', s.end_ns, 'status', s.status,
             'status_message', s.status_message, 'events', json(coalesce(s.events, '[]')),
             'agent_name', s.agent_name, 'provider', s.provider, 'model', s.model, 'tokens_in', s.tokens_in,
             'tokens_out', s.tokens_out, 'cost_usd', s.cost_usd, 'ttft_ms', s.ttft_ms, 'tool_name', s.tool_name
-        ), json(s.attributes)))
+        ), json(s.attributes))))
         FROM spans s JOIN executions x ON x.seq = s.exec_seq GROUP BY s.exec_seq ORDER BY s.exec_seq;
     DROP TABLE spans;
     CREATE INDEX span_chunks_execution ON span_chunks (exec_seq);

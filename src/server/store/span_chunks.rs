@@ -9,8 +9,9 @@
 //!
 //! A chunk is a JSON array of `[span, attributes]` pairs: the span in its wire form, and its
 //! attributes when they came already encoded (`Span::attributes_json`, from OTLP; these win),
-//! else `null` with the attributes inside the span. Chunks written by this build are BLOBs (LZ4 with
-//! the decompressed size prepended); chunks migrated from the columns of schema 7 are TEXT.
+//! else `null` with the attributes inside the span. It is stored compressed (LZ4, the
+//! decompressed size prepended), as a BLOB; migration 8 builds the JSON of schema 7's span rows
+//! in SQL and compresses it with [`compress`], registered as the SQL function `span_chunk`.
 
 use super::{StoreError, StoreResult};
 use crate::model::{Attributes, Span};
@@ -41,25 +42,22 @@ pub fn encode(spans: &[Span]) -> StoreResult<Vec<u8>> {
         json.push(b']');
     }
     json.push(b']');
-    Ok(lz4_flex::compress_prepend_size(&json))
+    Ok(compress(&json))
+}
+
+/// A chunk's JSON, compressed as the store keeps it.
+pub fn compress(json: &[u8]) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(json)
 }
 
 /// The spans of one chunk, as written.
 pub fn decode(chunk: ValueRef<'_>) -> StoreResult<Vec<Span>> {
-    let pairs: Vec<(Span, Option<Attributes>)> = match chunk {
-        ValueRef::Text(json) => serde_json::from_slice(json)?,
-        ValueRef::Blob(compressed) => {
-            let json = lz4_flex::decompress_size_prepended(compressed)
-                .map_err(|e| StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-            serde_json::from_slice(&json)?
-        }
-        other => {
-            return Err(StoreError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a span chunk of type {:?}", other.data_type()),
-            )))
-        }
+    let invalid = |why: String| StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+    let ValueRef::Blob(compressed) = chunk else {
+        return Err(invalid(format!("a span chunk of type {:?}", chunk.data_type())));
     };
+    let json = lz4_flex::decompress_size_prepended(compressed).map_err(|e| invalid(format!("a span chunk: {e}")))?;
+    let pairs: Vec<(Span, Option<Attributes>)> = serde_json::from_slice(&json)?;
     Ok(pairs
         .into_iter()
         .map(|(mut span, attributes)| {
@@ -137,12 +135,17 @@ mod tests {
     }
 
     #[test]
-    fn text_chunks_read_as_json_and_other_values_are_refused() {
+    fn compressed_json_reads_back_and_anything_else_is_refused() {
         let json = format!("[[{},null]]", serde_json::to_string(&span("a", 5)).unwrap());
-        assert_eq!(decode(ValueRef::Text(json.as_bytes())).unwrap(), [span("a", 5)]);
-        let err = decode(ValueRef::Integer(1)).unwrap_err().to_string();
-        assert!(err.contains("span chunk of type Integer"), "{err}");
-        assert!(decode(ValueRef::Blob(b"\x10\0\0\0garbage")).is_err());
+        assert_eq!(
+            decode(ValueRef::Blob(&compress(json.as_bytes()))).unwrap(),
+            [span("a", 5)]
+        );
+        let err = decode(ValueRef::Text(json.as_bytes())).unwrap_err().to_string();
+        assert!(err.contains("span chunk of type Text"), "{err}");
+        let err = decode(ValueRef::Blob(b"\xff\0\0\0\x1f")).unwrap_err().to_string();
+        assert!(err.contains("a span chunk: "), "{err}");
+        assert!(decode(ValueRef::Blob(&compress(b"[1]"))).is_err());
     }
 
     #[test]

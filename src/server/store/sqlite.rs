@@ -13,6 +13,7 @@ use super::{
 use crate::model::{Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
 use parking_lot::Mutex;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -202,6 +203,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     if version > known {
         return Err(StoreError::FutureSchema { found: version, known });
     }
+    conn.create_scalar_function(
+        "span_chunk",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(span_chunks::compress(ctx.get_raw(0).as_bytes()?)),
+    )?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -1337,7 +1344,7 @@ mod tests {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .unwrap();
-        assert_eq!((chunks, kind.as_str()), (1, "text"));
+        assert_eq!((chunks, kind.as_str()), (1, "blob"));
     }
 
     #[tokio::test]
