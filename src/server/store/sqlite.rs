@@ -49,9 +49,8 @@ struct Encoded {
     alerts: Vec<String>,
     alert_events: Vec<String>,
     silences: Vec<String>,
-    /// The batch's spans, a chunk per run of one execution's spans: (the index of the run's
-    /// first span, the chunk).
-    span_chunks: Vec<(usize, Vec<u8>)>,
+    /// The batch's spans, a chunk per run of one execution's spans: (its id, the chunk).
+    span_chunks: Vec<(String, Vec<u8>)>,
 }
 
 fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
@@ -75,14 +74,10 @@ impl Encoded {
             .iter()
             .map(|l| json_unless(l.attributes.is_empty(), &l.attributes))
             .collect::<StoreResult<_>>()?;
-        let mut first = 0;
         let span_chunks = b
             .spans
             .chunk_by(|a, b| a.execution_id == b.execution_id)
-            .map(|run| {
-                first += run.len();
-                Ok((first - run.len(), span_chunks::encode(run)?))
-            })
+            .map(|run| Ok((run[0].execution_id.clone(), span_chunks::encode(run)?)))
             .collect::<StoreResult<_>>()?;
         Ok(Self {
             agents: json_all(&b.agents)?,
@@ -447,8 +442,8 @@ fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> St
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
-            for (first, chunk) in &e.span_chunks {
-                insert_spans.execute(params![seqs.of(&b.spans[*first].execution_id)?, chunk])?;
+            for (id, chunk) in &e.span_chunks {
+                insert_spans.execute(params![seqs.of(id)?, chunk])?;
             }
             for (a, json) in b.agents.iter().zip(&e.agents) {
                 upsert_agent.execute(params![a.id, a.last_seen, json])?;
