@@ -278,15 +278,14 @@ async fn main() {
     // Acknowledged means committed: count the spans the store holds.
     let db = rusqlite::Connection::open(dir.path().join("observatory.db")).unwrap();
     let (mut rows, mut chunks) = (0, 0);
-    db.prepare("SELECT spans FROM span_chunks")
-        .unwrap()
-        .query_map([], |r| {
-            rows += span_chunks::decode(r.get_ref(0)?).unwrap().len();
+    {
+        let mut stmt = db.prepare("SELECT spans FROM span_chunks").unwrap();
+        let mut stored = stmt.query([]).unwrap();
+        while let Some(r) = stored.next().unwrap() {
+            rows += span_chunks::decode(r.get_ref(0).unwrap()).unwrap().len();
             chunks += 1;
-            Ok(())
-        })
-        .unwrap()
-        .for_each(drop);
+        }
+    }
     let persisted = rows - 20 * SPANS_PER_BATCH;
     println!(
         "persisted: {persisted} spans of this run, in {chunks} chunks ({:.0} spans/s over the same interval)",

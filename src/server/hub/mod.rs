@@ -997,7 +997,7 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::LlmCall(call), now, prices, out, dirty);
-                    // The spans row holds the call; no `llm_calls` row besides it.
+                    // The stored span holds the call; no `llm_calls` row besides it.
                     out.batch.llm_calls.pop();
                 }
             }
@@ -1013,7 +1013,7 @@ impl State {
                         timestamp: Some(end),
                     };
                     self.apply_one(Event::ToolCall(call), now, prices, out, dirty);
-                    // The spans row holds the call; no `tool_calls` row besides it.
+                    // The stored span holds the call; no `tool_calls` row besides it.
                     out.batch.tool_calls.pop();
                 }
             }

@@ -308,7 +308,7 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
         applied.batch.spans[0].cost_usd.unwrap() > 0.0,
         "llm spans carry their cost"
     );
-    // The spans rows hold the calls: no llm_calls / tool_calls rows besides them.
+    // The stored spans hold the calls: no llm_calls / tool_calls rows besides them.
     assert!(applied.batch.llm_calls.is_empty() && applied.batch.tool_calls.is_empty());
     assert!(applied.batch.spans[1].failed());
     assert_eq!(h.plugins()[0].error_count, 1);

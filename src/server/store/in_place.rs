@@ -1,7 +1,7 @@
 //! A prepared statement whose text parameters SQLite reads where they lie. rusqlite binds
 //! every string `SQLITE_TRANSIENT`, so SQLite allocates and copies each one before the row
-//! is built; for the span and log inserts, which bind a dozen strings per row, that was a
-//! tenth of the writer thread's time. Here strings are bound `SQLITE_STATIC`, which is sound
+//! is built; for span rows (before spans were stored in chunks), a dozen strings each, that
+//! was a tenth of the writer thread's time. It serves the log inserts. Here strings are bound `SQLITE_STATIC`, which is sound
 //! because [`InPlace::execute`] binds, steps, resets and clears the bindings in one call:
 //! SQLite never holds a pointer past the borrow of the values.
 
