@@ -157,6 +157,8 @@ async fn agent_run_through(transport: Transport) {
                     KeyValue::new("gen_ai.request.model", "gpt-4o"),
                     KeyValue::new("gen_ai.usage.input_tokens", tokens),
                     KeyValue::new("gen_ai.usage.output_tokens", 100i64),
+                    KeyValue::new("gen_ai.usage.cache_read.input_tokens", tokens / 2),
+                    KeyValue::new("gen_ai.usage.reasoning.output_tokens", 40i64),
                     KeyValue::new("gen_ai.response.finish_reasons", format!("stop-{i}")),
                 ])
                 .start_with_context(&tracer, &cx);
@@ -249,7 +251,15 @@ async fn agent_run_through(transport: Transport) {
     assert_eq!(chat["model"], "gpt-4o");
     assert_eq!(chat["provider"], "openai");
     assert_eq!(chat["span_kind"], "client");
-    assert!(chat["cost_usd"].as_f64().unwrap() > 0.0);
+    // Half the input came from the prompt cache, priced at gpt-4o's cached rate.
+    let (input, cached) = (
+        chat["tokens_in"].as_f64().unwrap(),
+        chat["cache_read_tokens"].as_f64().unwrap(),
+    );
+    assert_eq!(cached * 2.0, input, "{chat}");
+    assert_eq!(chat["reasoning_tokens"], 40);
+    let cost = (input - cached) * 2.5e-6 + cached * 1.25e-6 + 100.0 * 10e-6;
+    assert!((chat["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-12, "{chat}");
     assert_eq!(chat["events"][0]["name"], "gen_ai.user.message");
     assert_eq!(chat["parent_span_id"], root["span_id"]);
     let tool = spans.iter().find(|s| s["category"] == "tool").unwrap();
@@ -267,6 +277,10 @@ async fn agent_run_through(transport: Transport) {
     assert_eq!(gpt["total_requests"], 2);
     assert_eq!(gpt["prompt_tokens"], 1500);
     assert_eq!(gpt["completion_tokens"], 200);
+    assert_eq!(
+        (gpt["cache_read_tokens"].as_u64(), gpt["reasoning_tokens"].as_u64()),
+        (Some(750), Some(80))
+    );
 
     tokio::task::spawn_blocking(move || {
         let _ = tracer_provider.shutdown();

@@ -99,6 +99,14 @@ pub struct LlmCall {
     pub model: String,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// Parts of `tokens_in` read from and written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
+    /// The part of `tokens_out` spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub error: Option<String>,
@@ -129,6 +137,14 @@ pub struct LlmStats {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    /// Parts of `prompt_tokens` read from and written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
+    /// The part of `completion_tokens` spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     pub avg_latency_ms: f64,
     pub p95_latency_ms: f64,
     pub time_to_first_token_ms: Option<f64>,

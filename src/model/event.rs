@@ -141,6 +141,15 @@ pub struct LlmCallEvent {
     pub tokens_in: u64,
     #[serde(default, alias = "completion_tokens")]
     pub tokens_out: u64,
+    /// The part of `tokens_in` read from the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// The part of `tokens_in` written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
+    /// The part of `tokens_out` spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     pub latency_ms: f64,
     #[serde(alias = "time_to_first_token_ms")]
     pub ttft_ms: Option<f64>,

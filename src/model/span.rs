@@ -164,6 +164,15 @@ pub struct Span {
     pub tokens_in: Option<u64>,
     #[serde(default)]
     pub tokens_out: Option<u64>,
+    /// LLM spans: the part of `tokens_in` read from the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: Option<u64>,
+    /// LLM spans: the part of `tokens_in` written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_creation_tokens: Option<u64>,
+    /// LLM spans: the part of `tokens_out` spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
     /// Cost in USD from the price table (LLM spans).
     #[serde(default)]
     pub cost_usd: Option<f64>,

@@ -6,7 +6,7 @@ mod pricing;
 mod window;
 
 pub use metrics::{AgentMetrics, Buckets, HubMetrics, LlmMetrics, ToolMetrics, DURATION_BOUNDS, LATENCY_BOUNDS};
-pub use pricing::{ModelPrice, PriceTable};
+pub use pricing::{ModelPrice, PriceTable, Usage};
 pub use window::{series_from_runs, Bucket, TIERS};
 
 use crate::model::*;
@@ -749,7 +749,7 @@ impl State {
                 let ts = e.timestamp.unwrap_or(now);
                 let cost = e
                     .cost_usd
-                    .unwrap_or_else(|| prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out));
+                    .unwrap_or_else(|| prices.cost(&e.provider, &e.model, Usage::from(&e)));
                 let failed = e.error.is_some();
                 let id = format!("{}/{}", e.provider, e.model);
                 if !self.llm_from_calls.contains(&id) {
@@ -788,6 +788,9 @@ impl State {
                     model: e.model,
                     tokens_in: e.tokens_in,
                     tokens_out: e.tokens_out,
+                    cache_read_tokens: e.cache_read_tokens,
+                    cache_creation_tokens: e.cache_creation_tokens,
+                    reasoning_tokens: e.reasoning_tokens,
                     latency_ms: e.latency_ms,
                     ttft_ms: e.ttft_ms,
                     error: e.error,
@@ -978,24 +981,27 @@ impl State {
             SpanCategory::Llm => {
                 let provider = span.provider.clone().unwrap_or_else(|| "unknown".into());
                 if let Some(model) = span.model.clone() {
-                    let (tokens_in, tokens_out) = (span.tokens_in.unwrap_or(0), span.tokens_out.unwrap_or(0));
-                    let cost = span
-                        .cost_usd
-                        .unwrap_or_else(|| prices.cost(&provider, &model, tokens_in, tokens_out));
-                    span.cost_usd = Some(cost);
-                    let call = LlmCallEvent {
+                    let mut call = LlmCallEvent {
                         execution_id: Some(id.clone()),
                         agent_id: None,
                         provider,
                         model,
-                        tokens_in,
-                        tokens_out,
+                        tokens_in: span.tokens_in.unwrap_or(0),
+                        tokens_out: span.tokens_out.unwrap_or(0),
+                        cache_read_tokens: span.cache_read_tokens.unwrap_or(0),
+                        cache_creation_tokens: span.cache_creation_tokens.unwrap_or(0),
+                        reasoning_tokens: span.reasoning_tokens.unwrap_or(0),
                         latency_ms: span.duration_ms,
                         ttft_ms: span.ttft_ms,
                         error: error.clone(),
-                        cost_usd: Some(cost),
+                        cost_usd: None,
                         timestamp: Some(end),
                     };
+                    let cost = span
+                        .cost_usd
+                        .unwrap_or_else(|| prices.cost(&call.provider, &call.model, Usage::from(&call)));
+                    span.cost_usd = Some(cost);
+                    call.cost_usd = Some(cost);
                     self.apply_one(Event::LlmCall(call), now, prices, out, dirty);
                     // The stored span holds the call; no `llm_calls` row besides it.
                     out.batch.llm_calls.pop();
@@ -1104,7 +1110,7 @@ impl State {
             return;
         }
         let ts = e.timestamp.unwrap_or(now);
-        let cost = prices.cost(&e.provider, &e.model, e.tokens_in, e.tokens_out);
+        let cost = prices.cost(&e.provider, &e.model, Usage::new(e.tokens_in, e.tokens_out));
         self.llm_mut(id, &e.provider, &e.model, dirty)
             .record_usage(&e, cost, ts);
         self.rollups.record(ts, now, |b| {
@@ -1270,6 +1276,9 @@ impl LlmEntry {
         s.prompt_tokens += e.tokens_in;
         s.completion_tokens += e.tokens_out;
         s.total_tokens += e.tokens_in + e.tokens_out;
+        s.cache_read_tokens += e.cache_read_tokens;
+        s.cache_creation_tokens += e.cache_creation_tokens;
+        s.reasoning_tokens += e.reasoning_tokens;
         s.cost_usd += cost;
         s.last_request = s.last_request.max(ts);
         self.latency_sum += e.latency_ms;

@@ -294,6 +294,8 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
     chat.model = Some("gpt-4o".into());
     chat.tokens_in = Some(1000);
     chat.tokens_out = Some(100);
+    chat.cache_read_tokens = Some(600);
+    chat.reasoning_tokens = Some(30);
     let mut tool = span_event("t", Some("r"), SpanCategory::Tool, NOW - 400, NOW - 300);
     tool.tool_name = Some("search".into());
     tool.status = SpanStatus::Error;
@@ -304,9 +306,18 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
     assert_eq!((e.tokens_in, e.tokens_out), (1000, 100));
     assert_eq!(e.trace_id.as_deref(), Some("t1"));
     assert_eq!(applied.batch.spans.len(), 2);
-    assert!(
-        applied.batch.spans[0].cost_usd.unwrap() > 0.0,
-        "llm spans carry their cost"
+    // Priced with gpt-4o's cached-input price: 400 × 2.5 + 600 × 1.25 + 100 × 10 per million.
+    let cost = applied.batch.spans[0].cost_usd.unwrap();
+    assert!((cost - 0.00275).abs() < 1e-12, "llm spans carry their cost: {cost}");
+    let llm = &h.llm(NOW)[0];
+    assert_eq!(
+        (
+            llm.prompt_tokens,
+            llm.cache_read_tokens,
+            llm.cache_creation_tokens,
+            llm.reasoning_tokens
+        ),
+        (1000, 600, 0, 30)
     );
     // The stored spans hold the calls: no llm_calls / tool_calls rows besides them.
     assert!(applied.batch.llm_calls.is_empty() && applied.batch.tool_calls.is_empty());

@@ -255,13 +255,56 @@ fn find_str(kvs: &[KeyValue], key: &str) -> Option<String> {
     }
 }
 
-fn find_u64(kvs: &[KeyValue], key: &str) -> Option<u64> {
-    match find(kvs, key)? {
+fn as_u64(v: &any_value::Value) -> Option<u64> {
+    match v {
         any_value::Value::IntValue(i) => u64::try_from(*i).ok(),
         any_value::Value::DoubleValue(d) if *d >= 0.0 && d.is_finite() => Some(*d as u64),
         any_value::Value::StringValue(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// The token counts of LLM spans, in the order of [`Tokens`]: each by the conventions' name,
+/// then by the older or vendor spellings instrumentations still send (earlier names win).
+const TOKEN_KEYS: [&[&str]; 5] = [
+    &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+    &["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+    &[
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "gen_ai.usage.input_tokens.cached",
+    ],
+    &[
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "gen_ai.usage.input_tokens.cache_write",
+    ],
+    &[
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.output_tokens.reasoning",
+        "gen_ai.usage.reasoning_tokens",
+    ],
+];
+
+/// Input, output, cache read, cache creation and reasoning tokens, in one pass over the
+/// attributes.
+type Tokens = [Option<u64>; 5];
+
+fn tokens(kvs: &[KeyValue]) -> Tokens {
+    let mut found: Tokens = [None; 5];
+    let mut rank = [usize::MAX; 5];
+    for kv in kvs.iter().filter(|kv| kv.key.starts_with("gen_ai.usage.")) {
+        for (slot, names) in TOKEN_KEYS.iter().enumerate() {
+            let Some(r) = names.iter().position(|n| *n == kv.key) else {
+                continue;
+            };
+            let value = kv.value.as_ref().and_then(|v| v.value.as_ref()).and_then(as_u64);
+            if r < rank[slot] && value.is_some() {
+                (found[slot], rank[slot]) = (value, r);
+            }
+        }
+    }
+    found
 }
 
 fn find_f64(kvs: &[KeyValue], key: &str) -> Option<f64> {
@@ -483,7 +526,8 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
             .map(|(_, rest)| rest.trim().to_string())
             .filter(|r| !r.is_empty())
     };
-    let (mut provider, mut model, mut tokens_in, mut tokens_out, mut ttft_ms) = (None, None, None, None, None);
+    let (mut provider, mut model, mut ttft_ms) = (None, None, None);
+    let mut counts: Tokens = [None; 5];
     let mut tool_name = None;
     match category {
         SpanCategory::Llm => {
@@ -496,9 +540,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
                         m
                     })
                 });
-            tokens_in = find_u64(a, "gen_ai.usage.input_tokens").or_else(|| find_u64(a, "gen_ai.usage.prompt_tokens"));
-            tokens_out =
-                find_u64(a, "gen_ai.usage.output_tokens").or_else(|| find_u64(a, "gen_ai.usage.completion_tokens"));
+            counts = tokens(a);
             ttft_ms = find_f64(a, "gen_ai.response.time_to_first_chunk")
                 .or_else(|| find_f64(a, "gen_ai.server.time_to_first_token"))
                 .filter(|v| *v >= 0.0)
@@ -514,6 +556,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
         }
         _ => {}
     }
+    let [tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, reasoning_tokens] = counts;
     let agent_name = span_agent(a, max_id).map(|(id, name)| name.unwrap_or(id));
     let events = s
         .events
@@ -550,6 +593,9 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
         model,
         tokens_in,
         tokens_out,
+        cache_read_tokens,
+        cache_creation_tokens,
+        reasoning_tokens,
         cost_usd: None,
         ttft_ms,
         tool_name,

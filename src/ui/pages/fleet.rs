@@ -107,6 +107,10 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
     let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
     let rpm: f64 = rows.iter().map(|r| r.requests_per_minute).sum();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
+    // The cached and reasoning parts of a token count, under it.
+    let part = |n: u64, what: &str| {
+        (n > 0).then(|| view! { <div class="sub">{format!("{} {what}", format::human_count(n as f64))}</div> })
+    };
     let error_rate = if total > 0 {
         format::percent(failed as f64 * 100.0 / total as f64)
     } else {
@@ -127,8 +131,8 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
                             <td class="num">{format::human_count(m.total_requests as f64)}</td>
                             <td class="num">{format::human_count(m.failed_requests as f64)}</td>
                             <td class="num">{format::percent(m.error_rate)}</td>
-                            <td class="num">{format::human_count(m.prompt_tokens as f64)}</td>
-                            <td class="num">{format::human_count(m.completion_tokens as f64)}</td>
+                            <td class="num">{format::human_count(m.prompt_tokens as f64)}{part(m.cache_read_tokens, "cached")}{part(m.cache_creation_tokens, "to cache")}</td>
+                            <td class="num">{format::human_count(m.completion_tokens as f64)}{part(m.reasoning_tokens, "reasoning")}</td>
                             <td class="num">{format::duration_ms(m.avg_latency_ms)}</td>
                             <td class="num">{format::duration_ms(m.p95_latency_ms)}</td>
                             <td class="num">{opt(m.time_to_first_token_ms, format::duration_ms)}</td>

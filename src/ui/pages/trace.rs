@@ -39,6 +39,15 @@ fn summary(s: &Span) -> String {
                     format::human_count(s.tokens_out.unwrap_or(0) as f64)
                 ));
             }
+            for (n, what) in [
+                (s.cache_read_tokens, "cached"),
+                (s.cache_creation_tokens, "to cache"),
+                (s.reasoning_tokens, "reasoning"),
+            ] {
+                if let Some(n) = n.filter(|n| *n > 0) {
+                    parts.push(format!("{} {what}", format::human_count(n as f64)));
+                }
+            }
             if let Some(c) = s.cost_usd.filter(|c| *c > 0.0) {
                 parts.push(format::usd(c));
             }

@@ -67,6 +67,8 @@ fn agent_trace() -> Vec<OSpan> {
                 i("gen_ai.usage.input_tokens", 1200),
                 i("gen_ai.usage.output_tokens", 300),
                 i("gen_ai.usage.cache_read.input_tokens", 100),
+                i("gen_ai.usage.cache_creation.input_tokens", 40),
+                i("gen_ai.usage.reasoning.output_tokens", 120),
                 kv("gen_ai.response.time_to_first_chunk", V::DoubleValue(0.25)),
             ],
             10,
@@ -138,6 +140,14 @@ fn genai_spans_map_to_llm_tool_agent_and_plain_spans() {
     assert_eq!(chat.provider.as_deref(), Some("openai"));
     assert_eq!(chat.model.as_deref(), Some("gpt-4o-2024-08-06"));
     assert_eq!((chat.tokens_in, chat.tokens_out), (Some(1200), Some(300)));
+    assert_eq!(
+        (
+            chat.cache_read_tokens,
+            chat.cache_creation_tokens,
+            chat.reasoning_tokens
+        ),
+        (Some(100), Some(40), Some(120))
+    );
     assert_eq!(chat.ttft_ms, Some(250.0));
     assert_eq!(chat.all_attributes()["gen_ai.usage.cache_read.input_tokens"], 100);
     assert!((chat.duration_ms - 890.0).abs() < 1e-6);
@@ -187,6 +197,12 @@ fn operation_from_the_span_name_and_deprecated_attributes() {
             s("gen_ai.system", "openai"),
             i("gen_ai.usage.prompt_tokens", 7),
             i("gen_ai.usage.completion_tokens", 3),
+            // Older and vendor spellings of the cache and reasoning counts; an unreadable
+            // value under the conventions' name leaves the older one in force.
+            s("gen_ai.usage.cache_read.input_tokens", "many"),
+            i("gen_ai.usage.input_tokens.cached", 5),
+            i("gen_ai.usage.cache_creation_input_tokens", 2),
+            s("gen_ai.usage.output_tokens.reasoning", "1"),
         ],
         0,
         5,
@@ -197,6 +213,14 @@ fn operation_from_the_span_name_and_deprecated_attributes() {
     assert_eq!(span.provider.as_deref(), Some("openai"));
     assert_eq!(span.model.as_deref(), Some("davinci"));
     assert_eq!((span.tokens_in, span.tokens_out), (Some(7), Some(3)));
+    assert_eq!(
+        (
+            span.cache_read_tokens,
+            span.cache_creation_tokens,
+            span.reasoning_tokens
+        ),
+        (Some(5), Some(2), Some(1))
+    );
     assert_eq!(operation("GET /x", &[]), None);
     assert_eq!(
         operation("whatever", &[s("gen_ai.operation.name", "plan")]).as_deref(),
