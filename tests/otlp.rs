@@ -638,6 +638,101 @@ async fn exporters_need_an_ingest_token_over_http_and_grpc() {
     assert_eq!(anonymous.status(), 401);
 }
 
+/// A spent ingest rate is 429 + `Retry-After` with a `google.rpc.Status` in the request's
+/// encoding over HTTP, and RESOURCE_EXHAUSTED with `RetryInfo` over gRPC; a message over the
+/// size limit is RESOURCE_EXHAUSTED without it (retrying cannot help).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_rate_is_429_over_http_and_resource_exhausted_over_grpc() {
+    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    use tonic_types::StatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = |name: &str| TokenConfig {
+        name: name.into(),
+        role: Role::Ingest,
+        sha256: hash_token(&format!("{name}-secret")),
+    };
+    let mut config = Config {
+        data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
+        ingest_rate_limit: 1,
+        max_otlp_body_bytes: 4096,
+        ..Config::default()
+    };
+    config.auth.tokens = vec![token("http"), token("grpc")];
+    let server = start_with(AppState::open(config).await.unwrap(), dir).await;
+    let json = traces_json(vec![span_json(
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+        "invoke_agent a",
+    )]);
+    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+
+    // HTTP, protobuf: requests back to back spend the one request a second.
+    let http = reqwest::Client::new();
+    let mut refused = None;
+    for _ in 0..10 {
+        let resp = http
+            .post(format!("http://{}/v1/traces", server.http))
+            .header("content-type", "application/x-protobuf")
+            .bearer_auth("http-secret")
+            .body(req.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            refused = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = refused.expect("a request over the rate is refused");
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(resp.headers()["content-type"], "application/x-protobuf");
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    let status = RpcStatus::decode(resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, tonic::Code::ResourceExhausted as i32);
+    assert!(status.message.contains("1 requests/s"), "{}", status.message);
+
+    // gRPC: the same, with when to retry.
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
+        .await
+        .unwrap();
+    let with = |req: ExportTraceServiceRequest| {
+        let mut r = tonic::Request::new(req);
+        r.metadata_mut()
+            .insert("authorization", "Bearer grpc-secret".parse().unwrap());
+        r
+    };
+    let mut refused = None;
+    for _ in 0..10 {
+        if let Err(e) = client.export(with(req.clone())).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let err = refused.expect("a request over the rate is refused");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
+    let retry = err.get_details_retry_info().expect("RetryInfo");
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
+
+    // Over the size limit: refused for its size, and not to be retried.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut big = req.clone();
+    big.resource_spans[0].scope_spans[0].spans[0].name = "x".repeat(8192);
+    let err = client.export(with(big)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
+    assert!(err.get_details_retry_info().is_none(), "{err}");
+}
+
 /// The SDK's metrics exporter over gRPC, with its default cumulative temporality: two exports
 /// of growing cumulative histograms count each call once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,9 @@
 use super::Attributes;
 use serde::{Deserialize, Serialize};
 
+/// Most spans of one trace the API returns and the waterfall shows (the earliest by start).
+pub const MAX_TRACE_SPANS: u64 = 10_000;
+
 /// What a span stands for in the agent model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -10,7 +10,7 @@ pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 1000;
 pub const MAX_LOG_PAGE: u64 = 5000;
 /// Most spans returned for one execution.
-pub const MAX_SPANS: u64 = 10_000;
+pub const MAX_SPANS: u64 = crate::model::MAX_TRACE_SPANS;
 
 pub fn overview(state: &AppState) -> Overview {
     state.hub.overview(now_ms())

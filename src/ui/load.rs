@@ -54,6 +54,24 @@ where
     F: Fn(K) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
+    load_keyed_while(topic, every_ms, key, Signal::stored(true), fetch)
+}
+
+/// [`load_keyed`], with changes of `topic` heeded only while `active` holds: what `key`
+/// covers alone refreshes the data once `active` ends.
+pub fn load_keyed_while<K, T, F, Fut>(
+    topic: &'static str,
+    every_ms: f64,
+    key: Memo<K>,
+    active: Signal<bool>,
+    fetch: F,
+) -> Loaded<T>
+where
+    K: Clone + PartialEq + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    F: Fn(K) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
     let data: Loaded<T> = RwSignal::new(None);
     let issued = Rc::new(Cell::new(0u64));
     let last = Rc::new(Cell::new(f64::MIN));
@@ -80,7 +98,7 @@ where
     });
     let waiting = Rc::new(Cell::new(false));
     on_topic(topic, move || {
-        if waiting.get() {
+        if waiting.get() || !active.get_untracked() {
             return;
         }
         let wait = last.get() + every_ms - js_sys::Date::now();

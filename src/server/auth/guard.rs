@@ -25,7 +25,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             if access == Access::Ingest {
                 state.ingest.count_rejected(Rejection::of(&e), 1);
             }
-            let mut resp = e.into_response();
+            let mut resp = if req.uri().path().starts_with("/v1/") {
+                crate::server::otlp::http::refusal(req.headers(), e)
+            } else {
+                e.into_response()
+            };
             if resp.status() == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,

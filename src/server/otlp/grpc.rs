@@ -1,6 +1,7 @@
 //! OTLP/gRPC: the trace, logs and metrics collector services (tonic), on their own listener.
 //! Same mapping and queue as OTLP/HTTP; a full queue is `UNAVAILABLE` (which exporters
-//! retry), a message over the limit `RESOURCE_EXHAUSTED`, undecodable data `INVALID_ARGUMENT`.
+//! retry), a spent rate `RESOURCE_EXHAUSTED` with when to retry, a message over the limit
+//! `RESOURCE_EXHAUSTED` without, undecodable data `INVALID_ARGUMENT`.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::auth::Access;
@@ -21,7 +22,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// The three collector services over one [`AppState`].
 #[derive(Clone)]
@@ -30,9 +32,19 @@ pub struct Collector {
 }
 
 fn status(e: ApiError) -> Status {
+    // A full queue and a spent rate say when to come back (`google.rpc.RetryInfo`): OTLP
+    // exporters retry RESOURCE_EXHAUSTED only when told to.
+    let retry_later = |code| {
+        Status::with_error_details(
+            code,
+            e.message.clone(),
+            ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(1))),
+        )
+    };
     match e.code {
-        ErrorCode::Overloaded => Status::unavailable(e.message),
-        ErrorCode::PayloadTooLarge | ErrorCode::TooManyRequests => Status::resource_exhausted(e.message),
+        ErrorCode::Overloaded => retry_later(Code::Unavailable),
+        ErrorCode::TooManyRequests => retry_later(Code::ResourceExhausted),
+        ErrorCode::PayloadTooLarge => Status::resource_exhausted(e.message),
         ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => Status::invalid_argument(e.message),
         ErrorCode::Unauthorized => Status::unauthenticated(e.message),
         ErrorCode::Forbidden => Status::permission_denied(e.message),
@@ -112,6 +124,17 @@ impl MetricsService for Collector {
     }
 }
 
+/// tonic refuses a message over `max_decoding_message_size` as OUT_OF_RANGE, which OTLP
+/// exporters retry; nothing else here answers OUT_OF_RANGE, so it becomes RESOURCE_EXHAUSTED
+/// (without `RetryInfo`, which exporters do not retry), as a body over the limit is 413 on HTTP.
+fn over_limit_is_resource_exhausted<B>(mut resp: axum::http::Response<B>) -> axum::http::Response<B> {
+    let status = resp.headers_mut().get_mut("grpc-status");
+    if let Some(v) = status.filter(|v| v.as_bytes() == b"11") {
+        *v = axum::http::HeaderValue::from_static("8");
+    }
+    resp
+}
+
 /// Serves the collector services on `listener` until `shutdown` completes.
 pub async fn serve(
     state: AppState,
@@ -121,6 +144,7 @@ pub async fn serve(
     let limit = state.config.max_otlp_body_bytes;
     let collector = Collector { state };
     tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(over_limit_is_resource_exhausted))
         .add_service(
             TraceServiceServer::new(collector.clone())
                 .max_decoding_message_size(limit)

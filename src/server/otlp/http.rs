@@ -99,6 +99,13 @@ fn grpc_code(code: ErrorCode) -> i32 {
     }
 }
 
+/// A request to `/v1/*` refused before its handler (by the auth guard: 401, 403, 429),
+/// answered as OTLP/HTTP answers: a `google.rpc.Status` in the request's encoding, JSON when
+/// the request has none OTLP knows.
+pub fn refusal(headers: &HeaderMap, e: ApiError) -> Response {
+    error_response(Encoding::from_headers(headers).unwrap_or(Encoding::Json), e)
+}
+
 fn error_response(encoding: Encoding, e: ApiError) -> Response {
     let status = crate::server::error::status_of(e.code);
     let code = grpc_code(e.code);

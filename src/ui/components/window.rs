@@ -35,6 +35,14 @@ pub fn windowed(
             scroll.set((el.scroll_top() as f64, el.client_height() as f64));
         }
     };
+    // The real height once the element is in the page, and again when the window resizes.
+    Effect::new(move |_| {
+        if viewport.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
     let span = Memo::new(move |_| {
         let (top, height) = scroll.get();
         let len = len();

@@ -136,7 +136,7 @@ fn ExecutionView(id: String) -> impl IntoView {
 
     view! {
         {header}
-        <Waterfall id=id.clone()/>
+        <Waterfall id=id.clone() execution=execution/>
         <LogPanel id=id/>
         <section class="panel">
             <Chart label="CPU and memory" points=resources draw=draw_resources/>

@@ -5,10 +5,10 @@
 
 use crate::api::get_spans;
 use crate::format;
-use crate::model::{span_tree, Span, SpanCategory};
+use crate::model::{span_tree, Execution, Span, SpanCategory, MAX_TRACE_SPANS};
 use crate::ui::components::states::ErrorBox;
 use crate::ui::components::window::windowed;
-use crate::ui::load::load_keyed;
+use crate::ui::load::load_keyed_while;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
 use leptos::prelude::*;
 use std::collections::HashSet;
@@ -60,12 +60,24 @@ fn summary(s: &Span) -> String {
     }
 }
 
+/// The trace of `execution` (the live one of the execution page). Its spans are fetched when
+/// the execution is known and whenever it changes; while it runs, also when any execution
+/// changes (at most every few seconds), since a span that changes none of its totals still
+/// adds a row. A finished trace is not fetched again unless its execution changes.
 #[component]
-pub fn Waterfall(id: String) -> impl IntoView {
-    let key = Memo::new(|_| ());
+pub fn Waterfall(id: String, execution: Memo<Option<Execution>>) -> impl IntoView {
+    let key =
+        Memo::new(move |_| execution.with(|e| e.as_ref().map(|e| (e.status, e.updated_at, e.llm_calls, e.tool_calls))));
+    let running = Signal::derive(move || execution.with(|e| e.as_ref().is_some_and(|e| !e.status.is_terminal())));
     let fetch_id = id.clone();
-    let spans = load_keyed("executions", SERIES_REFRESH_MS, key, move |_| {
-        get_spans(fetch_id.clone())
+    let spans = load_keyed_while("executions", SERIES_REFRESH_MS, key, running, move |known| {
+        let id = fetch_id.clone();
+        async move {
+            match known {
+                Some(_) => get_spans(id).await,
+                None => Ok(Vec::new()),
+            }
+        }
     });
     let collapsed = RwSignal::new(HashSet::<String>::new());
     let selected = RwSignal::new(None::<String>);
@@ -220,9 +232,14 @@ pub fn Waterfall(id: String) -> impl IntoView {
             <section class="panel waterfall" data-testid="waterfall">
                 <header class="panel-head">
                     <h2>"Trace"</h2>
-                    <span class="muted">{move || format!("{} spans · {}", list.with(|l| l.len()), format::duration_ms(axis.get().1))}</span>
+                    <span class="muted">{move || {
+                        let n = list.with(Vec::len);
+                        let cut = if n as u64 >= MAX_TRACE_SPANS { " (the earliest; later spans are not shown)" } else { "" };
+                        format!("{n} spans{cut} · {}", format::duration_ms(axis.get().1))
+                    }}</span>
                     <span class="legend">
                         <span class="tag cat-agent">"agent"</span>
+                        <span class="tag cat-workflow">"workflow"</span>
                         <span class="tag cat-llm">"llm"</span>
                         <span class="tag cat-tool">"tool"</span>
                         <span class="tag cat-other">"other"</span>
