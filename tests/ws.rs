@@ -156,6 +156,73 @@ async fn an_agentnexus_client_reads_an_executions_logs_as_they_are_written() {
     );
 }
 
+/// OpenTelemetry log records stream like native lines: a subscriber of a trace's execution
+/// reads them as they arrive, in order, each with the span that wrote it.
+#[tokio::test]
+async fn otlp_log_records_stream_to_a_subscriber_of_their_trace() {
+    let s = server().await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let otlp = |path: &str, body: Value| {
+        let url = format!("http://{}{path}", s.addr);
+        async move {
+            let resp = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        }
+    };
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // A child span first: the execution runs before its root ends.
+    otlp(
+        "/v1/traces",
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+            "traceId": trace, "spanId": "00f067aa0ba902b7", "parentSpanId": "00f067aa0ba902b1",
+            "name": "chat gpt-4o", "kind": 3,
+            "startTimeUnixNano": (now_ns - 2_000_000).to_string(), "endTimeUnixNano": now_ns.to_string(),
+            "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]
+        }]}]}]}),
+    )
+    .await;
+    let mut ws = connect(s.addr).await;
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "executionId": trace}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    for batch in 0..3 {
+        let records: Vec<Value> = (0..10)
+            .map(|i| {
+                json!({
+                    "timeUnixNano": now_ns.to_string(), "severityNumber": 9,
+                    "body": {"stringValue": format!("step {}", batch * 10 + i)},
+                    "traceId": trace, "spanId": "00f067aa0ba902b7"
+                })
+            })
+            .collect();
+        otlp(
+            "/v1/logs",
+            json!({"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+                "scopeLogs": [{"logRecords": records}]}]}),
+        )
+        .await;
+    }
+    let mut lines = Vec::new();
+    while lines.len() < 30 {
+        let m = recv(&mut ws).await;
+        if m["type"] == "log" {
+            assert_eq!(m["executionId"], trace);
+            assert_eq!(m["data"]["span_id"], "00f067aa0ba902b7", "{m}");
+            lines.push((
+                m["data"]["seq"].as_u64().unwrap(),
+                m["data"]["log"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let expected: Vec<(u64, String)> = (0..30).map(|i| (i + 1, format!("step {i}"))).collect();
+    assert_eq!(lines, expected);
+}
+
 #[tokio::test]
 async fn malformed_messages_get_an_error_and_ping_gets_pong() {
     let s = server().await;

@@ -287,6 +287,32 @@ fn span(s: Span, agent: &str, provisional: bool) -> Event {
 }
 
 #[test]
+fn a_workflow_span_is_a_run_of_its_workflow() {
+    let h = hub();
+    let mut root = span_event("w", None, SpanCategory::Workflow, NOW - 1000, NOW);
+    root.name = "invoke_workflow triage".into();
+    let step = span_event("s", Some("w"), SpanCategory::Other, NOW - 900, NOW - 800);
+    h.apply(vec![span(step, "svc", true)], NOW);
+    h.apply(vec![span(root, "svc", true)], NOW);
+    let e = h.execution("t1").unwrap();
+    assert_eq!(
+        (e.status, e.workflow_id.as_deref()),
+        (ExecutionStatus::Completed, Some("triage"))
+    );
+    let w = h.workflows();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        (
+            w[0].id.as_str(),
+            w[0].total_executions,
+            w[0].successful_executions,
+            w[0].running_instances
+        ),
+        ("triage", 1, 1, 0)
+    );
+}
+
+#[test]
 fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
     let h = hub();
     let mut chat = span_event("c", Some("r"), SpanCategory::Llm, NOW - 900, NOW - 500);

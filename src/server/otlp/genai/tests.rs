@@ -406,6 +406,127 @@ fn log_records_attach_to_the_trace_execution() {
     assert!(m.error_message().contains("trace_id"));
 }
 
+#[test]
+fn log_based_genai_events_of_both_shapes_keep_their_name_and_content() {
+    let kvlist = |pairs: Vec<KeyValue>| AnyValue {
+        value: Some(V::KvlistValue(opentelemetry_proto::tonic::common::v1::KeyValueList {
+            values: pairs,
+        })),
+    };
+    // The deprecated shape: one event per message, the content in a map body.
+    let choice = LogRecord {
+        time_unix_nano: T0,
+        body: Some(kvlist(vec![
+            i("index", 0),
+            s("finish_reason", "stop"),
+            kv("message", kvlist(vec![s("content", "Paris.")]).value.unwrap()),
+        ])),
+        attributes: vec![s("gen_ai.system", "openai")],
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, 2],
+        event_name: "gen_ai.choice".into(),
+        ..Default::default()
+    };
+    // The current shape: one event per call, the messages in attributes, no body.
+    let details = LogRecord {
+        time_unix_nano: T0 + 1,
+        attributes: vec![
+            s("gen_ai.operation.name", "chat"),
+            s(
+                "gen_ai.input.messages",
+                r#"[{"role":"user","parts":[{"type":"text","content":"Capital of France?"}]}]"#,
+            ),
+            s(
+                "gen_ai.output.messages",
+                r#"[{"role":"assistant","parts":[{"type":"text","content":"Paris."}]}]"#,
+            ),
+        ],
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, 2],
+        event_name: "gen_ai.client.inference.operation.details".into(),
+        ..Default::default()
+    };
+    let limits = Limits::default();
+    let m = logs(log_request(vec![choice, details]), &limits, 1);
+    assert_eq!((m.accepted, m.rejected), (2, 0));
+    let [Event::Log(old), Event::Log(new)] = &m.events[..] else {
+        panic!("{:?}", m.events)
+    };
+    assert_eq!(old.execution_id, "ab".repeat(16));
+    assert_eq!(old.attributes["event.name"], "gen_ai.choice");
+    let body: Value = serde_json::from_str(&old.message).unwrap();
+    assert_eq!(body["message"]["content"], "Paris.");
+    assert_eq!(body["finish_reason"], "stop");
+    assert_eq!(new.message, "gen_ai.client.inference.operation.details");
+    assert_eq!(
+        new.attributes["event.name"],
+        "gen_ai.client.inference.operation.details"
+    );
+    assert!(new.attributes["gen_ai.input.messages"]
+        .as_str()
+        .unwrap()
+        .contains("Capital of France?"));
+    assert!(new.attributes["gen_ai.output.messages"]
+        .as_str()
+        .unwrap()
+        .contains("Paris."));
+    assert!(m.events.iter().all(|e| e.validate(&limits).is_empty()));
+}
+
+#[test]
+fn workflow_embedding_and_generate_content_spans_map_to_their_categories() {
+    let spans_in = vec![
+        ospan(
+            1,
+            None,
+            "invoke_workflow triage",
+            vec![s("gen_ai.workflow.name", "triage")],
+            0,
+            50,
+        ),
+        ospan(
+            2,
+            Some(1),
+            "embeddings text-embedding-3-small",
+            vec![s("gen_ai.provider.name", "openai"), i("gen_ai.usage.input_tokens", 64)],
+            1,
+            2,
+        ),
+        ospan(
+            3,
+            Some(1),
+            "generate_content",
+            vec![
+                s("gen_ai.operation.name", "generate_content"),
+                s("gen_ai.provider.name", "gcp.gemini"),
+                s("gen_ai.request.model", "gemini-2.5-flash"),
+                i("gen_ai.usage.output_tokens", 12),
+            ],
+            3,
+            9,
+        ),
+    ];
+    let m = traces(request(spans_in), &Limits::default());
+    let got: Vec<_> = spans(&m)
+        .iter()
+        .map(|e| {
+            (
+                e.span.category,
+                e.span.model.clone(),
+                e.span.tokens_in.or(e.span.tokens_out),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (SpanCategory::Workflow, None, None),
+            (SpanCategory::Llm, Some("text-embedding-3-small".into()), Some(64)),
+            (SpanCategory::Llm, Some("gemini-2.5-flash".into()), Some(12)),
+        ]
+    );
+}
+
 fn histogram(name: &str, temporality: i32, points: Vec<HistogramDataPoint>) -> Metric {
     Metric {
         name: name.into(),
