@@ -690,8 +690,17 @@ impl Cumulative {
     }
 }
 
-/// Maps a metrics export request: the GenAI client histograms become usage per model; other
-/// metrics are accepted and not kept.
+/// One data point of a histogram of either kind, as far as usage needs it.
+struct Point {
+    attributes: Vec<KeyValue>,
+    start_time_unix_nano: u64,
+    time_unix_nano: u64,
+    count: u64,
+    sum: Option<f64>,
+}
+
+/// Maps a metrics export request: the GenAI client histograms (explicit-bucket or
+/// exponential) become usage per model; other metrics are accepted and not kept.
 pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &mut Cumulative, now_ms: i64) -> Mapped {
     let mut out = Mapped::default();
     // (provider, model) → usage
@@ -714,24 +723,51 @@ pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &m
                 if !(tokens || duration) {
                     continue;
                 }
-                let Some(Data::Histogram(h)) = m.data else {
-                    out.accepted -= points as u64;
-                    for _ in 0..points {
-                        out.reject(format!("{} must be a histogram", m.name));
+                // Explicit-bucket and exponential histograms alike: only count and sum count.
+                let (is_cumulative, points) = match m.data {
+                    Some(Data::Histogram(h)) => (
+                        h.aggregation_temporality == 2,
+                        h.data_points
+                            .into_iter()
+                            .map(|p| Point {
+                                attributes: p.attributes,
+                                start_time_unix_nano: p.start_time_unix_nano,
+                                time_unix_nano: p.time_unix_nano,
+                                count: p.count,
+                                sum: p.sum,
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    Some(Data::ExponentialHistogram(h)) => (
+                        h.aggregation_temporality == 2,
+                        h.data_points
+                            .into_iter()
+                            .map(|p| Point {
+                                attributes: p.attributes,
+                                start_time_unix_nano: p.start_time_unix_nano,
+                                time_unix_nano: p.time_unix_nano,
+                                count: p.count,
+                                sum: p.sum,
+                            })
+                            .collect(),
+                    ),
+                    _ => {
+                        out.accepted -= points as u64;
+                        for _ in 0..points {
+                            out.reject(format!("{} must be a histogram", m.name));
+                        }
+                        continue;
                     }
-                    continue;
                 };
-                let is_cumulative = h.aggregation_temporality == 2;
-                for p in h.data_points {
+                for p in points {
                     let a = &p.attributes;
                     let provider = id_attr(a, "gen_ai.provider.name", limits.max_id_len)
                         .or_else(|| id_attr(a, "gen_ai.system", limits.max_id_len))
                         .unwrap_or_else(|| "unknown".into());
-                    let Some(model) = id_attr(a, "gen_ai.response.model", limits.max_id_len)
+                    // A point that names no model still counts, under `unknown`.
+                    let model = id_attr(a, "gen_ai.response.model", limits.max_id_len)
                         .or_else(|| id_attr(a, "gen_ai.request.model", limits.max_id_len))
-                    else {
-                        continue;
-                    };
+                        .unwrap_or_else(|| "unknown".into());
                     let token_type = find_str(a, "gen_ai.token.type");
                     let failed = find_str(a, "error.type").is_some();
                     let sum = p.sum.unwrap_or(0.0).max(0.0);

@@ -605,6 +605,55 @@ fn genai_histograms_become_usage_and_cumulative_series_are_differenced() {
     assert_eq!((u.requests, u.tokens_in, u.tokens_out), (3, 300, 30));
 }
 
+#[test]
+fn exponential_histograms_count_too_and_points_without_a_model_count_as_unknown() {
+    use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogram, ExponentialHistogramDataPoint, Gauge};
+    let exponential = Metric {
+        name: "gen_ai.client.token.usage".into(),
+        data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: vec![ExponentialHistogramDataPoint {
+                attributes: vec![
+                    s("gen_ai.provider.name", "openai"),
+                    s("gen_ai.response.model", "gpt-4o"),
+                    s("gen_ai.token.type", "input"),
+                ],
+                time_unix_nano: T0,
+                count: 3,
+                sum: Some(900.0),
+                ..Default::default()
+            }],
+            aggregation_temporality: 1,
+        })),
+        ..Default::default()
+    };
+    let gauge = Metric {
+        name: "gen_ai.client.operation.duration".into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: vec![Default::default()],
+        })),
+        ..Default::default()
+    };
+    let req = metric_request(vec![
+        exponential,
+        histogram("gen_ai.client.operation.duration", 1, vec![point(vec![], 4, 2.0)]),
+        gauge,
+    ]);
+    let m = metrics(req, &Limits::default(), &mut Cumulative::default(), 1);
+    assert_eq!((m.accepted, m.rejected), (2, 1));
+    assert!(m
+        .error_message()
+        .contains("gen_ai.client.operation.duration must be a histogram"));
+    let usage: Vec<_> = m
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::LlmUsage(u) => (u.provider.as_str(), u.model.as_str(), u.requests, u.tokens_in),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(usage, [("openai", "gpt-4o", 0, 900), ("unknown", "unknown", 4, 0)]);
+}
+
 /// OTLP/JSON through opentelemetry-proto's serde: hex ids, 64-bit integers as strings or
 /// numbers, integer enums, lowerCamelCase, unknown fields ignored.
 /// Found by fuzzing (otlp_protobuf): client counts near `u64::MAX` overflowed the per-model
