@@ -130,13 +130,13 @@ test('a trace of 10,000 spans renders only the rows in view and scrolls to its l
   const waterfall = page.getByTestId('waterfall');
   await expect(waterfall).toContainText('10000 spans');
   // The earliest rows are in the page, the rest stand behind a spacer.
-  const rows = waterfall.getByRole('row');
+  const grid = page.getByRole('treegrid', { name: 'Spans' });
+  const rows = grid.getByRole('row');
   await expect(rows.first()).toContainText('invoke_agent Long Agent');
   await expect(waterfall.getByText('GET /step-1', { exact: true })).toBeVisible();
   expect(await rows.count()).toBeLessThan(100);
 
   // Scrolled to the end, the last span is there and the first is gone.
-  const grid = page.getByRole('treegrid', { name: 'Spans' });
   await grid.evaluate((el) => { el.scrollTop = el.scrollHeight; });
   await expect(waterfall.getByText(`chat step-${steps}`, { exact: true })).toBeVisible();
   await expect(waterfall.getByText('GET /step-1', { exact: true })).toHaveCount(0);
