@@ -296,7 +296,12 @@ async fn main() {
             r.get(0)
         })
         .unwrap();
-    println!("executions completed: {executions}; peak RSS {}", peak_rss());
+    // Client and server share the process: the peak holds the client's batches too.
+    println!(
+        "executions completed: {executions}; peak RSS {} (the client's {:.1} MiB of batches included)",
+        peak_rss(),
+        bytes as f64 / 1048576.0
+    );
     let file_bytes = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |m| m.len());
     let stored = file_bytes("observatory.db") + file_bytes("observatory.db-wal");
     println!(

@@ -83,6 +83,8 @@ test('an OpenTelemetry trace runs live, then completes, and its waterfall opens 
   const drawer = page.getByTestId('span-drawer');
   await expect(drawer).toContainText('gen_ai.request.model');
   await expect(drawer).toContainText('1.8 s');
+  await expect(drawer).toContainText('openai / gpt-4o');
+  await expect(drawer).toContainText('1200 in (400 cached) → 340 out');
   await expect(drawer).toContainText('gen_ai.user.message');
   await expect(drawer).toContainText('find papers on agents');
   await drawer.getByRole('button', { name: 'Close span details' }).click();

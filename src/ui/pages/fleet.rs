@@ -104,6 +104,14 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
     let total: u64 = rows.iter().map(|r| r.total_requests).sum();
     let failed: u64 = rows.iter().map(|r| r.failed_requests).sum();
     let tokens: u64 = rows.iter().map(|r| r.total_tokens).sum();
+    let prompt: u64 = rows.iter().map(|r| r.prompt_tokens).sum();
+    let cached: u64 = rows.iter().map(|r| r.cache_read_tokens).sum();
+    // The share of input the providers' prompt caches served.
+    let cached_share = if prompt > 0 {
+        format::percent(cached as f64 * 100.0 / prompt as f64)
+    } else {
+        "–".into()
+    };
     let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
     let rpm: f64 = rows.iter().map(|r| r.requests_per_minute).sum();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
@@ -122,6 +130,7 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
             <Kpi label="Requests / min" value=format::human_count(rpm)/>
             <Kpi label="Error rate" value=error_rate tone="failed"/>
             <Kpi label="Tokens" value=format::human_count(tokens as f64)/>
+            <Kpi label="Input from cache" value=cached_share/>
             <Kpi label="Cost" value=format::usd(cost)/>
         </div>
         <DataTable label="LLM models" columns=&[("Provider / model", false), ("Requests", true), ("Failed", true), ("Error rate", true), ("Prompt tokens", true), ("Completion tokens", true), ("Avg latency", true), ("p95 latency", true), ("TTFT", true), ("Tokens / s", true), ("Req / min", true), ("Cost", true)]>

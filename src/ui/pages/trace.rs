@@ -27,6 +27,33 @@ fn category_class(c: SpanCategory) -> &'static str {
     }
 }
 
+/// An LLM span's tokens in full: `4824 in (964 cached) → 585 out (120 reasoning)`.
+fn tokens(s: &Span) -> Option<String> {
+    if s.tokens_in.is_none() && s.tokens_out.is_none() {
+        return None;
+    }
+    let count = |n: Option<u64>| format::human_count(n.unwrap_or(0) as f64);
+    let parts = |parts: &[(Option<u64>, &str)]| {
+        let named: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| n.is_some_and(|n| n > 0))
+            .map(|(n, what)| format!("{} {what}", count(*n)))
+            .collect();
+        if named.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", named.join(", "))
+        }
+    };
+    Some(format!(
+        "{} in{} → {} out{}",
+        count(s.tokens_in),
+        parts(&[(s.cache_read_tokens, "cached"), (s.cache_creation_tokens, "to cache")]),
+        count(s.tokens_out),
+        parts(&[(s.reasoning_tokens, "reasoning")]),
+    ))
+}
+
 /// What a row says after its name: model and tokens for LLM calls, the tool for tools.
 fn summary(s: &Span) -> String {
     match s.category {
@@ -216,6 +243,10 @@ pub fn Waterfall(id: String, execution: Memo<Option<Execution>>) -> impl IntoVie
                     <dt>"Status"</dt><dd class:failed=s.failed()>{s.status.as_str()}{s.status_message.clone().map(|m| format!(": {m}"))}</dd>
                     <dt>"Start"</dt><dd>{format!("+{}", format::duration_ms(s.start_ms - t0))}</dd>
                     <dt>"Duration"</dt><dd>{format::duration_ms(s.duration_ms)}</dd>
+                    {s.model.clone().map(|m| view! { <dt>"Model"</dt><dd>{s.provider.clone().map(|p| format!("{p} / {m}")).unwrap_or(m)}</dd> })}
+                    {tokens(&s).map(|t| view! { <dt>"Tokens"</dt><dd>{t}</dd> })}
+                    {s.cost_usd.filter(|c| *c > 0.0).map(|c| view! { <dt>"Cost"</dt><dd>{format::usd(c)}</dd> })}
+                    {s.tool_name.clone().map(|t| view! { <dt>"Tool"</dt><dd>{t}</dd> })}
                     {s.ttft_ms.map(|t| view! { <dt>"Time to first token"</dt><dd>{format::duration_ms(t)}</dd> })}
                     <dt>"Span"</dt><dd class="mono">{s.span_id.clone()}</dd>
                 </dl>
