@@ -699,6 +699,26 @@ struct Point {
     sum: Option<f64>,
 }
 
+/// Whether a histogram of either kind is cumulative, and its points (the two kinds of point
+/// are distinct types with these fields in common).
+macro_rules! points {
+    ($h:expr) => {
+        (
+            $h.aggregation_temporality == 2,
+            $h.data_points
+                .into_iter()
+                .map(|p| Point {
+                    attributes: p.attributes,
+                    start_time_unix_nano: p.start_time_unix_nano,
+                    time_unix_nano: p.time_unix_nano,
+                    count: p.count,
+                    sum: p.sum,
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+}
+
 /// Maps a metrics export request: the GenAI client histograms (explicit-bucket or
 /// exponential) become usage per model; other metrics are accepted and not kept.
 pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &mut Cumulative, now_ms: i64) -> Mapped {
@@ -725,32 +745,8 @@ pub fn metrics(req: ExportMetricsServiceRequest, limits: &Limits, cumulative: &m
                 }
                 // Explicit-bucket and exponential histograms alike: only count and sum count.
                 let (is_cumulative, points) = match m.data {
-                    Some(Data::Histogram(h)) => (
-                        h.aggregation_temporality == 2,
-                        h.data_points
-                            .into_iter()
-                            .map(|p| Point {
-                                attributes: p.attributes,
-                                start_time_unix_nano: p.start_time_unix_nano,
-                                time_unix_nano: p.time_unix_nano,
-                                count: p.count,
-                                sum: p.sum,
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                    Some(Data::ExponentialHistogram(h)) => (
-                        h.aggregation_temporality == 2,
-                        h.data_points
-                            .into_iter()
-                            .map(|p| Point {
-                                attributes: p.attributes,
-                                start_time_unix_nano: p.start_time_unix_nano,
-                                time_unix_nano: p.time_unix_nano,
-                                count: p.count,
-                                sum: p.sum,
-                            })
-                            .collect(),
-                    ),
+                    Some(Data::Histogram(h)) => points!(h),
+                    Some(Data::ExponentialHistogram(h)) => points!(h),
                     _ => {
                         out.accepted -= points as u64;
                         for _ in 0..points {
