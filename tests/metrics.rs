@@ -41,12 +41,13 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-const FAMILIES: [&str; 17] = [
+const FAMILIES: [&str; 18] = [
     "observatory_executions_total",
     "observatory_execution_duration_seconds",
     "observatory_agents_active",
     "observatory_llm_requests_total",
     "observatory_llm_tokens_total",
+    "observatory_llm_token_parts_total",
     "observatory_llm_latency_seconds",
     "observatory_llm_cost_usd_total",
     "observatory_tool_calls_total",
@@ -100,6 +101,10 @@ async fn the_fleet_shows_in_the_prometheus_text() {
         v(r#"observatory_llm_tokens_total{provider="openai",model="gpt-4o",type="output"}"#),
         Some(200.0)
     );
+    for (kind, n) in [("cache_read", 600.0), ("cache_creation", 0.0), ("reasoning", 50.0)] {
+        let series = format!(r#"observatory_llm_token_parts_total{{provider="openai",model="gpt-4o",type="{kind}"}}"#);
+        assert_eq!(value(&t, &series), Some(n), "{kind}");
+    }
     assert_eq!(
         v(r#"observatory_llm_latency_seconds_bucket{provider="openai",model="gpt-4o",le="0.5"}"#),
         Some(0.0)

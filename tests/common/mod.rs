@@ -94,7 +94,7 @@ pub fn fleet() -> Value {
         {"type": "execution", "id": "e1", "agent_id": "alpha", "workflow_id": "wf", "status": "RUNNING", "input": "task one"},
         {"type": "log", "execution_id": "e1", "level": "info", "message": "first"},
         {"type": "log", "execution_id": "e1", "level": "warn", "message": "second", "attributes": {"attempt": 2}},
-        {"type": "llm_call", "execution_id": "e1", "provider": "openai", "model": "gpt-4o", "tokens_in": 1000, "tokens_out": 200, "latency_ms": 900.0, "ttft_ms": 150.0},
+        {"type": "llm_call", "execution_id": "e1", "provider": "openai", "model": "gpt-4o", "tokens_in": 1000, "tokens_out": 200, "cache_read_tokens": 600, "reasoning_tokens": 50, "latency_ms": 900.0, "ttft_ms": 150.0},
         {"type": "tool_call", "execution_id": "e1", "name": "vector_db", "latency_ms": 35.0},
         {"type": "resource", "execution_id": "e1", "cpu_percent": 42.0, "memory_bytes": 104857600u64},
         {"type": "status", "execution_id": "e1", "status": "COMPLETED", "output": "done"},

@@ -78,6 +78,11 @@ pub struct LlmMetrics {
     pub failed: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// Parts of `tokens_in` read from and written to the prompt cache.
+    pub cache_read_tokens: u64,
+    pub cache_creation_tokens: u64,
+    /// The part of `tokens_out` spent on reasoning.
+    pub reasoning_tokens: u64,
     pub cost_usd: f64,
     pub latency: Buckets,
 }
@@ -126,6 +131,9 @@ impl Hub {
                 failed: e.stats.failed_requests,
                 tokens_in: e.stats.prompt_tokens,
                 tokens_out: e.stats.completion_tokens,
+                cache_read_tokens: e.stats.cache_read_tokens,
+                cache_creation_tokens: e.stats.cache_creation_tokens,
+                reasoning_tokens: e.stats.reasoning_tokens,
                 cost_usd: e.stats.cost_usd,
                 latency: Buckets::from_hdr_ms(&e.latency, &LATENCY_BOUNDS),
             })

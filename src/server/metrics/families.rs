@@ -102,8 +102,13 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
         active as f64,
     ));
 
-    let (mut requests, mut tokens, mut latency, mut cost) =
-        (Acc::default(), Acc::default(), Acc::default(), Acc::default());
+    let (mut requests, mut tokens, mut parts, mut latency, mut cost) = (
+        Acc::default(),
+        Acc::default(),
+        Acc::default(),
+        Acc::default(),
+        Acc::default(),
+    );
     for m in &hub.llm {
         let key = format!("{}/{}", m.provider, m.model);
         let (provider, model) = if caps.models.label(&key) == super::OTHER {
@@ -122,6 +127,15 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
             l.push(("type", kind.into()));
             tokens.add(l, n as f64);
         }
+        for (kind, n) in [
+            ("cache_read", m.cache_read_tokens),
+            ("cache_creation", m.cache_creation_tokens),
+            ("reasoning", m.reasoning_tokens),
+        ] {
+            let mut l = pm();
+            l.push(("type", kind.into()));
+            parts.add(l, n as f64);
+        }
         latency.observe(pm(), &m.latency);
         cost.add(pm(), m.cost_usd);
     }
@@ -136,6 +150,12 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
         Kind::Counter,
         "LLM tokens by provider, model and type (input or output).",
         tokens,
+    ));
+    out.push(family(
+        "observatory_llm_token_parts",
+        Kind::Counter,
+        "Parts of the LLM token counts by provider, model and type: input read from the prompt cache (cache_read) or written to it (cache_creation), output spent on reasoning (reasoning).",
+        parts,
     ));
     let mut llm_latency = family(
         "observatory_llm_latency",
@@ -304,6 +324,9 @@ mod tests {
             failed: 0,
             tokens_in: 10,
             tokens_out: 5,
+            cache_read_tokens: 4,
+            cache_creation_tokens: 0,
+            reasoning_tokens: 2,
             cost_usd: 0.5,
             latency: Buckets::default(),
         };
@@ -324,6 +347,15 @@ mod tests {
             )
         };
         assert_eq!(tokens("openai", "a"), Some(10.0));
+        let part = |p, m, kind| {
+            number(
+                &f,
+                "observatory_llm_token_parts",
+                &[("provider", p), ("model", m), ("type", kind)],
+            )
+        };
+        assert_eq!(part("openai", "a", "cache_read"), Some(4.0));
+        assert_eq!(part(OTHER, OTHER, "reasoning"), Some(4.0));
         assert_eq!(tokens(OTHER, OTHER), Some(20.0));
         assert_eq!(
             number(&f, "observatory_llm_cost_usd", &[("provider", OTHER), ("model", OTHER)]),
