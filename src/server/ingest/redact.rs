@@ -27,15 +27,21 @@ fn words() -> &'static [String] {
 
 /// Without allocating: the OTLP mapper asks this for every attribute of every span.
 pub fn is_sensitive(key: &str) -> bool {
-    let last = key.rsplit('.').next().unwrap_or(key).as_bytes();
+    let key = key.as_bytes();
+    let last = key.iter().rposition(|b| *b == b'.').map_or(key, |dot| &key[dot + 1..]);
+    let sep = |b: u8| b == b'_' || b == b'-';
     words().iter().any(|w| {
         let w = w.as_bytes();
         let n = w.len();
         let same = |part: &[u8]| part.iter().zip(w).all(|(a, b)| norm(*a) == *b);
-        let sep = |b: u8| b == b'_' || b == b'-';
-        (last.len() == n && same(last))
-            || (last.len() > n && same(&last[last.len() - n..]) && sep(last[last.len() - n - 1]))
-            || (last.len() > n && same(&last[..n]) && sep(last[n]))
+        // The separator first: it rules most keys out without comparing the word.
+        match last.len().cmp(&n) {
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => same(last),
+            std::cmp::Ordering::Greater => {
+                (sep(last[last.len() - n - 1]) && same(&last[last.len() - n..])) || (sep(last[n]) && same(&last[..n]))
+            }
+        }
     })
 }
 

@@ -24,6 +24,8 @@ use opentelemetry_proto::tonic::trace::v1 as otel;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// GenAI operations (`gen_ai.operation.name`); a span name's first word counts only if listed.
 pub const OPERATIONS: [&str; 14] = [
     "chat",
@@ -179,7 +181,16 @@ fn attributes_json(kvs: &[KeyValue], max_count: usize, max_len: usize) -> Option
     if kept.is_empty() {
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(32 * kept.len());
+    // Keys and string values as they are, plus quotes, separators and short values: most
+    // objects fit without growing.
+    let size: usize = kept
+        .iter()
+        .map(|(k, v)| match v.and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => k.len() + s.len().min(max_len) + 8,
+            _ => k.len() + 24,
+        })
+        .sum();
+    let mut out: Vec<u8> = Vec::with_capacity(size + 2);
     out.push(b'{');
     for (n, (k, v)) in kept.iter().enumerate() {
         if n > 0 {
@@ -203,7 +214,6 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// One attribute value as [`any_to_json`] and the cutting of [`attributes`] would give it.
 fn json_value(out: &mut Vec<u8>, v: Option<&any_value::Value>, max_len: usize) {
-    use std::io::Write;
     match v {
         None | Some(any_value::Value::StringValueStrindex(_)) => out.extend_from_slice(b"null"),
         Some(any_value::Value::StringValue(s)) => {
@@ -217,7 +227,7 @@ fn json_value(out: &mut Vec<u8>, v: Option<&any_value::Value>, max_len: usize) {
         }
         Some(any_value::Value::BoolValue(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Some(any_value::Value::IntValue(i)) => {
-            let _ = write!(out, "{i}");
+            serde_json::to_writer(out, i).expect("writing to a Vec");
         }
         Some(any_value::Value::DoubleValue(d)) if d.is_finite() => {
             serde_json::to_writer(out, d).expect("writing to a Vec");
@@ -413,8 +423,9 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits) -> Mapped {
         root: bool,
         start: u64,
     }
-    let mut agents: HashMap<&[u8], Choice> = HashMap::new();
-    let mut services: HashMap<&[u8], String> = HashMap::new();
+    // Keyed by trace ids, up to a request's worth: a fast hash, seeded per process.
+    let mut agents: FastMap<&[u8], Choice> = FastMap::default();
+    let mut services: FastMap<&[u8], String> = FastMap::default();
     for rs in &req.resource_spans {
         let service = service_name(rs.resource.as_ref());
         for ss in &rs.scope_spans {
@@ -458,7 +469,7 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits) -> Mapped {
             }));
         }
     }
-    let per_trace: HashMap<Vec<u8>, (String, bool)> = agents
+    let per_trace: FastMap<Vec<u8>, (String, bool)> = agents
         .iter()
         .map(|(t, c)| (t.to_vec(), (c.id.clone(), !c.root)))
         .chain(
@@ -469,6 +480,12 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits) -> Mapped {
         )
         .collect();
 
+    let spans = req
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len());
+    out.events.reserve(spans.sum());
     for rs in req.resource_spans {
         let service = service_name(rs.resource.as_ref());
         for ss in rs.scope_spans {
