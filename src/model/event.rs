@@ -480,6 +480,12 @@ impl Event {
     }
 }
 
+/// Whether `s` holds a control character (C0, DEL, C1). A byte scan clears most strings
+/// without decoding them: C1 characters (U+0080..U+009F) start with the byte 0xC2.
+pub fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && s.chars().any(char::is_control)
+}
+
 struct Validator<'a> {
     limits: &'a Limits,
     errors: Vec<FieldError>,
@@ -501,7 +507,7 @@ impl Validator<'_> {
                 field,
                 format!("is {} bytes long; the limit is {}", value.len(), self.limits.max_id_len),
             );
-        } else if value.chars().any(char::is_control) {
+        } else if has_control(value) {
             self.push(field, "must not contain control characters");
         }
     }

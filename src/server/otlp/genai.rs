@@ -329,9 +329,7 @@ fn find_f64(kvs: &[KeyValue], key: &str) -> Option<f64> {
 /// An id-like attribute cut to `max` bytes (ids longer than the limit would be refused).
 fn id_attr(kvs: &[KeyValue], key: &str, max: usize) -> Option<String> {
     find_str(kvs, key).map(|mut s| {
-        // Control characters are C0, DEL and C1 (U+0080..U+009F, which UTF-8 starts with
-        // 0xC2): a byte scan clears most ids without decoding them.
-        if s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        if has_control(&s) {
             s.retain(|c| !c.is_control());
         }
         cut(&mut s, max);
