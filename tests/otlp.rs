@@ -691,14 +691,7 @@ async fn a_spent_rate_is_429_over_http_and_resource_exhausted_over_grpc() {
     let resp = refused.expect("a request over the rate is refused");
     assert_eq!(resp.headers()["retry-after"], "1");
     assert_eq!(resp.headers()["content-type"], "application/x-protobuf");
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-    }
-    let status = RpcStatus::decode(resp.bytes().await.unwrap()).unwrap();
+    let status = tonic_types::Status::decode(resp.bytes().await.unwrap()).unwrap();
     assert_eq!(status.code, tonic::Code::ResourceExhausted as i32);
     assert!(status.message.contains("1 requests/s"), "{}", status.message);
 

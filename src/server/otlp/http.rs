@@ -74,29 +74,19 @@ impl Encoding {
     }
 }
 
-/// `google.rpc.Status`, the body of OTLP/HTTP error responses.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 /// The gRPC code matching an HTTP error, as `google.rpc.Status.code`.
 fn grpc_code(code: ErrorCode) -> i32 {
-    match code {
-        ErrorCode::BadRequest => 3,           // INVALID_ARGUMENT
-        ErrorCode::NotFound => 5,             // NOT_FOUND
-        ErrorCode::Conflict => 10,            // ABORTED
-        ErrorCode::PayloadTooLarge => 8,      // RESOURCE_EXHAUSTED
-        ErrorCode::UnsupportedMediaType => 3, // INVALID_ARGUMENT
-        ErrorCode::Unauthorized => 16,        // UNAUTHENTICATED
-        ErrorCode::Forbidden => 7,            // PERMISSION_DENIED
-        ErrorCode::TooManyRequests => 8,      // RESOURCE_EXHAUSTED
-        ErrorCode::Overloaded => 14,          // UNAVAILABLE
-        ErrorCode::Internal => 13,            // INTERNAL
-    }
+    use tonic::Code;
+    (match code {
+        ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => Code::InvalidArgument,
+        ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::Conflict => Code::Aborted,
+        ErrorCode::PayloadTooLarge | ErrorCode::TooManyRequests => Code::ResourceExhausted,
+        ErrorCode::Unauthorized => Code::Unauthenticated,
+        ErrorCode::Forbidden => Code::PermissionDenied,
+        ErrorCode::Overloaded => Code::Unavailable,
+        ErrorCode::Internal => Code::Internal,
+    }) as i32
 }
 
 /// A request to `/v1/*` refused before its handler (by the auth guard: 401, 403, 429),
@@ -110,9 +100,11 @@ fn error_response(encoding: Encoding, e: ApiError) -> Response {
     let status = crate::server::error::status_of(e.code);
     let code = grpc_code(e.code);
     let body = match encoding {
-        Encoding::Protobuf => RpcStatus {
+        // `google.rpc.Status`, as tonic-types generates it.
+        Encoding::Protobuf => tonic_types::Status {
             code,
             message: e.message.clone(),
+            details: Vec::new(),
         }
         .encode_to_vec(),
         Encoding::Json => json!({"code": code, "message": e.message}).to_string().into_bytes(),
