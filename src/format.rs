@@ -17,6 +17,13 @@ pub fn human_count(n: f64) -> String {
     }
 }
 
+/// A count that is part of another, named: `400 cached`, `1.2k reasoning`; None when absent
+/// or zero.
+pub fn part(n: Option<u64>, what: &str) -> Option<String> {
+    n.filter(|n| *n > 0)
+        .map(|n| format!("{} {what}", human_count(n as f64)))
+}
+
 /// `850 ms`, `12.3 s`, `4m 05s`, `2h 10m`.
 pub fn duration_ms(ms: f64) -> String {
     if !ms.is_finite() || ms < 0.0 {
@@ -149,6 +156,8 @@ mod tests {
         assert_eq!(human_count(12_400.0), "12.4k");
         assert_eq!(human_count(3_100_000.0), "3.1M");
         assert_eq!(human_count(2.5), "2.5");
+        assert_eq!(part(Some(12_400), "cached").as_deref(), Some("12.4k cached"));
+        assert_eq!((part(Some(0), "cached"), part(None, "cached")), (None, None));
     }
 
     #[test]

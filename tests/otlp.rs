@@ -54,6 +54,37 @@ async fn start() -> Server {
     start_with(state, dir).await
 }
 
+/// A server with auth on: each token is `{name}-secret`, of the role given.
+async fn start_secured(tokens: &[(&str, observatory::server::auth::Role)], tweak: impl FnOnce(&mut Config)) -> Server {
+    use observatory::server::auth::{hash_token, TokenConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
+        ..Config::default()
+    };
+    config.auth.tokens = tokens
+        .iter()
+        .map(|&(name, role)| TokenConfig {
+            name: name.into(),
+            role,
+            sha256: hash_token(&format!("{name}-secret")),
+        })
+        .collect();
+    tweak(&mut config);
+    start_with(AppState::open(config).await.unwrap(), dir).await
+}
+
+/// An export request of one `invoke_agent` span.
+fn one_span_request() -> opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+    let json = traces_json(vec![span_json(
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+        "invoke_agent a",
+    )]);
+    serde_json::from_str(&json).unwrap()
+}
+
 async fn get(addr: SocketAddr, path: &str) -> Value {
     reqwest::get(format!("http://{addr}{path}"))
         .await
@@ -549,30 +580,12 @@ async fn a_full_queue_is_503_with_retry_after_over_http_and_unavailable_over_grp
 
 #[tokio::test]
 async fn exporters_need_an_ingest_token_over_http_and_grpc() {
-    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    use observatory::server::auth::Role;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    let dir = tempfile::tempdir().unwrap();
-    let token = |name: &str, role| TokenConfig {
-        name: name.into(),
-        role,
-        sha256: hash_token(&format!("{name}-secret")),
-    };
-    let mut config = Config {
-        data_dir: dir.path().into(),
-        otlp_grpc_listen: None,
-        ..Config::default()
-    };
-    config.auth.tokens = vec![token("ingest", Role::Ingest), token("viewer", Role::Viewer)];
-    let server = start_with(AppState::open(config).await.unwrap(), dir).await;
+    let server = start_secured(&[("ingest", Role::Ingest), ("viewer", Role::Viewer)], |_| {}).await;
 
     // gRPC: no token, a token of the wrong role, then the ingest token.
-    let json = traces_json(vec![span_json(
-        "0af7651916cd43dd8448eb211c80319c",
-        "b7ad6b7169203331",
-        "invoke_agent a",
-    )]);
-    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+    let req = one_span_request();
     let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
         .await
         .unwrap();
@@ -643,32 +656,17 @@ async fn exporters_need_an_ingest_token_over_http_and_grpc() {
 /// size limit is RESOURCE_EXHAUSTED without it (retrying cannot help).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_rate_is_429_over_http_and_resource_exhausted_over_grpc() {
-    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    use observatory::server::auth::Role;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
     use tonic_types::StatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let token = |name: &str| TokenConfig {
-        name: name.into(),
-        role: Role::Ingest,
-        sha256: hash_token(&format!("{name}-secret")),
-    };
-    let mut config = Config {
-        data_dir: dir.path().into(),
-        otlp_grpc_listen: None,
-        ingest_rate_limit: 1,
-        max_otlp_body_bytes: 4096,
-        ..Config::default()
-    };
-    config.auth.tokens = vec![token("http"), token("grpc")];
-    let server = start_with(AppState::open(config).await.unwrap(), dir).await;
-    let json = traces_json(vec![span_json(
-        "0af7651916cd43dd8448eb211c80319c",
-        "b7ad6b7169203331",
-        "invoke_agent a",
-    )]);
-    let req: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+    let server = start_secured(&[("http", Role::Ingest), ("grpc", Role::Ingest)], |c| {
+        c.ingest_rate_limit = 1;
+        c.max_otlp_body_bytes = 4096;
+    })
+    .await;
+    let req = one_span_request();
 
     // HTTP, protobuf: requests back to back spend the one request a second.
     let http = reqwest::Client::new();

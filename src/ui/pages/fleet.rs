@@ -116,9 +116,7 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
     let rpm: f64 = rows.iter().map(|r| r.requests_per_minute).sum();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
     // The cached and reasoning parts of a token count, under it.
-    let part = |n: u64, what: &str| {
-        (n > 0).then(|| view! { <div class="sub">{format!("{} {what}", format::human_count(n as f64))}</div> })
-    };
+    let part = |n: u64, what: &str| format::part(Some(n), what).map(|t| view! { <div class="sub">{t}</div> });
     let error_rate = if total > 0 {
         format::percent(failed as f64 * 100.0 / total as f64)
     } else {

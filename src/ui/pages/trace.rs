@@ -34,11 +34,7 @@ fn tokens(s: &Span) -> Option<String> {
     }
     let count = |n: Option<u64>| format::human_count(n.unwrap_or(0) as f64);
     let parts = |parts: &[(Option<u64>, &str)]| {
-        let named: Vec<String> = parts
-            .iter()
-            .filter(|(n, _)| n.is_some_and(|n| n > 0))
-            .map(|(n, what)| format!("{} {what}", count(*n)))
-            .collect();
+        let named: Vec<String> = parts.iter().filter_map(|(n, what)| format::part(*n, what)).collect();
         if named.is_empty() {
             String::new()
         } else {
@@ -66,15 +62,15 @@ fn summary(s: &Span) -> String {
                     format::human_count(s.tokens_out.unwrap_or(0) as f64)
                 ));
             }
-            for (n, what) in [
-                (s.cache_read_tokens, "cached"),
-                (s.cache_creation_tokens, "to cache"),
-                (s.reasoning_tokens, "reasoning"),
-            ] {
-                if let Some(n) = n.filter(|n| *n > 0) {
-                    parts.push(format!("{} {what}", format::human_count(n as f64)));
-                }
-            }
+            parts.extend(
+                [
+                    (s.cache_read_tokens, "cached"),
+                    (s.cache_creation_tokens, "to cache"),
+                    (s.reasoning_tokens, "reasoning"),
+                ]
+                .into_iter()
+                .filter_map(|(n, what)| format::part(n, what)),
+            );
             if let Some(c) = s.cost_usd.filter(|c| *c > 0.0) {
                 parts.push(format::usd(c));
             }
