@@ -340,9 +340,13 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
                 ("gen_ai.request.model", model.to_string()),
                 ("gen_ai.usage.input_tokens", tokens_in.to_string()),
                 ("gen_ai.usage.output_tokens", tokens_out.to_string()),
-                ("gen_ai.usage.cache_read.input_tokens", cached.unwrap_or(0).to_string()),
             ] {
                 span.attributes.insert(k.into(), v.into());
+            }
+            // Instrumentations send the cached count only when the cache served some input.
+            if let Some(cached) = cached {
+                span.attributes
+                    .insert("gen_ai.usage.cache_read.input_tokens".into(), cached.to_string().into());
             }
             events.push(trace.event(span));
             events.push(log(
