@@ -216,6 +216,7 @@ impl InFlight {
             }
             Err(e) => {
                 tracing::error!(error = %e, events = self.events, "ingest commit failed");
+                live.discard(self.changes);
                 for (reply, _) in self.replies {
                     let _ = reply.send(Err(ApiError::new(
                         ErrorCode::Overloaded,

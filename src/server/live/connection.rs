@@ -187,9 +187,11 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
     if id.is_empty() || id.len() > 256 {
         return client.send_msg(&error("executionId must be 1 to 256 bytes"));
     }
-    // Watch first, then read the backlog: nothing committed in between is missed, and
-    // lines both read and held back are sent once.
-    live.watch_execution(client, &id);
+    // Watch first, then read the backlog once the commits under way are through: lines
+    // committed before are read, lines after are held back, lines both read and held back
+    // are sent once.
+    let ticket = live.watch_execution(client, &id);
+    live.settled(ticket).await;
     let lines = match sub.after_seq {
         Some(after) => store.logs(&id, after, MAX_RESUME).await,
         None => store.tail_logs(&id, backlog).await,

@@ -17,12 +17,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// Messages queued per client before it is considered lagging.
 pub const CLIENT_QUEUE: usize = 4096;
 /// Live lines held for one execution while its backlog is read from the store.
 const MAX_BUFFERED: usize = 2048;
+/// Longest a new watcher waits for the commits under way before reading its backlog.
+const SETTLE_WAIT: Duration = Duration::from_secs(10);
 
 /// A message serialised once, shared by every client it goes to.
 pub type Frame = Arc<str>;
@@ -42,6 +44,8 @@ pub struct Changes {
     pub status_changes: Vec<Execution>,
     pub logs: Vec<LogRecord>,
     pub resources: Vec<ResourceSample>,
+    /// Numbers the changes in the order they were taken, so subscribers can wait for them.
+    ticket: u64,
 }
 
 enum ExecSub {
@@ -100,6 +104,11 @@ struct Inner {
     /// client sees snapshot N before delta N+1.
     seqs: Mutex<HashMap<&'static str, u64>>,
     resyncs: AtomicU64,
+    /// Tickets of changes taken, and the highest one published (or discarded): a new
+    /// watcher waits for the changes taken before it saw it through, see
+    /// [`Live::watch_execution`].
+    taken: AtomicU64,
+    settled: watch::Sender<u64>,
 }
 
 /// The live hub of WebSocket clients; cheap to clone.
@@ -119,6 +128,8 @@ impl Live {
                 pending: Mutex::default(),
                 seqs: Mutex::default(),
                 resyncs: AtomicU64::new(0),
+                taken: AtomicU64::new(0),
+                settled: watch::Sender::new(0),
             }),
         }
     }
@@ -136,7 +147,10 @@ impl Live {
     pub fn changes(&self, applied: &mut Applied) -> Changes {
         let b = &applied.batch;
         let watchers = self.inner.watchers.read();
+        // Taken under the lock: a watcher added after it knows this ticket.
+        let ticket = self.inner.taken.fetch_add(1, Ordering::Relaxed) + 1;
         Changes {
+            ticket,
             topics: std::mem::take(&mut applied.topics),
             agents: b.agents.iter().map(|a| a.id.clone()).collect(),
             removed_agents: b.removed_agents.clone(),
@@ -218,17 +232,42 @@ impl Live {
 
     /// Starts watching an execution: from now on its live lines are held back until
     /// [`Live::execution_backlog_sent`] releases those newer than the backlog.
-    pub fn watch_execution(&self, client: &Client, execution_id: &str) {
+    ///
+    /// Returns the ticket of the last changes taken without this watcher: their lines may
+    /// still be on their way to the store, so read the backlog once [`Live::settled`] says
+    /// they are through.
+    pub fn watch_execution(&self, client: &Client, execution_id: &str) -> u64 {
         client
             .executions
             .lock()
             .insert(execution_id.to_string(), ExecSub::Buffering(Vec::new()));
-        self.inner
-            .watchers
-            .write()
-            .entry(execution_id.to_string())
-            .or_default()
-            .insert(client.id);
+        let mut watchers = self.inner.watchers.write();
+        watchers.entry(execution_id.to_string()).or_default().insert(client.id);
+        self.inner.taken.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the changes up to `ticket` are published, or their commit failed.
+    pub async fn settled(&self, ticket: u64) {
+        let mut settled = self.inner.settled.subscribe();
+        if tokio::time::timeout(SETTLE_WAIT, settled.wait_for(|&t| t >= ticket))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ticket,
+                "earlier changes still not committed; reading the backlog without them"
+            );
+        }
+    }
+
+    fn settle(&self, ticket: u64) {
+        self.inner.settled.send_if_modified(|t| {
+            let later = ticket > *t;
+            if later {
+                *t = ticket;
+            }
+            later
+        });
     }
 
     /// Queues the backlog lines, then the held live lines newer than them, then switches the
@@ -272,8 +311,20 @@ impl Live {
         }
     }
 
-    /// Called by the ingest pipeline after each commit. Never waits.
+    /// Called by the ingest pipeline after each commit, in the order the changes were
+    /// taken. Never waits.
     pub fn publish(&self, changes: Changes) {
+        let ticket = changes.ticket;
+        self.fan_out(changes);
+        self.settle(ticket);
+    }
+
+    /// Called by the ingest pipeline instead of [`Live::publish`] when the commit failed.
+    pub fn discard(&self, changes: Changes) {
+        self.settle(changes.ticket);
+    }
+
+    fn fan_out(&self, changes: Changes) {
         let now = now_ms();
         {
             let mut p = self.inner.pending.lock();

@@ -237,6 +237,50 @@ async fn an_execution_that_does_not_exist_yet_may_be_watched() {
     assert_eq!((m["type"].as_str(), m["data"]["seq"].as_u64()), (Some("log"), Some(1)));
 }
 
+/// The browser may subscribe while a batch with the execution's first lines is applied but
+/// not yet committed: the lines were not picked for this watcher, and the store does not
+/// have them yet. The subscription waits for that commit and reads them from the store.
+#[tokio::test]
+async fn a_watcher_added_while_a_commit_is_under_way_gets_its_lines() {
+    let h = harness().await;
+    let mut applied = h.hub.apply(
+        vec![
+            Event::Execution(ExecutionEvent {
+                id: "racing".into(),
+                agent_id: "a".into(),
+                status: Some(ExecutionStatus::Running),
+                ..Default::default()
+            }),
+            log("racing", 1),
+        ],
+        now_ms(),
+    );
+    let changes = h.live.changes(&mut applied);
+    assert!(changes.logs.is_empty(), "nobody watched when the changes were taken");
+
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    send(&tx, serde_json::json!({"type": "subscribe", "executionId": "racing"}));
+    while !h.live.inner.watchers.read().contains_key("racing") {
+        tokio::task::yield_now().await;
+    }
+    h.store.commit(applied.batch).await.unwrap();
+    h.live.publish(changes);
+
+    let mut lines = Vec::new();
+    loop {
+        let m = next_json(&mut rx).await;
+        match m["type"].as_str() {
+            Some("log") => lines.push(m["data"]["log"].as_str().unwrap().to_string()),
+            Some("subscribed") => {
+                assert_eq!(m["lastSeq"], 1);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(lines, ["line 1"]);
+}
+
 #[tokio::test]
 async fn bad_messages_get_an_error_and_the_connection_stays_open() {
     let h = harness().await;
