@@ -339,6 +339,70 @@ async fn grpc_exporter_shows_a_running_then_completed_execution() {
 
 // ---- hand-made requests -----------------------------------------------------------------
 
+/// An agent service called by another service continues the caller's trace: its root span
+/// here has a remote parent. When that span ends the execution completes, though the trace's
+/// own root is in a service that does not report here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_from_propagated_context_completes_when_its_local_root_ends() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let server = start().await;
+    let (tracer_provider, logger_provider) = providers(&server, Transport::HttpProtobuf, "planner-svc");
+    let (trace, caller) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    tokio::task::spawn_blocking(move || {
+        let tracer = tracer_provider.tracer("agent-framework");
+        // What the caller's W3C `traceparent` header is extracted to.
+        let upstream = SpanContext::new(
+            TraceId::from_hex(trace).unwrap(),
+            SpanId::from_hex(caller).unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let root = tracer
+            .span_builder("invoke_agent planner")
+            .with_kind(SpanKind::Server)
+            .with_attributes(vec![
+                KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                KeyValue::new("gen_ai.agent.name", "planner"),
+            ])
+            .start_with_context(&tracer, &Context::new().with_remote_span_context(upstream));
+        let cx = Context::current_with_span(root);
+        tracer
+            .span_builder("chat gpt-4o")
+            .with_kind(SpanKind::Client)
+            .with_attributes(vec![
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new("gen_ai.request.model", "gpt-4o"),
+                KeyValue::new("gen_ai.usage.input_tokens", 700i64),
+            ])
+            .start_with_context(&tracer, &cx)
+            .end();
+        cx.span().end();
+        let _ = tracer_provider.shutdown();
+        let _ = logger_provider.shutdown();
+    })
+    .await
+    .unwrap();
+
+    let detail = get(server.http, &format!("/api/executions/{trace}")).await;
+    let e = &detail["execution"];
+    assert_eq!(e["status"], "COMPLETED", "{detail}");
+    assert_eq!(e["agent_id"], "planner", "{detail}");
+    assert_eq!((e["llm_calls"].as_u64(), e["tokens_in"].as_u64()), (Some(1), Some(700)));
+    let spans = get(server.http, &format!("/api/executions/{trace}/spans")).await;
+    let root = spans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "invoke_agent planner")
+        .unwrap();
+    assert_eq!(
+        (root["remote_parent"].as_bool(), root["parent_span_id"].as_str()),
+        (Some(true), Some(caller)),
+        "{root}"
+    );
+}
+
 fn span_json(trace: &str, span: &str, name: &str) -> Value {
     json!({"traceId": trace, "spanId": span, "name": name, "kind": 1,
            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": 1700000000100000000u64})

@@ -115,6 +115,10 @@ pub struct Span {
     /// None for the root span of a trace.
     #[serde(default)]
     pub parent_span_id: Option<String>,
+    /// The parent is in another service (OTLP's is-remote flag, set when the span was started
+    /// from propagated context): this span is the root of the part of the trace seen here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_parent: bool,
     /// The execution the span belongs to (for OTLP, the trace id).
     pub execution_id: String,
     pub name: String,
@@ -198,8 +202,9 @@ impl Span {
         self.duration_ms = self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e6;
     }
 
+    /// The trace's root, or the root of its part in this service (its parent is remote).
     pub fn is_root(&self) -> bool {
-        self.parent_span_id.is_none()
+        self.parent_span_id.is_none() || self.remote_parent
     }
 
     pub fn failed(&self) -> bool {

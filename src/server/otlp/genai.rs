@@ -3,6 +3,8 @@
 //!
 //! - Every valid span becomes a [`SpanEvent`] of the execution whose id is the trace id; the
 //!   hub creates that execution RUNNING at its first span and completes it at its root span.
+//!   A span whose parent is flagged remote (started from context propagated by another
+//!   service) counts as a root: the trace's root may be in a service that reports elsewhere.
 //! - The agent of a trace comes from `gen_ai.agent.id` / `gen_ai.agent.name` of the root span,
 //!   else (provisionally) of its earliest agent span, else the resource's `service.name`.
 //! - Log records with a trace id become log lines of that trace's execution.
@@ -350,6 +352,13 @@ pub fn operation(name: &str, attrs: &[KeyValue]) -> Option<String> {
     })
 }
 
+/// Whether the span's parent is in another process: OTLP's `flags` say so when the sender
+/// knows (both is-remote bits set).
+fn parent_is_remote(flags: u32) -> bool {
+    let remote = otel::SpanFlags::ContextHasIsRemoteMask as u32 | otel::SpanFlags::ContextIsRemoteMask as u32;
+    flags & remote == remote
+}
+
 fn span_kind(kind: i32) -> &'static str {
     match kind {
         1 => "internal",
@@ -434,7 +443,7 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits) -> Mapped {
                 let Some((id, name)) = span_agent(&s.attributes, max_id) else {
                     continue;
                 };
-                let root = s.parent_span_id.is_empty();
+                let root = s.parent_span_id.is_empty() || parent_is_remote(s.flags);
                 let better = match agents.get(&s.trace_id[..]) {
                     None => true,
                     Some(c) => (root && !c.root) || (root == c.root && s.start_time_unix_nano < c.start),
@@ -589,6 +598,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits) -> Span {
         trace_id,
         span_id: hex(&s.span_id),
         parent_span_id: (!s.parent_span_id.is_empty()).then(|| hex(&s.parent_span_id)),
+        remote_parent: !s.parent_span_id.is_empty() && parent_is_remote(s.flags),
         name,
         category,
         span_kind: span_kind(s.kind).to_string(),

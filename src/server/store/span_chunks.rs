@@ -29,6 +29,8 @@ struct Stored<'a> {
     span_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_span_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    remote_parent: bool,
     execution_id: &'a str,
     name: &'a str,
     #[serde(skip_serializing_if = "is_other")]
@@ -87,6 +89,7 @@ impl<'a> From<&'a Span> for Stored<'a> {
             trace_id,
             span_id,
             parent_span_id,
+            remote_parent,
             execution_id,
             name,
             category,
@@ -118,6 +121,7 @@ impl<'a> From<&'a Span> for Stored<'a> {
             trace_id,
             span_id,
             parent_span_id: parent_span_id.as_deref(),
+            remote_parent: *remote_parent,
             execution_id,
             name,
             category: *category,
@@ -238,6 +242,7 @@ mod tests {
         if id != "plain" {
             // Every optional field set, so that each must survive the chunk.
             s.parent_span_id = Some("root".into());
+            s.remote_parent = true;
             s.operation = Some("chat".into());
             s.service = Some("svc".into());
             s.status = SpanStatus::Error;

@@ -245,6 +245,11 @@ pub fn Waterfall(id: String, execution: Memo<Option<Execution>>) -> impl IntoVie
                     {s.tool_name.clone().map(|t| view! { <dt>"Tool"</dt><dd>{t}</dd> })}
                     {s.ttft_ms.map(|t| view! { <dt>"Time to first token"</dt><dd>{format::duration_ms(t)}</dd> })}
                     <dt>"Span"</dt><dd class="mono">{s.span_id.clone()}</dd>
+                    {s.service.clone().map(|v| view! { <dt>"Service"</dt><dd>{v}</dd> })}
+                    {s.remote_parent.then(|| view! {
+                        <dt>"Parent"</dt>
+                        <dd><span class="mono">{s.parent_span_id.clone()}</span>" in another service"</dd>
+                    })}
                 </dl>
                 <h3>"Attributes"</h3>
                 <table class="data attrs"><tbody>{attrs}</tbody></table>

@@ -187,6 +187,32 @@ fn without_the_root_the_agent_is_provisional_and_falls_back_to_the_service() {
     assert!(spans(&m)[0].agent_provisional);
 }
 
+/// An agent service called by another one starts its root from propagated context: its
+/// parent is remote, so it is the root here, names the agent and completes the execution.
+#[test]
+fn a_span_whose_parent_is_remote_is_the_root_here() {
+    let has = opentelemetry_proto::tonic::trace::v1::SpanFlags::ContextHasIsRemoteMask as u32;
+    let is = opentelemetry_proto::tonic::trace::v1::SpanFlags::ContextIsRemoteMask as u32;
+    let mut t = agent_trace();
+    let root = t.last_mut().unwrap();
+    root.parent_span_id = vec![0, 0, 0, 0, 0, 0, 0, 0x77];
+    root.flags = has | is | 1; // remote parent, and the W3C sampled bit
+    let m = traces(request(t.clone()), &Limits::default());
+    let sp = spans(&m);
+    assert!(sp.iter().all(|s| s.agent_id == "agent-42" && !s.agent_provisional));
+    let root = &sp[3].span;
+    assert!(root.remote_parent && root.is_root());
+    assert_eq!(root.parent_span_id.as_deref(), Some("0000000000000077"));
+    // A local parent, or a sender that does not know, leaves it an ordinary child.
+    for flags in [has, 0, is] {
+        t.last_mut().unwrap().flags = flags;
+        let m = traces(request(t.clone()), &Limits::default());
+        let root = &spans(&m)[3];
+        assert!(!root.span.remote_parent && !root.span.is_root(), "flags {flags:#x}");
+        assert!(root.agent_provisional, "flags {flags:#x}");
+    }
+}
+
 #[test]
 fn operation_from_the_span_name_and_deprecated_attributes() {
     let sp = ospan(
