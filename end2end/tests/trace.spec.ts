@@ -101,6 +101,34 @@ test('an OpenTelemetry trace runs live, then completes, and its waterfall opens 
   await expect(page.getByRole('heading', { name: 'OTel Agent' })).toBeVisible();
 });
 
+test('an agent service called by another completes at its entry span, whose parent is in another service', async ({ page, request }) => {
+  const traceId = hex(Date.now() + 7, 32);
+  const caller = hex(0xca11e4, 16);
+  const entry = hex(1, 16);
+  const t0 = Date.now() - 4_000;
+  const chat = span(traceId, hex(2, 16), entry, 'chat gpt-4o', t0 + 100, t0 + 900, {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.request.model': 'gpt-4o',
+  });
+  // Started from the caller's traceparent: both is-remote bits of `flags` are set.
+  const server = { ...span(traceId, entry, caller, 'invoke_agent Planner', t0, t0 + 1_000, {
+    'gen_ai.operation.name': 'invoke_agent',
+    'gen_ai.agent.name': 'Planner',
+  }), kind: 2, flags: 0x300 };
+  const res = await request.post('/v1/traces', { data: traces([chat, server]), headers: { 'content-type': 'application/json' } });
+  expect(res.status()).toBe(200);
+
+  const d = new Dashboard(page);
+  await d.open(`/executions/${traceId}`);
+  await expect(page.getByText('Completed', { exact: true }).first()).toBeVisible();
+  const rows = page.getByTestId('waterfall').getByRole('row');
+  await expect(rows).toHaveCount(2);
+  await rows.first().click();
+  const drawer = page.getByTestId('span-drawer');
+  await expect(drawer).toContainText(`${caller} in another service`);
+  await expect(drawer).toContainText('e2e-otel-service');
+});
+
 test('a trace of 10,000 spans renders only the rows in view and scrolls to its last span', async ({ page, request }) => {
   const traceId = hex(Date.now() + 7, 32);
   const root = hex(1, 16);
