@@ -106,22 +106,28 @@ fn AlertsBody(
         })}
         <section class="panel" aria-label="History">
             <header class="panel-head"><h2>"History"</h2></header>
-            <div class="table-wrap short">
-                <table class="data" aria-label="Alert history">
-                    <thead><tr><th scope="col">"When"</th><th scope="col">"Alert"</th><th scope="col">"What"</th><th scope="col">"By"</th><th scope="col">"Note"</th></tr></thead>
-                    <tbody>
-                        {v.history.into_iter().take(100).map(|e| view! {
-                            <tr>
-                                <td><Ago ts=e.at/></td>
-                                <td>{e.rule}</td>
-                                <td><span class=format!("pill {}", e.kind)>{e.kind.clone()}</span></td>
-                                <td>{e.by.unwrap_or_default()}</td>
-                                <td class="wrap">{e.note.unwrap_or_default()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            {if v.history.is_empty() {
+                view! { <div class="muted pad">"Nothing yet. Each change of an alert (pending, firing, resolved, acknowledged, silenced) is listed here, with who made it and their note."</div> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap short">
+                        <table class="data" aria-label="Alert history">
+                            <thead><tr><th scope="col">"When"</th><th scope="col">"Alert"</th><th scope="col">"What"</th><th scope="col">"By"</th><th scope="col">"Note"</th></tr></thead>
+                            <tbody>
+                                {v.history.into_iter().take(100).map(|e| view! {
+                                    <tr>
+                                        <td><Ago ts=e.at/></td>
+                                        <td>{e.rule}</td>
+                                        <td><span class=format!("pill {}", e.kind)>{e.kind.clone()}</span></td>
+                                        <td>{e.by.unwrap_or_default()}</td>
+                                        <td class="wrap">{e.note.unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
         </section>
         {(!v.receivers.is_empty()).then(|| view! {
             <section class="panel" aria-label="Receivers">
