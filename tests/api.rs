@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{app, fleet};
+use common::{app, find_item, fleet};
 use serde_json::Value;
 
 #[tokio::test]
@@ -55,12 +55,7 @@ async fn query_routes_answer_with_the_ingested_fleet() {
     assert!(llm[0]["cost_usd"].as_f64().unwrap() > 0.0);
 
     let (_, plugins) = app.get("/api/plugins").await;
-    let vdb = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "vector_db")
-        .unwrap();
+    let vdb = find_item(&plugins, "id", "vector_db");
     assert_eq!(
         (vdb["version"].as_str(), vdb["call_count"].as_u64()),
         (Some("2.0.0"), Some(1))

@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{app_with, split, GatedStore};
+use common::{app_with, find_item, split, GatedStore};
 use observatory::server::{AppState, Config, DashboardServer};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
@@ -299,12 +299,7 @@ async fn agent_run_through(transport: Transport) {
     assert_eq!(tool["status_message"], "search timed out");
 
     let llm = get(server.http, "/api/llm").await;
-    let gpt = llm
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "openai/gpt-4o")
-        .unwrap();
+    let gpt = find_item(&llm, "id", "openai/gpt-4o");
     assert_eq!(gpt["total_requests"], 2);
     assert_eq!(gpt["prompt_tokens"], 1500);
     assert_eq!(gpt["completion_tokens"], 200);
@@ -390,12 +385,7 @@ async fn a_run_started_from_propagated_context_completes_when_its_local_root_end
     assert_eq!(e["agent_id"], "planner", "{detail}");
     assert_eq!((e["llm_calls"].as_u64(), e["tokens_in"].as_u64()), (Some(1), Some(700)));
     let spans = get(server.http, &format!("/api/executions/{trace}/spans")).await;
-    let root = spans
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "invoke_agent planner")
-        .unwrap();
+    let root = find_item(&spans, "name", "invoke_agent planner");
     assert_eq!(
         (root["remote_parent"].as_bool(), root["parent_span_id"].as_str()),
         (Some(true), Some(caller)),
@@ -557,12 +547,7 @@ async fn logs_without_a_trace_are_refused_and_genai_metrics_feed_the_llm_view() 
     let (s, v) = app.post("/v1/metrics", "application/json", metrics.to_string()).await;
     assert_eq!((s, v), (StatusCode::OK, json!({})));
     let (_, llm) = app.get("/api/llm").await;
-    let claude = llm
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "claude-sonnet-4")
-        .unwrap();
+    let claude = find_item(&llm, "model", "claude-sonnet-4");
     assert_eq!(claude["total_requests"], 3);
     assert_eq!(claude["prompt_tokens"], 3000);
     assert_eq!(claude["completion_tokens"], 300);
@@ -842,12 +827,7 @@ async fn genai_metrics_from_the_sdk_exporter_feed_the_llm_view() {
     .await
     .unwrap();
     let llm = get(server.http, "/api/llm").await;
-    let m = llm
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "mistral-large")
-        .unwrap_or_else(|| panic!("no mistral-large in {llm}"));
+    let m = find_item(&llm, "model", "mistral-large");
     assert_eq!(m["provider"], "mistral");
     assert_eq!(m["total_requests"], 3, "{m}");
     assert_eq!(m["prompt_tokens"], 1200);

@@ -313,9 +313,9 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
     let mut memory: u64 = rng.random_range(80..200) * 1024 * 1024;
     // One step at a time, as an agent works: it thinks, then makes a call that takes as long
     // as its span and its log line say, so the waterfall reads as the run happened.
-    let call = |ms: f64| tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0));
+    let pause = |ms: f64| tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0));
     while started.elapsed().as_millis() < total_ms as u128 {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
+        pause(rng.random_range(100.0..600.0)).await;
         let mut events = Vec::new();
         let roll: f64 = rng.random();
         if roll < 0.55 {
@@ -325,7 +325,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
             let ttft = rng.random_range(150.0..900.0);
             // Output streams at 100 to 250 tokens a second.
             let latency = ttft + tokens_out as f64 * rng.random_range(4.0..10.0);
-            call(latency).await;
+            pause(latency).await;
             let error = rng
                 .random_bool(if fails { 0.2 } else { 0.02 })
                 .then(|| "429 rate limited by provider".to_string());
@@ -368,7 +368,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
                 .random_bool(if fails { 0.3 } else { 0.03 })
                 .then(|| "timeout after 10 s".to_string());
             let latency = rng.random_range(20.0..900.0);
-            call(latency).await;
+            pause(latency).await;
             events.push(log(
                 &id,
                 if error.is_some() {
@@ -393,7 +393,7 @@ async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng) {
             span.attributes.insert("gen_ai.tool.name".into(), tool.into());
             events.push(trace.event(span));
         } else {
-            call(rng.random_range(300.0..1200.0)).await;
+            pause(rng.random_range(300.0..1200.0)).await;
             let (level, lines) = match rng.random_range(0..10) {
                 0 => (LogLevel::Warn, WARN_LINES),
                 1 => (LogLevel::Trace, &["token stream chunk received", "heartbeat"][..]),

@@ -17,6 +17,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+/// The item of a JSON list whose `key` is `value`; panics naming both, and the list, if none.
+pub fn find_item<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|items| items.iter().find(|i| i[key] == value))
+        .unwrap_or_else(|| panic!("no item with {key} = {value:?} in {list}"))
+}
+
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,
