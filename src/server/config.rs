@@ -32,13 +32,13 @@ pub struct Config {
     /// Run the built-in simulator of an agent fleet.
     pub demo: bool,
     /// Keep finished executions, logs and samples this long.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::server::clock::human_duration")]
     pub retention: Duration,
     /// Keep the store under this size (`10GiB`): past it, the oldest finished executions go
     /// first, whatever their age.
     pub retention_size: Option<bytesize::ByteSize>,
     /// Coalescing interval of live WebSocket updates.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::server::clock::human_duration")]
     pub ws_interval: Duration,
     /// Log lines sent to a new subscriber of an execution before live lines.
     pub log_backlog: u64,
@@ -61,8 +61,8 @@ pub struct Config {
     pub insecure: bool,
     /// Ingest requests a second per token (with authentication on); 0 for no limit.
     pub ingest_rate_limit: u32,
-    /// Attribute keys whose values are replaced by `[REDACTED]` before storage: a key is
-    /// sensitive when it contains one of these, ignoring case.
+    /// Words that make an attribute key sensitive: its value is replaced by `[REDACTED]`
+    /// before storage (see `ingest::redact` for how a key matches a word).
     pub redact_keys: Vec<String>,
     /// Tokens and sessions.
     pub auth: super::auth::AuthConfig,
@@ -94,18 +94,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             insecure: false,
             ingest_rate_limit: 1000,
-            redact_keys: [
-                "password",
-                "token",
-                "secret",
-                "api_key",
-                "apikey",
-                "authorization",
-                "cookie",
-                "session",
-            ]
-            .map(String::from)
-            .to_vec(),
+            redact_keys: crate::server::ingest::redact::DEFAULT_WORDS.map(String::from).to_vec(),
             auth: Default::default(),
             log_format: "text".into(),
             limits: Limits::default(),
@@ -228,19 +217,6 @@ pub(crate) mod listen_or_off {
 }
 
 /// `Duration` as a humantime string (`7d`, `1s`, `500ms`) in TOML.
-pub(crate) mod humantime_serde {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}`: {e}")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,7 +193,8 @@ impl DashboardServer {
                 let grpc_addr = l.local_addr()?;
                 tracing::info!(%grpc_addr, "otlp/grpc listening");
                 Some(tokio::spawn(super::otlp::grpc::serve(
-                    state.clone(),
+                    state.otlp.clone(),
+                    state.auth.clone(),
                     l,
                     stopped(stop_rx.clone()),
                 )))
@@ -228,7 +229,7 @@ async fn retention_loop(state: AppState) {
     tick.tick().await;
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let cutoff = super::now_ms() - state.config.retention.as_millis() as i64;
+        let cutoff = crate::server::clock::now_ms() - state.config.retention.as_millis() as i64;
         let max_bytes = state.config.retention_size.map(|s| s.as_u64());
         match state.store.retain(cutoff, max_bytes).await {
             Ok(r) => tracing::info!(

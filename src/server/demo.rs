@@ -559,7 +559,7 @@ impl Trace {
 /// flaky agents' share of failures), so every time range has something to show. The live
 /// steps in memory are left alone; only older steps are written, and only once.
 pub async fn backfill(store: &Arc<dyn Store>) {
-    let now = super::now_ms();
+    let now = crate::server::clock::now_ms();
     let week = 7 * 24 * 3_600_000;
     match store.rollups(TIERS[2].0, now - week, now - 3_600_000).await {
         Ok(rows) if rows.is_empty() => {}

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 mod dashboard;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod routes;
 pub mod store;
 mod system;
 
+pub use clock::now_ms;
 pub use config::Config;
 pub use dashboard::{Collector, DashboardConfig, DashboardServer};
 pub use routes::router;
@@ -30,13 +32,6 @@ use live::Live;
 use std::sync::Arc;
 use store::Store;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// What every handler and server function can reach.
 #[derive(Clone)]
@@ -49,11 +44,18 @@ pub struct AppState {
     pub alerts: Alerts,
     /// Tokens, sessions and ingest rate limits.
     pub auth: Arc<auth::Auth>,
-    /// OTLP receiver state (cumulative metric series).
-    pub otlp: Arc<otlp::Otlp>,
+    /// What OTLP/HTTP and OTLP/gRPC hand their requests to.
+    pub otlp: Arc<otlp::Receiver>,
     /// Label caps of `/metrics`, kept so series stay stable between scrapes.
     pub metrics: Arc<metrics::Caps>,
     pub started_at: std::time::Instant,
+}
+
+/// The OTLP/HTTP routes take only the receiver from the state.
+impl axum::extract::FromRef<AppState> for Arc<otlp::Receiver> {
+    fn from_ref(state: &AppState) -> Self {
+        state.otlp.clone()
+    }
 }
 
 impl AppState {
@@ -84,15 +86,22 @@ impl AppState {
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
         let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;
+        let redactor = Arc::new(ingest::Redactor::new(&config.redact_keys));
         let (ingest, _pipeline) = Ingest::start(
             hub.clone(),
             store.clone(),
             live.clone(),
             config.ingest_queue,
             config.limits.max_agents,
+            redactor.clone(),
         );
+        let otlp = Arc::new(otlp::Receiver::new(
+            ingest.clone(),
+            config.limits,
+            config.max_otlp_body_bytes,
+            redactor,
+        ));
         let auth = Arc::new(auth::Auth::new(&config.auth, config.ingest_rate_limit));
-        ingest::redact::configure(&config.redact_keys);
         Ok(Self {
             config: Arc::new(config),
             hub,
@@ -101,7 +110,7 @@ impl AppState {
             live,
             alerts,
             auth,
-            otlp: Arc::default(),
+            otlp,
             metrics: Arc::default(),
             started_at: std::time::Instant::now(),
         })

@@ -2,7 +2,8 @@
 //! routes and the server functions, and unit-tested through both.
 
 use super::store::ExecutionQuery;
-use super::{now_ms, AppState};
+use super::clock::now_ms;
+use super::AppState;
 use crate::error::ApiError;
 use crate::model::*;
 

@@ -2,7 +2,8 @@
 //! with acknowledgement and silence as flags across it. No IO: the engine persists and
 //! notifies what [`Book::advance`] reports.
 
-use super::rules::{render, Observation, Rule};
+use super::evaluate::{render, Observation};
+use super::rule::Rule;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Ack, Alert, AlertEvent, AlertState, Silence};
 use std::collections::{BTreeMap, HashMap};
@@ -262,7 +263,7 @@ impl Book {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::alerts::rules::Condition;
+    use crate::server::alerts::rule::Condition;
     use std::time::Duration;
 
     const T0: i64 = 1_800_000_000_000;

@@ -4,18 +4,21 @@
 
 pub mod lifecycle;
 pub mod notify;
-pub mod rules;
+pub mod defaults;
+pub mod evaluate;
+pub mod rule;
 
 use super::hub::Hub;
 use super::live::Live;
 use super::store::{Store, WriteBatch};
-use super::{config::humantime_serde, now_ms};
+use super::clock::{human_duration, now_ms};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AckRequest, Alert, AlertEvent, AlertState, AlertsView, Silence, SilenceRequest};
 use lifecycle::{Book, Change};
 use notify::{Notifier, Reason, ReceiverConfig};
 use parking_lot::Mutex;
-use rules::Rule;
+use evaluate::{Inputs, QueueLoad};
+use rule::Rule;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +32,7 @@ const HISTORY: usize = 500;
 #[serde(default, deny_unknown_fields)]
 pub struct AlertingConfig {
     /// How often rules are evaluated.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "human_duration")]
     pub eval_interval: Duration,
     /// Include the built-in rules (error rate, latency, silent and stuck agents, LLM errors
     /// and latency, cost, host memory, ingest backlog) beside `rules`.
@@ -37,7 +40,7 @@ pub struct AlertingConfig {
     pub rules: Vec<Rule>,
     pub receivers: Vec<ReceiverConfig>,
     /// Re-notify a firing alert that nobody acknowledged or silenced this often.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "human_duration")]
     pub repeat_interval: Duration,
     /// Base URL of this Observatory, for links in notifications.
     pub external_url: Option<String>,
@@ -59,7 +62,7 @@ impl Default for AlertingConfig {
 impl AlertingConfig {
     pub fn all_rules(&self) -> Vec<Rule> {
         let mut rules = if self.default_rules {
-            rules::defaults()
+            defaults::defaults()
         } else {
             Vec::new()
         };
@@ -184,12 +187,18 @@ impl Alerts {
         let e = &self.inner;
         let _op = e.op.lock().await;
         let now = now_ms();
-        let input = e.hub.alert_inputs(now, ingest_depth, ingest_capacity);
+        let input = Inputs {
+            fleet: e.hub.facts(now),
+            ingest: QueueLoad {
+                depth: ingest_depth,
+                capacity: ingest_capacity,
+            },
+        };
         let mut changes = Vec::new();
         {
             let mut book = e.book.lock();
             for rule in &e.rules {
-                let observations = rules::evaluate(&rule.condition, &input);
+                let observations = evaluate::evaluate(&rule.condition, &input);
                 changes.extend(book.advance(rule, observations, now));
             }
             changes.extend(book.housekeeping(now));

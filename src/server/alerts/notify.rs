@@ -4,7 +4,7 @@
 
 use crate::format::rfc3339;
 use crate::model::{Alert, AlertState, Labels, ReceiverStatus};
-use crate::server::config::humantime_serde;
+use crate::server::clock::human_duration;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ pub struct ReceiverConfig {
     pub url: String,
     #[serde(default = "yes")]
     pub send_resolved: bool,
-    #[serde(with = "humantime_serde", default = "five_seconds")]
+    #[serde(with = "human_duration", default = "five_seconds")]
     pub timeout: Duration,
 }
 
@@ -137,7 +137,7 @@ impl Notifier {
                     let mut s = self.statuses.lock();
                     if let Some(s) = s.get_mut(&r.name) {
                         s.sent += 1;
-                        s.last_success_at = Some(crate::server::now_ms());
+                        s.last_success_at = Some(crate::server::clock::now_ms());
                     }
                     return;
                 }
@@ -154,7 +154,7 @@ impl Notifier {
         if let Some(s) = s.get_mut(&r.name) {
             s.failed += 1;
             s.last_error = Some(last_error);
-            s.last_error_at = Some(crate::server::now_ms());
+            s.last_error_at = Some(crate::server::clock::now_ms());
         }
     }
 }

@@ -5,14 +5,12 @@
 //! time (`subtle`). The browser trades a token for a session once (`POST /api/auth/login`) and
 //! then holds an HttpOnly, SameSite=Strict cookie; sessions live in memory, keyed by the digest
 //! of their id, and end on sign-out, expiry or restart. [`policy`] says which role each route
-//! needs; [`Auth::authorize`] decides, for [`guard`] on every HTTP request and for the gRPC
+//! needs; [`Auth::authorize`] decides, for the routes' guard on every HTTP request and for the gRPC
 //! receiver.
 
-mod guard;
 pub mod policy;
 
 pub use crate::model::{Principal, Role};
-pub use guard::guard;
 pub use policy::{required, Access};
 
 use crate::error::{ApiError, ErrorCode};
@@ -49,7 +47,7 @@ pub struct TokenConfig {
 pub struct AuthConfig {
     pub tokens: Vec<TokenConfig>,
     /// How long a browser session lasts.
-    #[serde(with = "crate::server::config::humantime_serde")]
+    #[serde(with = "crate::server::clock::human_duration")]
     pub session_ttl: Duration,
     /// Mark the session cookie `Secure` even on plain HTTP requests (behind a TLS proxy that
     /// does not send `X-Forwarded-Proto`). It is set whenever the request came over HTTPS.

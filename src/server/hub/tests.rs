@@ -1,4 +1,6 @@
 use super::*;
+use crate::model::*;
+use crate::server::store::Snapshot;
 
 const NOW: i64 = 1_800_000_000_000;
 

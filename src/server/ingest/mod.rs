@@ -3,7 +3,10 @@
 //! one transaction per group of batches, and only then acknowledges each producer.
 
 pub mod native;
+pub mod body;
 pub mod redact;
+
+pub use redact::Redactor;
 
 use super::hub::Hub;
 use super::live::{Changes, Live};
@@ -102,6 +105,8 @@ pub struct Ingest {
     capacity: usize,
     hub: Arc<Hub>,
     max_agents: usize,
+    /// This server's sensitive keys.
+    redactor: Arc<Redactor>,
 }
 
 impl Ingest {
@@ -113,6 +118,7 @@ impl Ingest {
         live: Live,
         capacity: usize,
         max_agents: usize,
+        redactor: Arc<Redactor>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
@@ -123,6 +129,7 @@ impl Ingest {
             capacity,
             hub,
             max_agents,
+            redactor,
         };
         (ingest, task)
     }
@@ -133,7 +140,7 @@ impl Ingest {
         if events.is_empty() {
             return Ok(0);
         }
-        events.iter_mut().for_each(redact::event);
+        events.iter_mut().for_each(|e| self.redactor.event(e));
         let n = events.len() as u64;
         if let Some(agent) = self.hub.agent_over_limit(&events, self.max_agents) {
             self.counters.by_reason[Rejection::Cardinality as usize].fetch_add(n, Ordering::Relaxed);
@@ -298,7 +305,7 @@ async fn pipeline(
             }
         }
 
-        let mut applied = hub.apply(events, super::now_ms());
+        let mut applied = hub.apply(events, crate::server::clock::now_ms());
         let changes = live.changes(&mut applied);
         // Queued now, behind the commit under way; awaited on its own task.
         in_flight.push_back(InFlight {

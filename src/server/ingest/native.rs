@@ -21,13 +21,7 @@ pub enum Format {
 impl Format {
     /// The body format for a `Content-Type`, or 415 naming what is accepted.
     pub fn from_content_type(ct: Option<&str>) -> Result<Self, ApiError> {
-        let mime = ct
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = super::body::media_type(ct);
         match mime.as_str() {
             "application/json" => Ok(Format::Json),
             "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/jsonlines" => Ok(Format::Ndjson),

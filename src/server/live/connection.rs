@@ -3,7 +3,7 @@
 
 use super::{known_topics, Client, Frame, Live};
 use crate::live::protocol::{ClientMessage, ServerMessage, Subscription};
-use crate::server::now_ms;
+use crate::server::clock::now_ms;
 use crate::server::store::Store;
 use axum::extract::ws::{CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};

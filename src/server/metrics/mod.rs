@@ -107,7 +107,7 @@ pub async fn collect(state: &AppState) -> Vec<Family> {
     };
     let ingest = state.ingest.stats();
     let sources = Sources {
-        hub: state.hub.metrics(crate::server::now_ms()),
+        hub: state.hub.metrics(crate::server::clock::now_ms()),
         ingest_accepted: ingest.events_accepted,
         ingest_rejected: state.ingest.rejected_by_reason().map(|(r, n)| (r.as_str(), n)).to_vec(),
         queue_depth: ingest.queue_depth,

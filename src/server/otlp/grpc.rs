@@ -3,32 +3,27 @@
 //! retry), a spent rate `RESOURCE_EXHAUSTED` with when to retry, a message over the limit
 //! `RESOURCE_EXHAUSTED` without, undecodable data `INVALID_ARGUMENT`.
 
+use super::{Receiver, Signal};
 use crate::error::{ApiError, ErrorCode};
-use crate::server::auth::Access;
-use crate::server::ingest::Rejection;
-use crate::server::AppState;
+use crate::server::auth::{Access, Auth};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The three collector services over one [`AppState`].
+/// The three collector services over one [`Receiver`], with the tokens of [`Auth`].
 #[derive(Clone)]
 pub struct Collector {
-    state: AppState,
+    receiver: Arc<Receiver>,
+    auth: Arc<Auth>,
 }
 
 fn status(e: ApiError) -> Status {
@@ -56,14 +51,17 @@ impl Collector {
     /// The bearer token in the metadata, its role and its ingest rate, as on HTTP.
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let headers = request.metadata().clone().into_headers();
-        self.state
-            .auth
-            .authorize(&headers, Access::Ingest)
-            .map(drop)
-            .map_err(|e| {
-                self.state.ingest.count_rejected(Rejection::of(&e), 1);
-                status(e)
-            })
+        self.auth.authorize(&headers, Access::Ingest).map(drop).map_err(|e| {
+            self.receiver.count_refused(&e);
+            status(e)
+        })
+    }
+
+    /// Every signal's `Export`: authorize, map, submit, answer with its partial success.
+    async fn export<S: Signal>(&self, request: Request<S>) -> Result<Response<S::Response>, Status> {
+        self.authorize(&request)?;
+        let outcome = self.receiver.export(request.into_inner()).await.map_err(status)?;
+        Ok(Response::new(S::response(outcome)))
     }
 }
 
@@ -73,35 +71,14 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.authorize(&request)?;
-        let o = super::export_traces(&self.state, request.into_inner())
-            .await
-            .map_err(status)?;
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportTracePartialSuccess {
-                rejected_spans: o.rejected,
-                error_message: o.message,
-            }),
-        }))
+        Collector::export(self, request).await
     }
 }
 
 #[tonic::async_trait]
 impl LogsService for Collector {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.authorize(&request)?;
-        let o = super::export_logs(&self.state, request.into_inner())
-            .await
-            .map_err(status)?;
-        Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportLogsPartialSuccess {
-                rejected_log_records: o.rejected,
-                error_message: o.message,
-            }),
-        }))
+    async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        Collector::export(self, request).await
     }
 }
 
@@ -111,16 +88,7 @@ impl MetricsService for Collector {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.authorize(&request)?;
-        let o = super::export_metrics(&self.state, request.into_inner())
-            .await
-            .map_err(status)?;
-        Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportMetricsPartialSuccess {
-                rejected_data_points: o.rejected,
-                error_message: o.message,
-            }),
-        }))
+        Collector::export(self, request).await
     }
 }
 
@@ -137,12 +105,13 @@ fn over_limit_is_resource_exhausted<B>(mut resp: axum::http::Response<B>) -> axu
 
 /// Serves the collector services on `listener` until `shutdown` completes.
 pub async fn serve(
-    state: AppState,
+    receiver: Arc<Receiver>,
+    auth: Arc<Auth>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let limit = state.config.max_otlp_body_bytes;
-    let collector = Collector { state };
+    let limit = receiver.max_body_bytes;
+    let collector = Collector { receiver, auth };
     tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(over_limit_is_resource_exhausted))
         .add_service(

@@ -1,4 +1,4 @@
-//! OTLP/HTTP: `POST /v1/traces`, `/v1/logs`, `/v1/metrics`.
+//! OTLP/HTTP: `POST /v1/traces`, `/v1/logs`, `/v1/metrics`, one generic handler.
 //!
 //! The body is `application/x-protobuf` or `application/json` (OTLP/JSON), optionally gzipped;
 //! the limit applies after decompression (413). The answer uses the request's encoding: the
@@ -6,72 +6,34 @@
 //! with the reason on failure: 400 undecodable, 415 unsupported type, 503 + `Retry-After`
 //! when the ingest queue is full.
 
-use super::Outcome;
+pub use super::encoding::{decode, Encoding};
+use super::{Outcome, Receiver, Signal};
 use crate::error::{ApiError, ErrorCode};
-use crate::server::ingest::Rejection;
-use crate::server::AppState;
+use crate::server::error::status_of;
+use crate::server::ingest::body::read_body;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use serde::de::DeserializeOwned;
 use serde_json::json;
+use std::sync::Arc;
 
-pub fn router() -> Router<AppState> {
+/// The three routes, on any router state that holds the [`Receiver`].
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Receiver>: FromRef<S>,
+{
     Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/logs", post(logs))
-        .route("/v1/metrics", post(metrics))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let mime = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match mime.as_str() {
-            "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
-            "application/json" => Ok(Encoding::Json),
-            _ => Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!(
-                    "unsupported content type `{}`: OTLP/HTTP takes application/x-protobuf or application/json",
-                    if mime.is_empty() { "(none)" } else { &mime }
-                ),
-            )),
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Protobuf => "application/x-protobuf",
-            Encoding::Json => "application/json",
-        }
-    }
+        .route("/v1/traces", post(export::<ExportTraceServiceRequest>))
+        .route("/v1/logs", post(export::<ExportLogsServiceRequest>))
+        .route("/v1/metrics", post(export::<ExportMetricsServiceRequest>))
 }
 
 /// The gRPC code matching an HTTP error, as `google.rpc.Status.code`.
@@ -97,7 +59,7 @@ pub fn refusal(headers: &HeaderMap, e: ApiError) -> Response {
 }
 
 fn error_response(encoding: Encoding, e: ApiError) -> Response {
-    let status = crate::server::error::status_of(e.code);
+    let status = status_of(e.code);
     let code = grpc_code(e.code);
     let body = match encoding {
         // `google.rpc.Status`, as tonic-types generates it.
@@ -117,48 +79,19 @@ fn error_response(encoding: Encoding, e: ApiError) -> Response {
     resp
 }
 
-/// Decodes an export request body (already decompressed) in the given encoding; public for
-/// the fuzz targets (`fuzz/`), which feed it the bytes the server would.
-pub fn decode<T: Message + Default + DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<T, ApiError> {
-    match encoding {
-        Encoding::Protobuf => {
-            T::decode(bytes).map_err(|e| ApiError::bad_request(format!("undecodable OTLP protobuf: {e}")))
-        }
-        Encoding::Json => serde_json::from_slice(bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "undecodable OTLP/JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        }),
-    }
-}
-
 /// Reads and decodes the body, or the error response.
-async fn request<T: Message + Default + DeserializeOwned>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(Encoding, T), Response> {
+async fn request<T: Signal>(receiver: &Receiver, headers: &HeaderMap, body: Body) -> Result<(Encoding, T), Response> {
     // Without a known type, errors are answered in JSON.
     let refused = |encoding, e: ApiError| {
-        state.ingest.count_rejected(Rejection::of(&e), 1);
+        receiver.count_refused(&e);
         error_response(encoding, e)
     };
     let encoding = Encoding::from_headers(headers).map_err(|e| refused(Encoding::Json, e))?;
-    let bytes = crate::server::routes::read_body(headers, body, state.config.max_otlp_body_bytes)
+    let bytes = read_body(headers, body, receiver.max_body_bytes)
         .await
         .map_err(|e| refused(encoding, e))?;
     let req = decode(encoding, &bytes).map_err(|e| refused(encoding, e))?;
     Ok((encoding, req))
-}
-
-fn ok(encoding: Encoding, protobuf: Vec<u8>, json: serde_json::Value) -> Response {
-    let body = match encoding {
-        Encoding::Protobuf => protobuf,
-        Encoding::Json => json.to_string().into_bytes(),
-    };
-    (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
 }
 
 /// The JSON export response: `{}`, or `partialSuccess` with the count as a decimal string
@@ -171,58 +104,18 @@ fn json_response(o: &Outcome, count_field: &str) -> serde_json::Value {
     }
 }
 
-async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let (encoding, req) = match request::<ExportTraceServiceRequest>(&state, &headers, body).await {
+async fn export<S: Signal>(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
+    let (encoding, req) = match request::<S>(&receiver, &headers, body).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    match super::export_traces(&state, req).await {
+    match receiver.export(req).await {
         Ok(o) => {
-            let pb = ExportTraceServiceResponse {
-                partial_success: (o.rejected > 0).then(|| ExportTracePartialSuccess {
-                    rejected_spans: o.rejected,
-                    error_message: o.message.clone(),
-                }),
+            let body = match encoding {
+                Encoding::Protobuf => S::response(o).encode_to_vec(),
+                Encoding::Json => json_response(&o, S::REJECTED_FIELD).to_string().into_bytes(),
             };
-            ok(encoding, pb.encode_to_vec(), json_response(&o, "rejectedSpans"))
-        }
-        Err(e) => error_response(encoding, e),
-    }
-}
-
-async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let (encoding, req) = match request::<ExportLogsServiceRequest>(&state, &headers, body).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match super::export_logs(&state, req).await {
-        Ok(o) => {
-            let pb = ExportLogsServiceResponse {
-                partial_success: (o.rejected > 0).then(|| ExportLogsPartialSuccess {
-                    rejected_log_records: o.rejected,
-                    error_message: o.message.clone(),
-                }),
-            };
-            ok(encoding, pb.encode_to_vec(), json_response(&o, "rejectedLogRecords"))
-        }
-        Err(e) => error_response(encoding, e),
-    }
-}
-
-async fn metrics(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let (encoding, req) = match request::<ExportMetricsServiceRequest>(&state, &headers, body).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match super::export_metrics(&state, req).await {
-        Ok(o) => {
-            let pb = ExportMetricsServiceResponse {
-                partial_success: (o.rejected > 0).then(|| ExportMetricsPartialSuccess {
-                    rejected_data_points: o.rejected,
-                    error_message: o.message.clone(),
-                }),
-            };
-            ok(encoding, pb.encode_to_vec(), json_response(&o, "rejectedDataPoints"))
+            (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
         }
         Err(e) => error_response(encoding, e),
     }

@@ -1,24 +1,42 @@
 //! OpenTelemetry ingestion: OTLP/HTTP (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`, protobuf
 //! or JSON) on the main port and OTLP/gRPC on its own listener. Both decode with the
-//! opentelemetry-proto types, map with [`genai`] and feed the ingest queue, so an answer of
-//! success means the data is durable.
+//! opentelemetry-proto types, map with [`genai`] and feed the ingest queue through one
+//! [`Receiver`], so an answer of success means the data is durable.
+//!
+//! The three signals differ only in their types, their mapping and the name of their
+//! rejected count: [`Signal`] says each once, and each transport has one generic handler.
 
+pub mod encoding;
 pub mod genai;
 pub mod grpc;
 pub mod http;
 
-use super::AppState;
 use crate::error::ApiError;
-use crate::model::Event;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use crate::model::{Event, Limits};
+use crate::server::clock::now_ms;
+use crate::server::ingest::{Ingest, Redactor, Rejection};
+use std::sync::Arc;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use parking_lot::Mutex;
 
-/// Receiver state kept between requests.
-#[derive(Default)]
-pub struct Otlp {
+/// What both transports hand their requests to: the mapping's settings, the state it keeps
+/// between requests, and the ingest queue.
+pub struct Receiver {
+    ingest: Ingest,
+    limits: Limits,
+    /// The largest request (HTTP body after decompression, gRPC message).
+    pub max_body_bytes: usize,
     cumulative: Mutex<genai::Cumulative>,
+    /// Span attributes are encoded to JSON by the mapper, which redacts them as it goes.
+    redactor: Arc<Redactor>,
 }
 
 /// What an accepted export leads to: items refused (partial success) and why.
@@ -28,54 +46,117 @@ pub struct Outcome {
     pub message: String,
 }
 
-pub async fn export_traces(state: &AppState, req: ExportTraceServiceRequest) -> Result<Outcome, ApiError> {
-    let mapped = genai::traces(req, &state.config.limits);
-    submit(state, mapped).await
+/// One OTLP signal: its export request and response, and how its items are mapped.
+pub trait Signal: prost::Message + Default + serde::de::DeserializeOwned + Send + 'static {
+    type Response: prost::Message + Default + Send + 'static;
+    /// The OTLP/JSON name of the response's rejected count.
+    const REJECTED_FIELD: &'static str;
+    fn map(self, receiver: &Receiver, now: i64) -> genai::Mapped;
+    /// The export response: empty, or a partial success naming what was refused.
+    fn response(outcome: Outcome) -> Self::Response;
 }
 
-pub async fn export_logs(state: &AppState, req: ExportLogsServiceRequest) -> Result<Outcome, ApiError> {
-    let mapped = genai::logs(req, &state.config.limits, super::now_ms());
-    submit(state, mapped).await
-}
-
-pub async fn export_metrics(state: &AppState, req: ExportMetricsServiceRequest) -> Result<Outcome, ApiError> {
-    let mapped = {
-        let mut cumulative = state.otlp.cumulative.lock();
-        genai::metrics(req, &state.config.limits, &mut cumulative, super::now_ms())
-    };
-    submit(state, mapped).await
-}
-
-/// Submits what was mapped, minus anything that fails validation (counted as rejected), and
-/// waits until it is durable.
-async fn submit(state: &AppState, mut mapped: genai::Mapped) -> Result<Outcome, ApiError> {
-    let limits = state.config.limits;
-    let mut invalid = Vec::new();
-    mapped.events.retain(|e| {
-        let problems = e.validate(&limits);
-        if let Some(p) = problems.first() {
-            invalid.push(format!("{} field `{}` {}", e.type_name(), p.field, p.message));
-            false
-        } else {
-            true
-        }
-    });
-    for why in invalid {
-        // An invalid agent announcement is not an item of the request; spans and logs are.
-        mapped.accepted = mapped.accepted.saturating_sub(1);
-        mapped.rejected += 1;
-        if mapped.reasons.len() < 3 {
-            mapped.reasons.push(why);
+impl Signal for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    const REJECTED_FIELD: &'static str = "rejectedSpans";
+    fn map(self, receiver: &Receiver, _now: i64) -> genai::Mapped {
+        genai::traces(self, &receiver.limits, &receiver.redactor)
+    }
+    fn response(o: Outcome) -> Self::Response {
+        ExportTraceServiceResponse {
+            partial_success: (o.rejected > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans: o.rejected,
+                error_message: o.message,
+            }),
         }
     }
-    if mapped.rejected > 0 {
-        state
-            .ingest
-            .count_rejected(crate::server::ingest::Rejection::Validation, mapped.rejected as usize);
+}
+
+impl Signal for ExportLogsServiceRequest {
+    type Response = ExportLogsServiceResponse;
+    const REJECTED_FIELD: &'static str = "rejectedLogRecords";
+    fn map(self, receiver: &Receiver, now: i64) -> genai::Mapped {
+        genai::logs(self, &receiver.limits, now)
     }
-    let message = mapped.error_message();
-    let rejected = mapped.rejected as i64;
-    let events: Vec<Event> = mapped.events;
-    state.ingest.submit(events).await?;
-    Ok(Outcome { rejected, message })
+    fn response(o: Outcome) -> Self::Response {
+        ExportLogsServiceResponse {
+            partial_success: (o.rejected > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: o.rejected,
+                error_message: o.message,
+            }),
+        }
+    }
+}
+
+impl Signal for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    const REJECTED_FIELD: &'static str = "rejectedDataPoints";
+    fn map(self, receiver: &Receiver, now: i64) -> genai::Mapped {
+        let mut cumulative = receiver.cumulative.lock();
+        genai::metrics(self, &receiver.limits, &mut cumulative, now)
+    }
+    fn response(o: Outcome) -> Self::Response {
+        ExportMetricsServiceResponse {
+            partial_success: (o.rejected > 0).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: o.rejected,
+                error_message: o.message,
+            }),
+        }
+    }
+}
+
+impl Receiver {
+    pub fn new(ingest: Ingest, limits: Limits, max_body_bytes: usize, redactor: Arc<Redactor>) -> Self {
+        Self {
+            ingest,
+            limits,
+            max_body_bytes,
+            cumulative: Mutex::default(),
+            redactor,
+        }
+    }
+
+    /// Counts a request refused before it was mapped (undecodable, too large, not allowed).
+    pub fn count_refused(&self, e: &ApiError) {
+        self.ingest.count_rejected(Rejection::of(e), 1);
+    }
+
+    /// Maps one export request and submits it; returns once it is durable.
+    pub async fn export<S: Signal>(&self, request: S) -> Result<Outcome, ApiError> {
+        let mapped = request.map(self, now_ms());
+        self.submit(mapped).await
+    }
+
+    /// Submits what was mapped, minus anything that fails validation (counted as rejected),
+    /// and waits until it is durable.
+    async fn submit(&self, mut mapped: genai::Mapped) -> Result<Outcome, ApiError> {
+        let limits = self.limits;
+        let mut invalid = Vec::new();
+        mapped.events.retain(|e| {
+            let problems = e.validate(&limits);
+            if let Some(p) = problems.first() {
+                invalid.push(format!("{} field `{}` {}", e.type_name(), p.field, p.message));
+                false
+            } else {
+                true
+            }
+        });
+        for why in invalid {
+            // An invalid agent announcement is not an item of the request; spans and logs are.
+            mapped.accepted = mapped.accepted.saturating_sub(1);
+            mapped.rejected += 1;
+            if mapped.reasons.len() < 3 {
+                mapped.reasons.push(why);
+            }
+        }
+        if mapped.rejected > 0 {
+            self.ingest
+                .count_rejected(Rejection::Validation, mapped.rejected as usize);
+        }
+        let message = mapped.error_message();
+        let rejected = mapped.rejected as i64;
+        let events: Vec<Event> = mapped.events;
+        self.ingest.submit(events).await?;
+        Ok(Outcome { rejected, message })
+    }
 }

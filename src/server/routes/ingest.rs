@@ -1,6 +1,7 @@
 //! Native ingest: `POST /api/v1/events`.
 
 use crate::error::ApiError;
+use crate::server::ingest::body::read_body;
 use crate::server::ingest::native::{decode, Format};
 use crate::server::ingest::Rejection;
 use crate::server::AppState;
@@ -31,7 +32,7 @@ async fn events(
     };
     let format =
         Format::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())).map_err(refused)?;
-    let bytes = super::read_body(&headers, body, state.config.max_body_bytes)
+    let bytes = read_body(&headers, body, state.config.max_body_bytes)
         .await
         .map_err(refused)?;
     let events = match decode(&bytes, format, &state.config.limits, state.config.max_batch_events) {

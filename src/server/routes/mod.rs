@@ -2,8 +2,8 @@
 
 pub mod assets;
 mod auth;
-mod body;
 mod fns;
+mod guard;
 mod health;
 mod ingest;
 mod metrics;
@@ -17,8 +17,6 @@ use axum::{middleware, Router};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-
-pub use body::read_body;
 
 /// Every route, behind (inside out) the auth guard, request tracing under an `x-request-id`
 /// (kept from the client or made), CORS and the security headers.
@@ -36,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::server::auth::guard,
+            guard::guard,
         ))
         .with_state(state)
         .layer(

@@ -881,7 +881,7 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Retain(cutoff, max_bytes, tx))?;
         let report = rx.await.map_err(|_| StoreError::Closed)??;
-        self.last_retention.store(crate::server::now_ms(), Ordering::Relaxed);
+        self.last_retention.store(crate::server::clock::now_ms(), Ordering::Relaxed);
         *self.last_report.lock() = Some(report.clone());
         Ok(report)
     }
@@ -889,7 +889,7 @@ impl Store for SqliteStore {
     async fn probe(&self) -> StoreResult<()> {
         // One probe at a time, so the value read back is the one written.
         let _one = self.probe_lock.lock().await;
-        let value = format!("{}-{}", crate::server::now_ms(), rand::random::<u32>());
+        let value = format!("{}-{}", crate::server::clock::now_ms(), rand::random::<u32>());
         let (tx, rx) = oneshot::channel();
         self.send(Command::Probe(value.clone(), tx))?;
         rx.await.map_err(|_| StoreError::Closed)??;

@@ -1,4 +1,13 @@
+use super::attributes::*;
+use super::conventions::*;
 use super::*;
+use crate::format::hex;
+use crate::model::*;
+use crate::server::ingest::Redactor;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use serde_json::Value;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value as V, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -120,7 +129,7 @@ fn spans(m: &Mapped) -> Vec<&SpanEvent> {
 
 #[test]
 fn genai_spans_map_to_llm_tool_agent_and_plain_spans() {
-    let m = traces(request(agent_trace()), &Limits::default());
+    let m = traces(request(agent_trace()), &Limits::default(), &Redactor::default());
     assert_eq!((m.accepted, m.rejected), (4, 0));
     let agent = m.events.iter().find_map(|e| match e {
         Event::Agent(a) => Some(a),
@@ -170,7 +179,7 @@ fn genai_spans_map_to_llm_tool_agent_and_plain_spans() {
 fn without_the_root_the_agent_is_provisional_and_falls_back_to_the_service() {
     let mut t = agent_trace();
     t.pop();
-    let m = traces(request(t), &Limits::default());
+    let m = traces(request(t), &Limits::default(), &Redactor::default());
     let sp = spans(&m);
     assert!(sp.iter().all(|s| s.agent_id == "research-svc" && s.agent_provisional));
     // A sub-agent span names an agent, provisionally.
@@ -182,7 +191,7 @@ fn without_the_root_the_agent_is_provisional_and_falls_back_to_the_service() {
         5,
         6,
     );
-    let m = traces(request(vec![sub]), &Limits::default());
+    let m = traces(request(vec![sub]), &Limits::default(), &Redactor::default());
     assert_eq!(spans(&m)[0].agent_id, "helper");
     assert!(spans(&m)[0].agent_provisional);
 }
@@ -197,7 +206,7 @@ fn a_span_whose_parent_is_remote_is_the_root_here() {
     let root = t.last_mut().unwrap();
     root.parent_span_id = vec![0, 0, 0, 0, 0, 0, 0, 0x77];
     root.flags = has | is | 1; // remote parent, and the W3C sampled bit
-    let m = traces(request(t.clone()), &Limits::default());
+    let m = traces(request(t.clone()), &Limits::default(), &Redactor::default());
     let sp = spans(&m);
     assert!(sp.iter().all(|s| s.agent_id == "agent-42" && !s.agent_provisional));
     let root = &sp[3].span;
@@ -206,7 +215,7 @@ fn a_span_whose_parent_is_remote_is_the_root_here() {
     // A local parent, or a sender that does not know, leaves it an ordinary child.
     for flags in [has, 0, is] {
         t.last_mut().unwrap().flags = flags;
-        let m = traces(request(t.clone()), &Limits::default());
+        let m = traces(request(t.clone()), &Limits::default(), &Redactor::default());
         let root = &spans(&m)[3];
         assert!(!root.span.remote_parent && !root.span.is_root(), "flags {flags:#x}");
         assert!(root.agent_provisional, "flags {flags:#x}");
@@ -233,7 +242,7 @@ fn operation_from_the_span_name_and_deprecated_attributes() {
         0,
         5,
     );
-    let m = traces(request(vec![sp]), &Limits::default());
+    let m = traces(request(vec![sp]), &Limits::default(), &Redactor::default());
     let span = &spans(&m)[0].span;
     assert_eq!(span.operation.as_deref(), Some("text_completion"));
     assert_eq!(span.provider.as_deref(), Some("openai"));
@@ -263,7 +272,7 @@ fn error_type_and_status_mark_failures() {
         message: "rate limited".into(),
     });
     a.trace_id = vec![1; 16];
-    let m = traces(request(vec![a, b]), &Limits::default());
+    let m = traces(request(vec![a, b]), &Limits::default(), &Redactor::default());
     let sp = spans(&m);
     assert_eq!(
         (sp[0].span.status, sp[0].span.status_message.as_deref()),
@@ -302,7 +311,7 @@ fn old_and_new_content_events_are_kept() {
             ..Default::default()
         },
     ];
-    let m = traces(request(vec![sp]), &Limits::default());
+    let m = traces(request(vec![sp]), &Limits::default(), &Redactor::default());
     let span = &spans(&m)[0].span;
     assert!(span.all_attributes()["gen_ai.input.messages"]
         .as_str()
@@ -330,6 +339,7 @@ fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
     let m = traces(
         request(vec![bad_trace, bad_span, no_time, backwards, good]),
         &Limits::default(),
+        &Redactor::default(),
     );
     assert_eq!((m.accepted, m.rejected), (1, 4));
     let msg = m.error_message();
@@ -348,7 +358,7 @@ fn long_values_are_cut_so_validation_passes() {
         0,
         1,
     );
-    let m = traces(request(vec![sp]), &limits);
+    let m = traces(request(vec![sp]), &limits, &Redactor::default());
     for e in &m.events {
         assert!(e.validate(&limits).is_empty(), "{:?}", e.validate(&limits));
     }
@@ -369,6 +379,7 @@ fn control_characters_leave_agent_ids_and_names_alone_keep_the_rest() {
         traces(
             request(vec![ospan(1, None, "invoke_agent", attrs, 0, 1)]),
             &Limits::default(),
+            &Redactor::default(),
         )
     };
     for (sent, kept) in [
@@ -532,7 +543,7 @@ fn workflow_embedding_and_generate_content_spans_map_to_their_categories() {
             9,
         ),
     ];
-    let m = traces(request(spans_in), &Limits::default());
+    let m = traces(request(spans_in), &Limits::default(), &Redactor::default());
     let got: Vec<_> = spans(&m)
         .iter()
         .map(|e| {
@@ -736,7 +747,7 @@ fn otlp_json_rules_hold_for_the_generated_types() {
     assert_eq!(s0.start_time_unix_nano, 1_700_000_000_000_000_000);
     assert_eq!(s0.end_time_unix_nano, 1_700_000_000_500_000_000);
     assert_eq!(s0.events[0].time_unix_nano, 1_700_000_000_100_000_000);
-    let m = traces(req, &Limits::default());
+    let m = traces(req, &Limits::default(), &Redactor::default());
     let span = &spans(&m)[0].span;
     assert_eq!(span.span_kind, "client");
     assert_eq!((span.tokens_in, span.tokens_out), (Some(42), Some(7)));
@@ -819,7 +830,7 @@ fn attributes_are_encoded_as_the_map_would_be() {
     for (count, len) in [(256, 64), (3, 64), (256, 10_000)] {
         let map = attributes(&kvs, count, len);
         let want = serde_json::to_string(&map).unwrap();
-        assert_eq!(attributes_json(&kvs, count, len).unwrap(), want);
+        assert_eq!(attributes_json(&kvs, count, len, &Redactor::default()).unwrap(), want);
     }
-    assert_eq!(attributes_json(&[], 256, 64), None);
+    assert_eq!(attributes_json(&[], 256, 64, &Redactor::default()), None);
 }

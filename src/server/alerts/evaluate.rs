@@ -1,211 +1,10 @@
-//! Alert rules: a typed condition over the hub's aggregates, a `for` duration, a severity,
-//! labels, and a summary templated with the value. Built-in defaults follow the reference
-//! systems; the TOML config adds rules (`[[alerts.rules]]`) or replaces the defaults.
+//! Evaluation: the instances of a rule's condition that hold now, over what the hub knows of
+//! the fleet ([`FleetFacts`]) and how full the ingest queue is; and the summary template.
 
-use crate::model::{ExecutionStatus, Labels, Severity};
-use crate::server::config::humantime_serde;
-use serde::{Deserialize, Serialize};
+use super::rule::Condition;
+use crate::model::{ExecutionStatus, Labels};
+use crate::server::hub::{FinishedRun, FleetFacts};
 use std::time::Duration;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    pub name: String,
-    pub condition: Condition,
-    /// How long the condition must hold before the alert fires.
-    #[serde(rename = "for", with = "humantime_serde", default = "zero")]
-    pub for_: Duration,
-    #[serde(default)]
-    pub severity: Severity,
-    #[serde(default)]
-    pub labels: Labels,
-    /// `{{value}}` and `{{label}}` (any label, e.g. `{{agent_id}}`) are replaced.
-    pub summary: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-fn zero() -> Duration {
-    Duration::ZERO
-}
-
-fn five_minutes() -> Duration {
-    Duration::from_secs(300)
-}
-
-/// What a rule watches. Aggregate conditions yield one alert per agent / model / host;
-/// event conditions one per agent or execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Condition {
-    /// Failed / finished executions of an agent over the window, in percent.
-    AgentErrorRate {
-        threshold_percent: f64,
-        #[serde(with = "humantime_serde", default = "five_minutes")]
-        window: Duration,
-        #[serde(default = "one")]
-        min_executions: u64,
-    },
-    /// p95 duration of an agent's executions that finished within the window.
-    ExecutionP95 {
-        threshold_ms: f64,
-        #[serde(with = "humantime_serde", default = "five_minutes")]
-        window: Duration,
-        #[serde(default = "one")]
-        min_executions: u64,
-    },
-    /// An agent not heard from for this long.
-    AgentSilent {
-        #[serde(with = "humantime_serde")]
-        after: Duration,
-    },
-    /// An execution RUNNING longer than `after`, or (when set) longer than its agent's p99
-    /// times `p99_factor`.
-    ExecutionStuck {
-        #[serde(with = "humantime_serde")]
-        after: Duration,
-        #[serde(default)]
-        p99_factor: Option<f64>,
-    },
-    /// Failed / all requests of an LLM model (since start), in percent.
-    LlmErrorRate {
-        threshold_percent: f64,
-        #[serde(default = "ten")]
-        min_requests: u64,
-    },
-    LlmP95Latency {
-        threshold_ms: f64,
-    },
-    /// Fleet cost per hour, from the last 15 minutes.
-    CostPerHour {
-        budget_usd: f64,
-    },
-    HostMemory {
-        threshold_percent: f64,
-    },
-    /// Ingest queue depth, in percent of its capacity.
-    IngestBacklog {
-        threshold_percent: f64,
-    },
-    /// Event rule: any execution (of `agent_id`, if set) failed within the window.
-    ExecutionFailed {
-        #[serde(default)]
-        agent_id: Option<String>,
-        #[serde(with = "humantime_serde", default = "five_minutes")]
-        window: Duration,
-    },
-    /// Event rule: a tool (or any, if unset) failed `count` times within one execution.
-    ToolFailures {
-        #[serde(default)]
-        tool: Option<String>,
-        count: u32,
-    },
-}
-
-fn one() -> u64 {
-    1
-}
-fn ten() -> u64 {
-    10
-}
-
-/// The rules of the reference systems, with their thresholds.
-pub fn defaults() -> Vec<Rule> {
-    let rule = |name: &str, condition, for_secs, severity, summary: &str| Rule {
-        name: name.into(),
-        condition,
-        for_: Duration::from_secs(for_secs),
-        severity,
-        labels: Labels::new(),
-        summary: summary.into(),
-        description: String::new(),
-    };
-    vec![
-        rule(
-            "AgentHighErrorRate",
-            Condition::AgentErrorRate {
-                threshold_percent: 5.0,
-                window: five_minutes(),
-                min_executions: 3,
-            },
-            60,
-            Severity::Warning,
-            "{{agent_id}}: {{value}}% of executions failed over 5 minutes",
-        ),
-        rule(
-            "AgentSlowExecutions",
-            Condition::ExecutionP95 {
-                threshold_ms: 120_000.0,
-                window: five_minutes(),
-                min_executions: 3,
-            },
-            120,
-            Severity::Warning,
-            "{{agent_id}}: p95 execution duration {{value}} ms",
-        ),
-        rule(
-            "AgentSilent",
-            Condition::AgentSilent {
-                after: Duration::from_secs(600),
-            },
-            0,
-            Severity::Warning,
-            "{{agent_id}} has not reported for {{value}} s",
-        ),
-        rule(
-            "ExecutionStuck",
-            Condition::ExecutionStuck {
-                after: Duration::from_secs(1800),
-                p99_factor: None,
-            },
-            0,
-            Severity::Warning,
-            "execution {{execution_id}} of {{agent_id}} is RUNNING for {{value}} s",
-        ),
-        rule(
-            "LlmHighErrorRate",
-            Condition::LlmErrorRate {
-                threshold_percent: 10.0,
-                min_requests: 20,
-            },
-            120,
-            Severity::Warning,
-            "{{model}}: {{value}}% of requests failed",
-        ),
-        rule(
-            "LlmSlow",
-            Condition::LlmP95Latency { threshold_ms: 30_000.0 },
-            300,
-            Severity::Info,
-            "{{model}}: p95 latency {{value}} ms",
-        ),
-        rule(
-            "CostOverBudget",
-            Condition::CostPerHour { budget_usd: 50.0 },
-            300,
-            Severity::Warning,
-            "spending ${{value}} per hour",
-        ),
-        rule(
-            "HostMemoryHigh",
-            Condition::HostMemory {
-                threshold_percent: 90.0,
-            },
-            300,
-            Severity::Critical,
-            "{{host}}: memory at {{value}}%",
-        ),
-        rule(
-            "IngestBacklog",
-            Condition::IngestBacklog {
-                threshold_percent: 80.0,
-            },
-            30,
-            Severity::Critical,
-            "ingest queue {{value}}% full",
-        ),
-    ]
-}
 
 /// One instance of a condition holding.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -216,35 +15,18 @@ pub struct Observation {
     pub exemplar_agents: Vec<String>,
 }
 
-/// A finished execution, as the rules see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finished {
-    pub id: String,
-    pub agent_id: String,
-    pub status: ExecutionStatus,
-    pub duration_ms: u64,
-    pub ended_at: i64,
-}
-
 /// What the rules look at, gathered once per evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
-    pub now: i64,
-    /// Executions finished within the last hour.
-    pub finished: Vec<Finished>,
-    /// (execution id, agent id, started at) of RUNNING executions.
-    pub running: Vec<(String, String, i64)>,
-    /// (agent id, last seen, in progress, p99 of its durations).
-    pub agents: Vec<(String, i64, u64, Option<f64>)>,
-    /// (model id, requests, failed, p95 latency).
-    pub llm: Vec<(String, u64, u64, f64)>,
-    pub cost_per_hour: f64,
-    /// (host, used bytes, total bytes).
-    pub hosts: Vec<(String, u64, u64)>,
-    pub ingest_depth: u64,
-    pub ingest_capacity: u64,
-    /// (execution id, agent id, tool, failures).
-    pub tool_failures: Vec<(String, String, String, u32)>,
+    pub fleet: FleetFacts,
+    pub ingest: QueueLoad,
+}
+
+/// The ingest queue's depth against its capacity, in batches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueLoad {
+    pub depth: u64,
+    pub capacity: u64,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -256,14 +38,15 @@ fn round(v: f64) -> f64 {
 }
 
 /// The instances of `condition` that hold now.
-pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
+pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
+    let input = &inputs.fleet;
     let now = input.now;
     let in_window = |w: &Duration| {
         let from = now - w.as_millis() as i64;
         input.finished.iter().filter(move |f| f.ended_at >= from)
     };
     let by_agent = |w: &Duration| {
-        let mut m: std::collections::BTreeMap<&str, Vec<&Finished>> = Default::default();
+        let mut m: std::collections::BTreeMap<&str, Vec<&FinishedRun>> = Default::default();
         for f in in_window(w) {
             m.entry(f.agent_id.as_str()).or_default().push(f);
         }
@@ -298,7 +81,7 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         } => by_agent(window)
             .into_iter()
             .filter_map(|(agent, runs)| {
-                let mut d: Vec<&&Finished> = runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
+                let mut d: Vec<&&FinishedRun> = runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
                 d.sort_by_key(|f| f.duration_ms);
                 let p95 = d
                     .get(((d.len() as f64 - 1.0) * 0.95).round().max(0.0) as usize)?
@@ -314,34 +97,34 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         Condition::AgentSilent { after } => input
             .agents
             .iter()
-            .filter(|(_, seen, in_progress, _)| *in_progress == 0 && now - seen > after.as_millis() as i64)
-            .map(|(agent, seen, _, _)| Observation {
-                labels: labels(&[("agent_id", agent)]),
-                value: ((now - seen) / 1000) as f64,
-                exemplar_agents: vec![agent.clone()],
+            .filter(|a| a.in_progress == 0 && now - a.last_seen > after.as_millis() as i64)
+            .map(|a| Observation {
+                labels: labels(&[("agent_id", &a.id)]),
+                value: ((now - a.last_seen) / 1000) as f64,
+                exemplar_agents: vec![a.id.clone()],
                 ..Default::default()
             })
             .collect(),
         Condition::ExecutionStuck { after, p99_factor } => input
             .running
             .iter()
-            .filter(|(_, agent, started)| {
-                let running_for = (now - started) as f64;
+            .filter(|r| {
+                let running_for = (now - r.started_at) as f64;
                 let p99_limit = p99_factor.and_then(|f| {
                     input
                         .agents
                         .iter()
-                        .find(|a| &a.0 == agent)
-                        .and_then(|a| a.3)
+                        .find(|a| a.id == r.agent_id)
+                        .and_then(|a| a.duration_p99_ms)
                         .map(|p| p * f)
                 });
                 running_for > after.as_millis() as f64 || p99_limit.is_some_and(|l| running_for > l)
             })
-            .map(|(id, agent, started)| Observation {
-                labels: labels(&[("agent_id", agent), ("execution_id", id)]),
-                value: ((now - started) / 1000) as f64,
-                exemplar_executions: vec![id.clone()],
-                exemplar_agents: vec![agent.clone()],
+            .map(|r| Observation {
+                labels: labels(&[("agent_id", &r.agent_id), ("execution_id", &r.id)]),
+                value: ((now - r.started_at) / 1000) as f64,
+                exemplar_executions: vec![r.id.clone()],
+                exemplar_agents: vec![r.agent_id.clone()],
             })
             .collect(),
         Condition::LlmErrorRate {
@@ -350,10 +133,10 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         } => input
             .llm
             .iter()
-            .filter_map(|(model, total, failed, _)| {
-                let rate = *failed as f64 * 100.0 / (*total).max(1) as f64;
-                (total >= min_requests && rate > *threshold_percent).then(|| Observation {
-                    labels: labels(&[("model", model)]),
+            .filter_map(|m| {
+                let rate = m.failed as f64 * 100.0 / m.requests.max(1) as f64;
+                (m.requests >= *min_requests && rate > *threshold_percent).then(|| Observation {
+                    labels: labels(&[("model", &m.id)]),
                     value: round(rate),
                     ..Default::default()
                 })
@@ -362,10 +145,10 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         Condition::LlmP95Latency { threshold_ms } => input
             .llm
             .iter()
-            .filter(|(_, _, _, p95)| p95 > threshold_ms)
-            .map(|(model, _, _, p95)| Observation {
-                labels: labels(&[("model", model)]),
-                value: *p95,
+            .filter(|m| m.latency_p95_ms > *threshold_ms)
+            .map(|m| Observation {
+                labels: labels(&[("model", &m.id)]),
+                value: m.latency_p95_ms,
                 ..Default::default()
             })
             .collect(),
@@ -379,17 +162,17 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         Condition::HostMemory { threshold_percent } => input
             .hosts
             .iter()
-            .filter_map(|(host, used, total)| {
-                let pct = *used as f64 * 100.0 / (*total).max(1) as f64;
-                (*total > 0 && pct > *threshold_percent).then(|| Observation {
-                    labels: labels(&[("host", host)]),
+            .filter_map(|h| {
+                let pct = h.used_bytes as f64 * 100.0 / h.total_bytes.max(1) as f64;
+                (h.total_bytes > 0 && pct > *threshold_percent).then(|| Observation {
+                    labels: labels(&[("host", &h.host)]),
                     value: round(pct),
                     ..Default::default()
                 })
             })
             .collect(),
         Condition::IngestBacklog { threshold_percent } => {
-            let pct = input.ingest_depth as f64 * 100.0 / input.ingest_capacity.max(1) as f64;
+            let pct = inputs.ingest.depth as f64 * 100.0 / inputs.ingest.capacity.max(1) as f64;
             (pct > *threshold_percent)
                 .then(|| Observation {
                     value: round(pct),
@@ -414,12 +197,16 @@ pub fn evaluate(condition: &Condition, input: &Inputs) -> Vec<Observation> {
         Condition::ToolFailures { tool, count } => input
             .tool_failures
             .iter()
-            .filter(|(_, _, t, n)| n >= count && tool.as_deref().is_none_or(|x| x == t))
-            .map(|(exec, agent, t, n)| Observation {
-                labels: labels(&[("agent_id", agent), ("execution_id", exec), ("tool", t)]),
-                value: *n as f64,
-                exemplar_executions: vec![exec.clone()],
-                exemplar_agents: vec![agent.clone()],
+            .filter(|f| f.failures >= *count && tool.as_deref().is_none_or(|x| x == f.tool))
+            .map(|f| Observation {
+                labels: labels(&[
+                    ("agent_id", &f.agent_id),
+                    ("execution_id", &f.execution_id),
+                    ("tool", &f.tool),
+                ]),
+                value: f.failures as f64,
+                exemplar_executions: vec![f.execution_id.clone()],
+                exemplar_agents: vec![f.agent_id.clone()],
             })
             .collect(),
     }
@@ -437,11 +224,15 @@ pub fn render(template: &str, labels: &Labels, value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::alerts::rule::{five_minutes, Rule};
+    use crate::server::alerts::defaults;
+    use crate::server::hub::{AgentFacts, HostMemory, ModelFacts, RunningRun, ToolFailures};
+    use serde::Deserialize;
 
     const NOW: i64 = 1_800_000_000_000;
 
-    fn finished(id: &str, agent: &str, status: ExecutionStatus, duration_ms: u64, ago_ms: i64) -> Finished {
-        Finished {
+    fn finished(id: &str, agent: &str, status: ExecutionStatus, duration_ms: u64, ago_ms: i64) -> FinishedRun {
+        FinishedRun {
             id: id.into(),
             agent_id: agent.into(),
             status,
@@ -450,9 +241,33 @@ mod tests {
         }
     }
 
+    fn fleet(fleet: FleetFacts) -> Inputs {
+        Inputs {
+            fleet,
+            ..Default::default()
+        }
+    }
+
+    fn running(id: &str, agent: &str, started_at: i64) -> RunningRun {
+        RunningRun {
+            id: id.into(),
+            agent_id: agent.into(),
+            started_at,
+        }
+    }
+
+    fn agent(id: &str, last_seen: i64, in_progress: u64, duration_p99_ms: Option<f64>) -> AgentFacts {
+        AgentFacts {
+            id: id.into(),
+            last_seen,
+            in_progress,
+            duration_p99_ms,
+        }
+    }
+
     #[test]
     fn error_rate_per_agent_over_the_window_with_failed_exemplars() {
-        let input = Inputs {
+        let input = fleet(FleetFacts {
             now: NOW,
             finished: vec![
                 finished("a1", "a", ExecutionStatus::Failed, 10, 1000),
@@ -461,7 +276,7 @@ mod tests {
                 finished("b1", "b", ExecutionStatus::Completed, 10, 1000),
             ],
             ..Default::default()
-        };
+        });
         let c = Condition::AgentErrorRate {
             threshold_percent: 5.0,
             window: five_minutes(),
@@ -482,11 +297,11 @@ mod tests {
 
     #[test]
     fn p95_stuck_and_silent() {
-        let mut input = Inputs {
+        let mut input = fleet(FleetFacts {
             now: NOW,
             ..Default::default()
-        };
-        input.finished = (1..=20)
+        });
+        input.fleet.finished = (1..=20)
             .map(|i| finished(&format!("x{i}"), "slow", ExecutionStatus::Completed, i * 1000, 1000))
             .collect();
         let obs = evaluate(
@@ -498,10 +313,7 @@ mod tests {
             &input,
         );
         assert_eq!(obs[0].value, 19_000.0);
-        input.running = vec![
-            ("r1".into(), "slow".into(), NOW - 3_600_000),
-            ("r2".into(), "slow".into(), NOW - 1000),
-        ];
+        input.fleet.running = vec![running("r1", "slow", NOW - 3_600_000), running("r2", "slow", NOW - 1000)];
         let obs = evaluate(
             &Condition::ExecutionStuck {
                 after: Duration::from_secs(1800),
@@ -515,7 +327,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["r1"]
         );
-        input.agents = vec![("slow".into(), NOW - 1000, 0, Some(500.0))];
+        input.fleet.agents = vec![agent("slow", NOW - 1000, 0, Some(500.0))];
         let obs = evaluate(
             &Condition::ExecutionStuck {
                 after: Duration::from_secs(1800),
@@ -524,10 +336,7 @@ mod tests {
             &input,
         );
         assert_eq!(obs.len(), 2, "r2 runs longer than the agent's p99");
-        input.agents = vec![
-            ("quiet".into(), NOW - 700_000, 0, None),
-            ("busy".into(), NOW - 700_000, 1, None),
-        ];
+        input.fleet.agents = vec![agent("quiet", NOW - 700_000, 0, None), agent("busy", NOW - 700_000, 1, None)];
         let obs = evaluate(
             &Condition::AgentSilent {
                 after: Duration::from_secs(600),
@@ -542,18 +351,21 @@ mod tests {
 
     #[test]
     fn event_rules() {
-        let input = Inputs {
+        let tool_failures = |execution_id: &str, failures| ToolFailures {
+            execution_id: execution_id.into(),
+            agent_id: "x".into(),
+            tool: "search".into(),
+            failures,
+        };
+        let input = fleet(FleetFacts {
             now: NOW,
             finished: vec![
                 finished("f", "x", ExecutionStatus::Failed, 1, 1000),
                 finished("g", "y", ExecutionStatus::Failed, 1, 1000),
             ],
-            tool_failures: vec![
-                ("e".into(), "x".into(), "search".into(), 3),
-                ("e2".into(), "x".into(), "search".into(), 2),
-            ],
+            tool_failures: vec![tool_failures("e", 3), tool_failures("e2", 2)],
             ..Default::default()
-        };
+        });
         let obs = evaluate(
             &Condition::ExecutionFailed {
                 agent_id: Some("x".into()),
@@ -575,14 +387,28 @@ mod tests {
 
     #[test]
     fn fleet_and_host_rules() {
+        let host = |host: &str, used_bytes| HostMemory {
+            host: host.into(),
+            used_bytes,
+            total_bytes: 100,
+        };
         let input = Inputs {
-            now: NOW,
-            cost_per_hour: 60.5,
-            hosts: vec![("h".into(), 95, 100), ("ok".into(), 10, 100)],
-            ingest_depth: 900,
-            ingest_capacity: 1000,
-            llm: vec![("openai/gpt-4o".into(), 100, 20, 40_000.0)],
-            ..Default::default()
+            fleet: FleetFacts {
+                now: NOW,
+                cost_per_hour: 60.5,
+                hosts: vec![host("h", 95), host("ok", 10)],
+                llm: vec![ModelFacts {
+                    id: "openai/gpt-4o".into(),
+                    requests: 100,
+                    failed: 20,
+                    latency_p95_ms: 40_000.0,
+                }],
+                ..Default::default()
+            },
+            ingest: QueueLoad {
+                depth: 900,
+                capacity: 1000,
+            },
         };
         assert_eq!(
             evaluate(&Condition::CostPerHour { budget_usd: 50.0 }, &input)[0].value,
@@ -652,6 +478,6 @@ mod tests {
             render("{{agent_id}} at {{value}}%", &labels(&[("agent_id", "a")]), 12.5),
             "a at 12.5%"
         );
-        assert_eq!(defaults().len(), 9);
+        assert_eq!(defaults::defaults().len(), 9);
     }
 }

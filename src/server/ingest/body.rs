@@ -1,10 +1,28 @@
-//! Reading request bodies with a limit that applies after decompression.
+//! Request bodies as every ingest route reads them: the media type of `Content-Type`, and the
+//! body with a limit that applies after decompression.
 
 use crate::error::{ApiError, ErrorCode};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::BodyExt;
 use std::io::Read;
+
+/// The media type of a `Content-Type` value, lower-cased, without parameters (`""` when
+/// absent): `application/json; charset=utf-8` is `application/json`.
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// [`media_type`] of a request's headers.
+pub fn media_type_of(headers: &HeaderMap) -> String {
+    media_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
+}
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(

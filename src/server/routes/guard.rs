@@ -1,9 +1,10 @@
 //! The middleware in front of every route: the Origin check, then authentication and the
-//! role the route needs ([`super::policy`]), then the per-token ingest rate.
+//! role the route needs (`auth::policy`), then the per-token ingest rate.
 
-use super::Access;
+use crate::server::auth::{required, Access};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::ingest::Rejection;
+use crate::server::otlp;
 use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -11,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let access = super::required(req.method(), req.uri().path());
+    let access = required(req.method(), req.uri().path());
     if let Err(e) = check_origin(&state, req.method(), req.headers()) {
         return e.into_response();
     }
@@ -26,7 +27,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 state.ingest.count_rejected(Rejection::of(&e), 1);
             }
             let mut resp = if req.uri().path().starts_with("/v1/") {
-                crate::server::otlp::http::refusal(req.headers(), e)
+                otlp::http::refusal(req.headers(), e)
             } else {
                 e.into_response()
             };

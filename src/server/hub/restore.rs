@@ -1,0 +1,100 @@
+//! State from the store: the start-up snapshot, roll-up steps, and executions a batch refers
+//! to that memory no longer holds.
+
+use super::state::{AgentEntry, LlmEntry, PluginEntry, WorkflowEntry};
+use super::{HashSet, Hub};
+use crate::model::*;
+use crate::server::store::{RollupRow, Snapshot};
+use std::sync::atomic::Ordering;
+
+impl Hub {
+    /// Rebuilds live state from the store at start-up.
+    pub fn restore(&self, snap: Snapshot) {
+        let mut s = self.state.write();
+        for agent in snap.agents {
+            s.agents.insert(agent.id.clone(), AgentEntry::new(agent));
+        }
+        for workflow in snap.workflows {
+            let count = workflow.successful_executions + workflow.failed_executions;
+            let sum = workflow.avg_execution_time_ms * count as f64;
+            s.workflows.insert(
+                workflow.id.clone(),
+                WorkflowEntry {
+                    workflow,
+                    duration_sum: sum,
+                    duration_count: count,
+                },
+            );
+        }
+        for stats in snap.llm {
+            let latency_sum = stats.avg_latency_ms * stats.total_requests as f64;
+            s.llm.insert(stats.id.clone(), LlmEntry::new(stats, latency_sum));
+        }
+        for plugin in snap.plugins {
+            let latency_sum = plugin.avg_response_time_ms * plugin.call_count as f64;
+            s.plugins.insert(plugin.id.clone(), PluginEntry { plugin, latency_sum });
+        }
+        if let Some(sys) = snap.system {
+            s.hosts.insert(sys.host.clone(), sys);
+        }
+        for exec in snap.executions {
+            if exec.status.is_terminal() {
+                // The fleet's steps come back with the roll-ups (`restore_rollups`).
+                if let Some(d) = exec.duration_ms {
+                    if let Some(a) = s.agents.get_mut(&exec.agent_id) {
+                        let _ = a.durations.record(d.max(1));
+                    }
+                }
+                s.finished.push_back(exec.id.clone());
+            }
+            s.executions.insert(exec.id.clone(), exec);
+        }
+        s.agents.values_mut().for_each(AgentEntry::refresh_p95);
+        s.evict(0);
+        self.agent_count.store(s.agents.len(), Ordering::Relaxed);
+    }
+
+    /// Execution ids the events refer to that the hub does not hold (to be loaded from the
+    /// store before [`Hub::apply`], so log numbering continues where it stopped).
+    pub fn unknown_executions(&self, events: &[Event]) -> Vec<String> {
+        let s = self.state.read();
+        // Spans of one trace come together: skip repeats before looking up and cloning.
+        let mut seen: HashSet<&str> = HashSet::default();
+        let mut last: Option<&str> = None;
+        let mut ids: Vec<String> = Vec::new();
+        for e in events {
+            let id = match e {
+                Event::Execution(e) => &e.id,
+                Event::Status(e) => &e.execution_id,
+                Event::Log(e) => &e.execution_id,
+                Event::Span(e) => &e.span.execution_id,
+                _ => continue,
+            };
+            if last == Some(id.as_str()) {
+                continue;
+            }
+            last = Some(id);
+            if seen.insert(id) && !s.executions.contains_key(id.as_str()) {
+                ids.push(id.clone());
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    /// Adopts executions loaded from the store (see [`Hub::unknown_executions`]).
+    pub fn adopt(&self, executions: Vec<Execution>) {
+        let mut s = self.state.write();
+        for e in executions {
+            if e.status.is_terminal() {
+                s.finished.push_back(e.id.clone());
+            }
+            s.executions.entry(e.id.clone()).or_insert(e);
+        }
+    }
+
+    /// Roll-up steps read back from the store at start-up.
+    pub fn restore_rollups(&self, rows: Vec<RollupRow>, now: i64) {
+        self.state.write().rollups.restore(rows, now);
+    }
+}
