@@ -10,6 +10,7 @@ mod overview;
 mod series;
 mod span;
 mod status;
+mod tokens;
 
 pub use alert::*;
 pub use auth::*;
@@ -19,6 +20,7 @@ pub use overview::*;
 pub use series::*;
 pub use span::*;
 pub use status::*;
+pub use tokens::TokenUsage;
 
 /// Labels and attributes keep a stable order on the wire.
 pub type Labels = std::collections::BTreeMap<String, String>;

@@ -32,7 +32,6 @@ use live::Live;
 use std::sync::Arc;
 use store::Store;
 
-
 /// What every handler and server function can reach.
 #[derive(Clone)]
 pub struct AppState {

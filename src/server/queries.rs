@@ -1,8 +1,8 @@
 //! The read side: plain async functions over the hub and the store, shared by the REST
 //! routes and the server functions, and unit-tested through both.
 
-use super::store::ExecutionQuery;
 use super::clock::now_ms;
+use super::store::ExecutionQuery;
 use super::AppState;
 use crate::error::ApiError;
 use crate::model::*;

@@ -81,7 +81,8 @@ pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
         } => by_agent(window)
             .into_iter()
             .filter_map(|(agent, runs)| {
-                let mut d: Vec<&&FinishedRun> = runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
+                let mut d: Vec<&&FinishedRun> =
+                    runs.iter().filter(|f| f.status != ExecutionStatus::Cancelled).collect();
                 d.sort_by_key(|f| f.duration_ms);
                 let p95 = d
                     .get(((d.len() as f64 - 1.0) * 0.95).round().max(0.0) as usize)?
@@ -224,8 +225,8 @@ pub fn render(template: &str, labels: &Labels, value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::alerts::rule::{five_minutes, Rule};
     use crate::server::alerts::defaults;
+    use crate::server::alerts::rule::{five_minutes, Rule};
     use crate::server::hub::{AgentFacts, HostMemory, ModelFacts, RunningRun, ToolFailures};
     use serde::Deserialize;
 
@@ -313,7 +314,10 @@ mod tests {
             &input,
         );
         assert_eq!(obs[0].value, 19_000.0);
-        input.fleet.running = vec![running("r1", "slow", NOW - 3_600_000), running("r2", "slow", NOW - 1000)];
+        input.fleet.running = vec![
+            running("r1", "slow", NOW - 3_600_000),
+            running("r2", "slow", NOW - 1000),
+        ];
         let obs = evaluate(
             &Condition::ExecutionStuck {
                 after: Duration::from_secs(1800),
@@ -336,7 +340,10 @@ mod tests {
             &input,
         );
         assert_eq!(obs.len(), 2, "r2 runs longer than the agent's p99");
-        input.fleet.agents = vec![agent("quiet", NOW - 700_000, 0, None), agent("busy", NOW - 700_000, 1, None)];
+        input.fleet.agents = vec![
+            agent("quiet", NOW - 700_000, 0, None),
+            agent("busy", NOW - 700_000, 1, None),
+        ];
         let obs = evaluate(
             &Condition::AgentSilent {
                 after: Duration::from_secs(600),

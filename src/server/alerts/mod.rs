@@ -2,22 +2,22 @@
 //! alert, acknowledgements and silences from the UI, persisted in the store, pushed live and
 //! sent to receivers.
 
-pub mod lifecycle;
-pub mod notify;
 pub mod defaults;
 pub mod evaluate;
+pub mod lifecycle;
+pub mod notify;
 pub mod rule;
 
+use super::clock::{human_duration, now_ms};
 use super::hub::Hub;
 use super::live::Live;
 use super::store::{Store, WriteBatch};
-use super::clock::{human_duration, now_ms};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AckRequest, Alert, AlertEvent, AlertState, AlertsView, Silence, SilenceRequest};
+use evaluate::{Inputs, QueueLoad};
 use lifecycle::{Book, Change};
 use notify::{Notifier, Reason, ReceiverConfig};
 use parking_lot::Mutex;
-use evaluate::{Inputs, QueueLoad};
 use rule::Rule;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};

@@ -107,7 +107,14 @@ impl Hub {
 
 impl State {
     /// One event: each kind has its own method (the span's in `spans.rs`, the LLM's in `llm.rs`).
-    pub(super) fn apply_one(&mut self, event: Event, now: i64, prices: &PriceTable, out: &mut Applied, dirty: &mut Dirty) {
+    pub(super) fn apply_one(
+        &mut self,
+        event: Event,
+        now: i64,
+        prices: &PriceTable,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
         match event {
             Event::Agent(e) => self.on_agent(e, now, out, dirty),
             Event::Execution(e) => self.on_execution(e, now, out, dirty),
@@ -210,29 +217,14 @@ impl State {
         }
         let exec = self.execution_mut(&e.execution_id, e.agent_id.as_deref(), ts, now, dirty, out);
         exec.log_count += 1;
-        let trace_id = e.trace_id.or_else(|| exec.trace_id.clone());
-        out.batch.logs.push(LogRecord {
-            execution_id: e.execution_id,
-            seq: exec.log_count,
-            timestamp: ts,
-            level: e.level,
-            message: e.message,
-            attributes: e.attributes,
-            trace_id,
-            span_id: e.span_id,
-        });
+        let (seq, execution_trace) = (exec.log_count, exec.trace_id.clone());
+        out.batch.logs.push(e.into_record(seq, ts, execution_trace));
     }
 
     fn on_resource(&mut self, e: ResourceEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
         let ts = e.timestamp.unwrap_or(now);
-        let sample = ResourceSample {
-            timestamp: ts,
-            execution_id: e.execution_id.clone(),
-            agent_id: e.agent_id.clone(),
-            cpu_percent: e.cpu_percent,
-            memory_bytes: e.memory_bytes,
-        };
-        if let Some(id) = &e.execution_id {
+        let sample = e.into_sample(ts);
+        if let Some(id) = &sample.execution_id {
             if self.executions.contains_key(id) {
                 let q = self.resources.entry(id.clone()).or_default();
                 q.push_back(sample.clone());
@@ -241,7 +233,7 @@ impl State {
                 }
             }
         }
-        if let Some(agent) = &e.agent_id {
+        if let Some(agent) = &sample.agent_id {
             self.agent_mut(agent, ts, dirty);
         }
         out.batch.resources.push(sample);
@@ -280,14 +272,7 @@ impl State {
             x.updated_at = x.updated_at.max(ts);
             mark(&mut dirty.executions, &x.id);
         }
-        out.batch.tool_calls.push(ToolCall {
-            timestamp: ts,
-            execution_id: e.execution_id,
-            agent_id: e.agent_id,
-            name: e.name,
-            latency_ms: e.latency_ms,
-            error: e.error,
-        });
+        out.batch.tool_calls.push(e.into_record(ts));
         out.topics.insert("plugins");
     }
 
@@ -350,19 +335,8 @@ impl State {
     }
 
     fn on_system(&mut self, e: SystemEvent, now: i64, out: &mut Applied) {
-        let sample = SystemSample {
-            timestamp: e.timestamp.unwrap_or(now),
-            host: e.host,
-            cpu_percent: e.cpu_percent,
-            memory_used_bytes: e.memory_used_bytes,
-            memory_total_bytes: e.memory_total_bytes,
-            disk_used_bytes: e.disk_used_bytes,
-            disk_total_bytes: e.disk_total_bytes,
-            network_rx_bytes: e.network_rx_bytes,
-            network_tx_bytes: e.network_tx_bytes,
-            uptime_seconds: e.uptime_seconds,
-            tasks: e.tasks,
-        };
+        let ts = e.timestamp.unwrap_or(now);
+        let sample = e.into_sample(ts);
         self.hosts.insert(sample.host.clone(), sample.clone());
         out.batch.system.push(sample);
         out.topics.insert("system");

@@ -1,7 +1,7 @@
 //! What `/metrics` reads from the hub: counters and HDR histograms, copied under one read lock.
 
 use super::Hub;
-use crate::model::{AgentState, AlertState, Severity};
+use crate::model::{AgentState, AlertState, Severity, TokenUsage};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
@@ -76,13 +76,7 @@ pub struct LlmMetrics {
     pub model: String,
     pub ok: u64,
     pub failed: u64,
-    pub tokens_in: u64,
-    pub tokens_out: u64,
-    /// Parts of `tokens_in` read from and written to the prompt cache.
-    pub cache_read_tokens: u64,
-    pub cache_creation_tokens: u64,
-    /// The part of `tokens_out` spent on reasoning.
-    pub reasoning_tokens: u64,
+    pub tokens: TokenUsage,
     pub cost_usd: f64,
     pub latency: Buckets,
 }
@@ -129,11 +123,7 @@ impl Hub {
                 model: e.stats.model.clone(),
                 ok: e.stats.successful_requests,
                 failed: e.stats.failed_requests,
-                tokens_in: e.stats.prompt_tokens,
-                tokens_out: e.stats.completion_tokens,
-                cache_read_tokens: e.stats.cache_read_tokens,
-                cache_creation_tokens: e.stats.cache_creation_tokens,
-                reasoning_tokens: e.stats.reasoning_tokens,
+                tokens: e.stats.usage(),
                 cost_usd: e.stats.cost_usd,
                 latency: Buckets::from_hdr_ms(&e.latency, &LATENCY_BOUNDS),
             })

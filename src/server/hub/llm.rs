@@ -3,22 +3,29 @@
 
 use super::apply::Applied;
 use super::state::{mark, Dirty, LlmEntry, State};
-use super::{PriceTable, Usage};
+use super::PriceTable;
 use crate::model::*;
 
 impl State {
-    pub(super) fn on_llm_call(&mut self, e: LlmCallEvent, now: i64, prices: &PriceTable, out: &mut Applied, dirty: &mut Dirty) {
+    pub(super) fn on_llm_call(
+        &mut self,
+        e: LlmCallEvent,
+        now: i64,
+        prices: &PriceTable,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
         let ts = e.timestamp.unwrap_or(now);
         let cost = e
             .cost_usd
-            .unwrap_or_else(|| prices.cost(&e.provider, &e.model, Usage::from(&e)));
+            .unwrap_or_else(|| prices.cost(&e.provider, &e.model, e.usage()));
         let failed = e.error.is_some();
         let id = format!("{}/{}", e.provider, e.model);
         if !self.llm_from_calls.contains(&id) {
             self.llm_from_calls.insert(id.clone());
         }
         self.llm_mut(id, &e.provider, &e.model, dirty).record(&e, cost, ts);
-        let tokens = e.tokens_in + e.tokens_out;
+        let usage = e.usage();
         let agent_id = e.agent_id.clone().or_else(|| {
             e.execution_id
                 .as_ref()
@@ -26,8 +33,8 @@ impl State {
                 .map(|x| x.agent_id.clone())
         });
         if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
-            x.tokens_in += e.tokens_in;
-            x.tokens_out += e.tokens_out;
+            x.tokens_in += usage.input;
+            x.tokens_out += usage.output;
             x.cost_usd += cost;
             x.llm_calls += 1;
             x.updated_at = x.updated_at.max(ts);
@@ -35,29 +42,14 @@ impl State {
         }
         if let Some(agent) = agent_id {
             let a = &mut self.agent_mut(&agent, ts, dirty).agent;
-            a.tokens_in += e.tokens_in;
-            a.tokens_out += e.tokens_out;
+            a.tokens_in += usage.input;
+            a.tokens_out += usage.output;
             a.cost_usd += cost;
         }
         self.rollups.record(ts, now, |b| {
-            b.record_llm(&e.provider, tokens, cost, e.latency_ms, e.ttft_ms, failed)
+            b.record_llm(&e.provider, usage.total(), cost, e.latency_ms, e.ttft_ms, failed)
         });
-        out.batch.llm_calls.push(LlmCall {
-            timestamp: ts,
-            execution_id: e.execution_id,
-            agent_id: e.agent_id,
-            provider: e.provider,
-            model: e.model,
-            tokens_in: e.tokens_in,
-            tokens_out: e.tokens_out,
-            cache_read_tokens: e.cache_read_tokens,
-            cache_creation_tokens: e.cache_creation_tokens,
-            reasoning_tokens: e.reasoning_tokens,
-            latency_ms: e.latency_ms,
-            ttft_ms: e.ttft_ms,
-            error: e.error,
-            cost_usd: cost,
-        });
+        out.batch.llm_calls.push(e.into_record(ts, cost));
         out.topics.insert("llm");
     }
 
@@ -90,7 +82,7 @@ impl State {
             return;
         }
         let ts = e.timestamp.unwrap_or(now);
-        let cost = prices.cost(&e.provider, &e.model, Usage::new(e.tokens_in, e.tokens_out));
+        let cost = prices.cost(&e.provider, &e.model, e.usage());
         self.llm_mut(id, &e.provider, &e.model, dirty)
             .record_usage(&e, cost, ts);
         self.rollups.record(ts, now, |b| {
@@ -145,12 +137,13 @@ impl LlmEntry {
         } else {
             s.successful_requests += 1;
         }
-        s.prompt_tokens += e.tokens_in;
-        s.completion_tokens += e.tokens_out;
-        s.total_tokens += e.tokens_in + e.tokens_out;
-        s.cache_read_tokens += e.cache_read_tokens;
-        s.cache_creation_tokens += e.cache_creation_tokens;
-        s.reasoning_tokens += e.reasoning_tokens;
+        let u = e.usage();
+        s.prompt_tokens += u.input;
+        s.completion_tokens += u.output;
+        s.total_tokens += u.total();
+        s.cache_read_tokens += u.cache_read;
+        s.cache_creation_tokens += u.cache_creation;
+        s.reasoning_tokens += u.reasoning;
         s.cost_usd += cost;
         s.last_request = s.last_request.max(ts);
         self.latency_sum += e.latency_ms;

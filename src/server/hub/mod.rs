@@ -24,7 +24,7 @@ mod window;
 pub use apply::Applied;
 pub use counters::{AgentMetrics, Buckets, HubMetrics, LlmMetrics, ToolMetrics, DURATION_BOUNDS, LATENCY_BOUNDS};
 pub use facts::{AgentFacts, FinishedRun, FleetFacts, HostMemory, ModelFacts, RunningRun, ToolFailures};
-pub use pricing::{ModelPrice, PriceTable, Usage};
+pub use pricing::{ModelPrice, PriceTable};
 pub use window::{series_from_runs, Bucket, TIERS};
 
 use parking_lot::RwLock;

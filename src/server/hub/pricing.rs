@@ -2,7 +2,7 @@
 //! `[prices."model-name"]`; defaults cover well-known models. Tokens read from or written to a
 //! provider's prompt cache have their own prices where the provider sets one.
 
-use crate::model::LlmCallEvent;
+use crate::model::TokenUsage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -19,39 +19,6 @@ pub struct ModelPrice {
     /// USD per million input tokens written to the prompt cache; `input` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write: Option<f64>,
-}
-
-/// The tokens of one call, as priced. `input` counts every input token, cached ones included
-/// (the GenAI conventions' `gen_ai.usage.input_tokens`); `cache_read` and `cache_creation` are
-/// the parts of it read from and written to the prompt cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_creation: u64,
-}
-
-impl From<&LlmCallEvent> for Usage {
-    fn from(e: &LlmCallEvent) -> Self {
-        Self {
-            input: e.tokens_in,
-            output: e.tokens_out,
-            cache_read: e.cache_read_tokens,
-            cache_creation: e.cache_creation_tokens,
-        }
-    }
-}
-
-impl Usage {
-    /// Input and output tokens alone, nothing cached.
-    pub fn new(input: u64, output: u64) -> Self {
-        Self {
-            input,
-            output,
-            ..Self::default()
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +72,7 @@ impl PriceTable {
     /// Cached tokens are priced as cached out of `usage.input`. When they outnumber it, the
     /// producer counted input without them (as Anthropic's API does), and all of `input` is
     /// priced as uncached.
-    pub fn cost(&self, provider: &str, model: &str, usage: Usage) -> f64 {
+    pub fn cost(&self, provider: &str, model: &str, usage: TokenUsage) -> f64 {
         let price = self
             .0
             .get(&format!("{provider}/{model}"))
@@ -136,20 +103,29 @@ mod tests {
     #[test]
     fn exact_then_longest_prefix() {
         let t = PriceTable::default();
-        assert!((t.cost("openai", "gpt-4o", Usage::new(1_000_000, 0)) - 2.5).abs() < 1e-9);
+        assert!((t.cost("openai", "gpt-4o", TokenUsage::new(1_000_000, 0)) - 2.5).abs() < 1e-9);
         // gpt-4o-mini must not be priced as gpt-4o
-        assert!((t.cost("openai", "gpt-4o-mini-2024-07-18", Usage::new(1_000_000, 1_000_000)) - 0.75).abs() < 1e-9);
-        assert_eq!(t.cost("x", "unknown-model", Usage::new(1000, 1000)), 0.0);
+        assert!(
+            (t.cost(
+                "openai",
+                "gpt-4o-mini-2024-07-18",
+                TokenUsage::new(1_000_000, 1_000_000)
+            ) - 0.75)
+                .abs()
+                < 1e-9
+        );
+        assert_eq!(t.cost("x", "unknown-model", TokenUsage::new(1000, 1000)), 0.0);
     }
 
     #[test]
     fn cached_input_has_its_own_price_where_the_provider_sets_one() {
         let t = PriceTable::default();
-        let usage = |input, cache_read, cache_creation| Usage {
+        let usage = |input, cache_read, cache_creation| TokenUsage {
             input,
             output: 0,
             cache_read,
             cache_creation,
+            reasoning: 0,
         };
         // 1M input of which 600k read from the cache: 400k × 2.5 + 600k × 1.25.
         let cost = t.cost("openai", "gpt-4o", usage(1_000_000, 600_000, 0));

@@ -3,13 +3,20 @@
 
 use super::apply::Applied;
 use super::state::{Dirty, State};
-use super::{PriceTable, Usage};
+use super::PriceTable;
 use crate::model::*;
 
 impl State {
     /// A span: its execution is created (RUNNING) or moved on; the root span completes it;
     /// LLM and tool spans count as calls.
-    pub(super) fn apply_span(&mut self, e: SpanEvent, now: i64, prices: &PriceTable, out: &mut Applied, dirty: &mut Dirty) {
+    pub(super) fn apply_span(
+        &mut self,
+        e: SpanEvent,
+        now: i64,
+        prices: &PriceTable,
+        out: &mut Applied,
+        dirty: &mut Dirty,
+    ) {
         let SpanEvent {
             mut span,
             agent_id,
@@ -75,20 +82,17 @@ impl State {
                         agent_id: None,
                         provider,
                         model,
-                        tokens_in: span.tokens_in.unwrap_or(0),
-                        tokens_out: span.tokens_out.unwrap_or(0),
-                        cache_read_tokens: span.cache_read_tokens.unwrap_or(0),
-                        cache_creation_tokens: span.cache_creation_tokens.unwrap_or(0),
-                        reasoning_tokens: span.reasoning_tokens.unwrap_or(0),
                         latency_ms: span.duration_ms,
                         ttft_ms: span.ttft_ms,
                         error: error.clone(),
                         cost_usd: None,
                         timestamp: Some(end),
-                    };
+                        ..LlmCallEvent::default()
+                    }
+                    .with_usage(span.usage());
                     let cost = span
                         .cost_usd
-                        .unwrap_or_else(|| prices.cost(&call.provider, &call.model, Usage::from(&call)));
+                        .unwrap_or_else(|| prices.cost(&call.provider, &call.model, call.usage()));
                     span.cost_usd = Some(cost);
                     call.cost_usd = Some(cost);
                     self.apply_one(Event::LlmCall(call), now, prices, out, dirty);

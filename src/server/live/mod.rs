@@ -8,8 +8,8 @@ mod connection;
 
 pub use connection::{run_connection, Heartbeat};
 
-use super::hub::{Applied, Hub};
 use super::clock::now_ms;
+use super::hub::{Applied, Hub};
 use crate::live::protocol::{LogData, MetricsData, ServerMessage, StatusData, TopicData, TOPICS};
 use crate::model::{Execution, LogRecord, ResourceSample};
 use parking_lot::{Mutex, RwLock};

@@ -122,15 +122,15 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
             l.push(("status", status.into()));
             requests.add(l, n as f64);
         }
-        for (kind, n) in [("input", m.tokens_in), ("output", m.tokens_out)] {
+        for (kind, n) in [("input", m.tokens.input), ("output", m.tokens.output)] {
             let mut l = pm();
             l.push(("type", kind.into()));
             tokens.add(l, n as f64);
         }
         for (kind, n) in [
-            ("cache_read", m.cache_read_tokens),
-            ("cache_creation", m.cache_creation_tokens),
-            ("reasoning", m.reasoning_tokens),
+            ("cache_read", m.tokens.cache_read),
+            ("cache_creation", m.tokens.cache_creation),
+            ("reasoning", m.tokens.reasoning),
         ] {
             let mut l = pm();
             l.push(("type", kind.into()));
@@ -259,6 +259,7 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TokenUsage;
     use crate::server::hub::{AgentMetrics, LlmMetrics, ToolMetrics};
     use crate::server::metrics::{LabelCap, OTHER};
 
@@ -322,11 +323,11 @@ mod tests {
             model: m.into(),
             ok: 1,
             failed: 0,
-            tokens_in: 10,
-            tokens_out: 5,
-            cache_read_tokens: 4,
-            cache_creation_tokens: 0,
-            reasoning_tokens: 2,
+            tokens: TokenUsage {
+                cache_read: 4,
+                reasoning: 2,
+                ..TokenUsage::new(10, 5)
+            },
             cost_usd: 0.5,
             latency: Buckets::default(),
         };

@@ -77,7 +77,10 @@ impl TraceService for Collector {
 
 #[tonic::async_trait]
 impl LogsService for Collector {
-    async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         Collector::export(self, request).await
     }
 }

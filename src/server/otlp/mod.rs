@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::model::{Event, Limits};
 use crate::server::clock::now_ms;
 use crate::server::ingest::{Ingest, Redactor, Rejection};
-use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -26,6 +25,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// What both transports hand their requests to: the mapping's settings, the state it keeps
 /// between requests, and the ingest queue.

@@ -1,8 +1,8 @@
 //! The middleware in front of every route: the Origin check, then authentication and the
 //! role the route needs (`auth::policy`), then the per-token ingest rate.
 
-use crate::server::auth::{required, Access};
 use crate::error::{ApiError, ErrorCode};
+use crate::server::auth::{required, Access};
 use crate::server::ingest::Rejection;
 use crate::server::otlp;
 use crate::server::AppState;

@@ -32,10 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(fns::router())
         .merge(ws::router())
         .fallback(assets::serve)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard::guard,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {

@@ -25,7 +25,7 @@ pub const OPERATIONS: [&str; 14] = [
     "delete_memory",
 ];
 
-/// The token counts of LLM spans, in the order of [`Tokens`]: each by the conventions' name,
+/// The token counts of LLM spans, in the order of [`tokens`]: each by the conventions' name,
 /// then by the older or vendor spellings instrumentations still send (earlier names win).
 pub(super) const TOKEN_KEYS: [&[&str]; 5] = [
     &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
@@ -47,12 +47,11 @@ pub(super) const TOKEN_KEYS: [&[&str]; 5] = [
     ],
 ];
 
-/// Input, output, cache read, cache creation and reasoning tokens, in one pass over the
-/// attributes.
-pub(super) type Tokens = [Option<u64>; 5];
-
-pub(super) fn tokens(kvs: &[KeyValue]) -> Tokens {
-    let mut found: Tokens = [None; 5];
+/// A span's `tokens_in`, `tokens_out`, `cache_read_tokens`, `cache_creation_tokens` and
+/// `reasoning_tokens`, in one pass over the attributes; `None` where the span names none
+/// (read through [`Span::usage`](crate::model::Span::usage) like any other token count).
+pub(super) fn tokens(kvs: &[KeyValue]) -> [Option<u64>; 5] {
+    let mut found = [None; 5];
     let mut rank = [usize::MAX; 5];
     for kv in kvs.iter().filter(|kv| kv.key.starts_with("gen_ai.usage.")) {
         for (slot, names) in TOKEN_KEYS.iter().enumerate() {

@@ -29,7 +29,6 @@ pub use logs::logs;
 pub use metrics::{metrics, Cumulative};
 pub use traces::traces;
 
-
 use crate::model::Event;
 
 /// The earliest and latest timestamps accepted (ms): 2000-01-01 to 2200-01-01.

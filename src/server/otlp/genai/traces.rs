@@ -182,7 +182,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits, redactor: &
             .filter(|r| !r.is_empty())
     };
     let (mut provider, mut model, mut ttft_ms) = (None, None, None);
-    let mut counts: Tokens = [None; 5];
+    let mut counts = [None; 5];
     let mut tool_name = None;
     match category {
         SpanCategory::Llm => {

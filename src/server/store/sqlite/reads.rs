@@ -1,0 +1,208 @@
+//! The reads: plain functions over a read connection, which `SqliteStore` runs on its pool.
+
+use super::super::span_chunks;
+use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, Snapshot, StoreResult};
+use crate::model::{Execution, LogRecord, Span};
+use rusqlite::{params, Connection, OptionalExtension};
+
+fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
+    Ok(serde_json::from_str(&data)?)
+}
+
+fn all_json<T: serde::de::DeserializeOwned>(conn: &Connection, sql: &str) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRecord, Option<String>)> {
+    let level: String = r.get(3)?;
+    Ok((
+        LogRecord {
+            execution_id: r.get(0)?,
+            seq: r.get::<_, i64>(1)? as u64,
+            timestamp: r.get(2)?,
+            level: level.parse().unwrap_or_default(),
+            message: r.get(4)?,
+            attributes: Default::default(),
+            trace_id: r.get(6)?,
+            span_id: r.get(7)?,
+        },
+        r.get(5)?,
+    ))
+}
+
+fn collect_logs(
+    rows: impl Iterator<Item = rusqlite::Result<(LogRecord, Option<String>)>>,
+) -> StoreResult<Vec<LogRecord>> {
+    rows.map(|row| {
+        let (mut rec, attrs) = row?;
+        if let Some(a) = attrs {
+            rec.attributes = serde_json::from_str(&a)?;
+        }
+        Ok(rec)
+    })
+    .collect()
+}
+
+pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
+    let mut stmt = c.prepare(
+        "SELECT data FROM executions WHERE status IN ('PENDING','RUNNING') OR updated_at >= ?1 ORDER BY created_at",
+    )?;
+    let executions = stmt
+        .query_map(params![since], |r| r.get::<_, String>(0))?
+        .map(|r| decode(r?))
+        .collect::<StoreResult<Vec<Execution>>>()?;
+    let system = c
+        .query_row("SELECT data FROM system_samples ORDER BY ts DESC LIMIT 1", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .map(decode)
+        .transpose()?;
+    Ok(Snapshot {
+        agents: all_json(c, "SELECT data FROM agents")?,
+        workflows: all_json(c, "SELECT data FROM workflows")?,
+        llm: all_json(c, "SELECT data FROM llm_models")?,
+        plugins: all_json(c, "SELECT data FROM plugins")?,
+        executions,
+        system,
+    })
+}
+
+pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
+    let mut filter = String::from(" WHERE 1=1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(agent) = &q.agent_id {
+        args.push(Box::new(agent.clone()));
+        filter.push_str(&format!(" AND agent_id = ?{}", args.len()));
+    }
+    if let Some(workflow) = &q.workflow_id {
+        args.push(Box::new(workflow.clone()));
+        filter.push_str(&format!(" AND json_extract(data, '$.workflow_id') = ?{}", args.len()));
+    }
+    if let Some(status) = q.status {
+        args.push(Box::new(status.as_str()));
+        filter.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+    let total: i64 = c.query_row(
+        &format!("SELECT COUNT(*) FROM executions{filter}"),
+        refs.as_slice(),
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "SELECT data FROM executions{filter} ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
+        q.limit, q.offset
+    );
+    let mut stmt = c.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(refs.as_slice(), |r| r.get::<_, String>(0))?
+        .map(|r| decode(r?))
+        .collect::<StoreResult<Vec<Execution>>>()?;
+    Ok((items, total as u64))
+}
+
+pub(super) fn executions_by_id(c: &Connection, stored: &[(String, i64)]) -> StoreResult<Vec<Execution>> {
+    // One read transaction for every lookup: each transaction of its own would start
+    // over with an empty page cache (the writer commits all the while).
+    let tx = c.unchecked_transaction()?;
+    let mut out = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT data FROM executions WHERE seq = ?1 AND id = ?2")?;
+        for (id, seq) in stored {
+            if let Some(data) = stmt.query_row(params![seq, id], |r| r.get::<_, String>(0)).optional()? {
+                out.push(decode(data)?);
+            }
+        }
+    }
+    tx.finish()?;
+    Ok(out)
+}
+
+pub(super) fn logs(c: &Connection, id: &str, seq: i64, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+         WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?4 AND id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![id, after as i64, limit as i64, seq], row_to_log)?;
+    collect_logs(rows)
+}
+
+pub(super) fn tail_logs(c: &Connection, id: &str, seq: i64, limit: u64) -> StoreResult<Vec<LogRecord>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT * FROM (SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
+         WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?3 AND id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![id, limit as i64, seq], row_to_log)?;
+    collect_logs(rows)
+}
+
+pub(super) fn spans(c: &Connection, id: &str, seq: i64, limit: u64) -> StoreResult<Vec<Span>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT spans FROM span_chunks
+         WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?2 AND id = ?1) ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![id, seq])?;
+    let mut chunks = Vec::new();
+    while let Some(r) = rows.next()? {
+        chunks.push(span_chunks::decode(r.get_ref(0)?)?);
+    }
+    Ok(span_chunks::by_start(chunks, limit as usize))
+}
+
+pub(super) fn alert_snapshot(c: &Connection, since: i64, history: u64) -> StoreResult<AlertSnapshot> {
+    let mut stmt = c.prepare("SELECT data FROM alerts WHERE state IN ('pending','firing') OR (state = 'resolved' AND updated_at >= ?1) ORDER BY updated_at")?;
+    let alerts = stmt
+        .query_map(params![since], |r| r.get::<_, String>(0))?
+        .map(|r| decode(r?))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut stmt = c.prepare("SELECT data FROM silences WHERE ends_at >= ?1")?;
+    let silences = stmt
+        .query_map(params![since], |r| r.get::<_, String>(0))?
+        .map(|r| decode(r?))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut stmt =
+        c.prepare("SELECT data FROM (SELECT id, data FROM alert_events ORDER BY id DESC LIMIT ?1) ORDER BY id")?;
+    let history = stmt
+        .query_map(params![history as i64], |r| r.get::<_, String>(0))?
+        .map(|r| decode(r?))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(AlertSnapshot {
+        alerts,
+        silences,
+        history,
+    })
+}
+
+pub(super) fn rollups(c: &Connection, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
+    let mut stmt =
+        c.prepare_cached("SELECT t, data FROM rollups WHERE step_ms = ?1 AND t >= ?2 AND t < ?3 ORDER BY t")?;
+    let rows = stmt.query_map(params![step_ms, from, to], |r| {
+        Ok(RollupRow {
+            step_ms,
+            t: r.get(0)?,
+            data: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(super) fn agent_runs(c: &Connection, id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT status, created_at, json_extract(data, '$.ended_at'), json_extract(data, '$.duration_ms'),
+                json_extract(data, '$.tokens_in') + json_extract(data, '$.tokens_out'), json_extract(data, '$.cost_usd')
+         FROM executions WHERE agent_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![id, from, limit as i64], |r| {
+        Ok(RunRow {
+            status: r.get::<_, String>(0)?.parse().unwrap_or_default(),
+            created_at: r.get(1)?,
+            ended_at: r.get(2)?,
+            duration_ms: r.get::<_, Option<i64>>(3)?.map(|d| d.max(0) as u64),
+            tokens: r.get::<_, Option<i64>>(4)?.unwrap_or(0).max(0) as u64,
+            cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
