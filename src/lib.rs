@@ -8,8 +8,8 @@ pub mod api;
 pub mod charts;
 pub mod error;
 pub mod format;
-pub mod live;
 pub mod model;
+pub mod stream;
 
 #[cfg(feature = "ssr")]
 pub mod server;

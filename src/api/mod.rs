@@ -1,5 +1,5 @@
 //! Server functions: what the browser app loads and does. Each body is a line or two that
-//! calls `server::queries`; the same functions back the REST API.
+//! calls `server::service`; the same functions back the REST API.
 
 use crate::error::ApiError;
 use crate::model::*;
@@ -27,32 +27,32 @@ fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
 
 #[server(prefix = "/api/fn", endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, ApiError> {
-    Ok(crate::server::queries::overview(&state()?))
+    Ok(crate::server::service::overview(&state()?))
 }
 
 #[server(prefix = "/api/fn", endpoint = "series")]
 pub async fn get_series(range: TimeRange) -> Result<Series, ApiError> {
-    respond(crate::server::queries::series(&state()?, range).await)
+    respond(crate::server::service::series(&state()?, range).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "agent/series")]
 pub async fn get_agent_series(id: String, range: TimeRange) -> Result<Series, ApiError> {
-    respond(crate::server::queries::agent_series(&state()?, &id, range).await)
+    respond(crate::server::service::agent_series(&state()?, &id, range).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "workflow")]
 pub async fn get_workflow(id: String) -> Result<WorkflowDetail, ApiError> {
-    respond(crate::server::queries::workflow(&state()?, &id).await)
+    respond(crate::server::service::workflow(&state()?, &id).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "agents")]
 pub async fn get_agents() -> Result<Vec<Agent>, ApiError> {
-    Ok(crate::server::queries::agents(&state()?))
+    Ok(crate::server::service::agents(&state()?))
 }
 
 #[server(prefix = "/api/fn", endpoint = "agent")]
 pub async fn get_agent(id: String) -> Result<AgentDetail, ApiError> {
-    respond(crate::server::queries::agent(&state()?, &id).await)
+    respond(crate::server::service::agent(&state()?, &id).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "executions")]
@@ -69,23 +69,23 @@ pub async fn get_executions(
         offset,
         limit,
     };
-    respond(crate::server::queries::executions(&state()?, query).await)
+    respond(crate::server::service::executions(&state()?, query).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "execution")]
 pub async fn get_execution(id: String) -> Result<ExecutionDetail, ApiError> {
-    respond(crate::server::queries::execution(&state()?, &id).await)
+    respond(crate::server::service::execution(&state()?, &id).await)
 }
 
 /// The spans of an execution's trace, by start time: what the waterfall draws.
 #[server(prefix = "/api/fn", endpoint = "spans")]
 pub async fn get_spans(id: String) -> Result<Vec<Span>, ApiError> {
-    respond(crate::server::queries::spans(&state()?, &id, None).await)
+    respond(crate::server::service::spans(&state()?, &id, None).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "alerts")]
 pub async fn get_alerts() -> Result<AlertsView, ApiError> {
-    Ok(crate::server::queries::alerts(&state()?))
+    Ok(crate::server::service::alerts(&state()?))
 }
 
 #[server(prefix = "/api/fn", endpoint = "alerts/ack")]
@@ -96,7 +96,7 @@ pub async fn acknowledge_alert(
     expires_in_minutes: Option<u64>,
 ) -> Result<Alert, ApiError> {
     respond(
-        crate::server::queries::acknowledge(
+        crate::server::service::acknowledge(
             &state()?,
             &id,
             AckRequest {
@@ -111,27 +111,27 @@ pub async fn acknowledge_alert(
 
 #[server(prefix = "/api/fn", endpoint = "alerts/unack")]
 pub async fn unacknowledge_alert(id: String, by: String) -> Result<Alert, ApiError> {
-    respond(crate::server::queries::unacknowledge(&state()?, &id, &actor(by)).await)
+    respond(crate::server::service::unacknowledge(&state()?, &id, &actor(by)).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "silences/create", input = leptos::server_fn::codec::Json)]
 pub async fn create_silence(request: SilenceRequest) -> Result<Silence, ApiError> {
     let mut request = request;
     request.created_by = actor(request.created_by);
-    respond(crate::server::queries::silence(&state()?, request).await)
+    respond(crate::server::service::silence(&state()?, request).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "silences/preview", input = leptos::server_fn::codec::Json)]
 pub async fn preview_silence(matchers: Labels) -> Result<Vec<Alert>, ApiError> {
-    Ok(crate::server::queries::silence_preview(&state()?, matchers))
+    Ok(crate::server::service::silence_preview(&state()?, matchers))
 }
 
 #[server(prefix = "/api/fn", endpoint = "silences/expire")]
 pub async fn expire_silence(id: String, by: String) -> Result<Silence, ApiError> {
-    respond(crate::server::queries::expire_silence(&state()?, &id, &actor(by)).await)
+    respond(crate::server::service::expire_silence(&state()?, &id, &actor(by)).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "health")]
 pub async fn get_health() -> Result<HealthReport, ApiError> {
-    Ok(crate::server::queries::health(&state()?).await)
+    Ok(crate::server::service::health(&state()?).await)
 }

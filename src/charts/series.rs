@@ -30,9 +30,9 @@ fn line(series: &Series, name: &str, colour: RGBColor, value: impl Fn(&SeriesPoi
 /// Executions finished per step, stacked by final status.
 pub fn throughput(s: &Series, t: &Theme) -> TimeChart {
     let lines = vec![
-        line(s, "completed", t.completed, |p| Some(p.completed as f64)),
-        line(s, "failed", t.failed, |p| Some(p.failed as f64)),
-        line(s, "cancelled", t.cancelled, |p| Some(p.cancelled as f64)),
+        line(s, "completed", t.completed, |p| Some(p.counts.completed as f64)),
+        line(s, "failed", t.failed, |p| Some(p.counts.failed as f64)),
+        line(s, "cancelled", t.cancelled, |p| Some(p.counts.cancelled as f64)),
     ];
     chart(s, Kind::Stacked, Unit::Count, lines)
 }
@@ -52,7 +52,7 @@ pub fn error_rate(s: &Series, t: &Theme) -> TimeChart {
     let lines = vec![
         line(s, "error rate", t.failed, SeriesPoint::error_rate),
         line(s, "LLM error rate", t.warning, |p| {
-            (p.llm_calls > 0).then(|| p.llm_errors as f64 * 100.0 / p.llm_calls as f64)
+            (p.counts.llm_calls > 0).then(|| p.counts.llm_errors as f64 * 100.0 / p.counts.llm_calls as f64)
         }),
     ];
     chart(s, Kind::Lines, Unit::Percent, lines)
@@ -102,16 +102,19 @@ pub fn time_to_first_token(s: &Series, t: &Theme) -> TimeChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TimeRange;
+    use crate::model::{StepCounts, TimeRange};
 
     fn series() -> Series {
         let points = (0..90)
             .map(|i| SeriesPoint {
                 t: 1_800_000_000_000 + i * 10_000,
-                completed: (i % 5) as u64,
-                failed: (i % 3 == 0) as u64,
-                llm_calls: 4,
-                llm_errors: (i % 2) as u64,
+                counts: StepCounts {
+                    completed: (i % 5) as u64,
+                    failed: (i % 3 == 0) as u64,
+                    llm_calls: 4,
+                    llm_errors: (i % 2) as u64,
+                    ..Default::default()
+                },
                 p50_ms: (i % 4 != 0).then_some(900.0),
                 tokens_by_provider: [("openai".to_string(), 300), ("anthropic".to_string(), 100 + i as u64)]
                     .into_iter()

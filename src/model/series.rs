@@ -64,11 +64,9 @@ impl TimeRange {
     }
 }
 
-/// One step of the fleet (or of one agent): what finished, what it cost, how long it took.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct SeriesPoint {
-    /// Start of the step (ms).
-    pub t: i64,
+/// What a roll-up step counts: the same set in memory, in the store and on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepCounts {
     pub started: u64,
     pub completed: u64,
     pub failed: u64,
@@ -77,6 +75,21 @@ pub struct SeriesPoint {
     pub cost_usd: f64,
     pub llm_calls: u64,
     pub llm_errors: u64,
+}
+
+impl StepCounts {
+    pub fn finished(&self) -> u64 {
+        self.completed + self.failed + self.cancelled
+    }
+}
+
+/// One step of the fleet (or of one agent): what finished, what it cost, how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SeriesPoint {
+    /// Start of the step (ms).
+    pub t: i64,
+    #[serde(flatten)]
+    pub counts: StepCounts,
     /// Execution duration percentiles of the executions that finished in the step.
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
@@ -99,13 +112,13 @@ pub struct SeriesPoint {
 
 impl SeriesPoint {
     pub fn finished(&self) -> u64 {
-        self.completed + self.failed + self.cancelled
+        self.counts.finished()
     }
 
     /// Percent of the finished executions that failed; None when nothing finished.
     pub fn error_rate(&self) -> Option<f64> {
         let n = self.finished();
-        (n > 0).then(|| self.failed as f64 * 100.0 / n as f64)
+        (n > 0).then(|| self.counts.failed as f64 * 100.0 / n as f64)
     }
 }
 

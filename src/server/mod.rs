@@ -12,11 +12,11 @@ pub mod error;
 mod health;
 pub mod hub;
 pub mod ingest;
-pub mod live;
-pub mod metrics;
 pub mod otlp;
-pub mod queries;
+pub mod prometheus;
+pub mod push;
 pub mod routes;
+pub mod service;
 pub mod store;
 mod system;
 
@@ -28,7 +28,7 @@ pub use routes::router;
 use alerts::Alerts;
 use hub::Hub;
 use ingest::Ingest;
-use live::Live;
+use push::Live;
 use std::sync::Arc;
 use store::Store;
 
@@ -46,7 +46,7 @@ pub struct AppState {
     /// What OTLP/HTTP and OTLP/gRPC hand their requests to.
     pub otlp: Arc<otlp::Receiver>,
     /// Label caps of `/metrics`, kept so series stay stable between scrapes.
-    pub metrics: Arc<metrics::Caps>,
+    pub metrics: Arc<prometheus::Caps>,
     pub started_at: std::time::Instant,
 }
 

@@ -1,7 +1,7 @@
 //! Initial data through server functions, refreshed when the live connection says the
 //! topic behind it changed.
 
-use super::live::on_topic;
+use super::socket::on_topic;
 use crate::error::ApiError;
 use leptos::prelude::*;
 use std::cell::Cell;

@@ -2,10 +2,10 @@
 //! component per route.
 
 mod components;
-mod live;
 mod load;
 mod pages;
 mod session;
+mod socket;
 
 use components::shell::{Nav, TopBar};
 use leptos::prelude::*;
@@ -42,8 +42,8 @@ pub fn mount() {
 pub fn App() -> impl IntoView {
     let now = RwSignal::new(now_ms());
     provide_context(Now(now));
-    let live = live::start();
-    session::start(move || live::connect(live));
+    let live = socket::start();
+    session::start(move || socket::connect(live));
     let dark = RwSignal::new(components::shell::initial_theme_is_dark());
     provide_context(Dark(dark));
     Effect::new(move |_| components::shell::apply_theme(dark.get()));

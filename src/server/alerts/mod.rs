@@ -10,7 +10,7 @@ pub mod rule;
 
 use super::clock::{human_duration, now_ms};
 use super::hub::Hub;
-use super::live::Live;
+use super::push::Live;
 use super::store::{Store, WriteBatch};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AckRequest, Alert, AlertEvent, AlertState, AlertsView, Silence, SilenceRequest};

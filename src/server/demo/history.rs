@@ -63,14 +63,14 @@ fn history_step(t: i64, step: i64, rng: &mut StdRng) -> Bucket {
     // An incident on the second day: the flaky agent fails most of its runs for two hours.
     let incident = matches!(t / 3_600_000 % 168, 30 | 31);
     for _ in 0..n {
-        b.started += 1;
+        b.counts.started += 1;
         let failed = rng.random_bool(if incident { 0.45 } else { 0.08 });
         if failed {
-            b.failed += 1;
+            b.counts.failed += 1;
         } else if rng.random_bool(0.02) {
-            b.cancelled += 1;
+            b.counts.cancelled += 1;
         } else {
-            b.completed += 1;
+            b.counts.completed += 1;
         }
         let _ = b.durations.record(rng.random_range(6_000..40_000));
         for _ in 0..rng.random_range(2..6) {

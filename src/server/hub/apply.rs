@@ -1,11 +1,12 @@
 //! Events into state: [`Hub::apply`] takes a validated batch, one method per kind of event,
 //! and moves executions through their lifecycle ([`State::transition`]).
 
-use super::state::{fill, mark, set, AgentEntry, Dirty, PluginEntry, State};
+use super::state::{fill, mark, set, AgentEntry, Dirty, State, ToolEntry};
 use super::window::quantile;
 use super::{HashSet, Hub, PriceTable, MAX_RESOURCE_SAMPLES};
 use crate::model::*;
 use crate::server::store::WriteBatch;
+use crate::stream::protocol::Topic;
 use std::sync::atomic::Ordering;
 
 /// What one [`Hub::apply`] changed: rows to persist and what went live.
@@ -14,8 +15,8 @@ pub struct Applied {
     pub batch: WriteBatch,
     /// Executions whose status changed, in their new state.
     pub status_changes: Vec<Execution>,
-    /// Topics whose snapshot changed (`agents`, `executions`, …).
-    pub topics: std::collections::HashSet<&'static str>,
+    /// Topics whose snapshot changed.
+    pub topics: std::collections::HashSet<Topic>,
 }
 
 impl Hub {
@@ -40,15 +41,15 @@ impl Hub {
         let mut out = Applied::default();
         let mut dirty = Dirty::default();
         for event in events {
-            out.topics.insert("overview");
+            out.topics.insert(Topic::Overview);
             s.apply_one(event, now, &self.prices, &mut out, &mut dirty);
         }
         for (topic, changed) in [
-            ("agents", !dirty.agents.is_empty()),
-            ("executions", !dirty.executions.is_empty()),
-            ("workflows", !dirty.workflows.is_empty()),
-            ("llm", !dirty.llm.is_empty()),
-            ("plugins", !dirty.plugins.is_empty()),
+            (Topic::Agents, !dirty.agents.is_empty()),
+            (Topic::Executions, !dirty.executions.is_empty()),
+            (Topic::Workflows, !dirty.workflows.is_empty()),
+            (Topic::Llm, !dirty.llm.is_empty()),
+            (Topic::Plugins, !dirty.tools.is_empty()),
         ] {
             if changed {
                 out.topics.insert(topic);
@@ -61,7 +62,7 @@ impl Hub {
             .filter(|id| !s.agents.contains_key(id))
             .collect();
         if !out.batch.removed_agents.is_empty() {
-            out.topics.insert("agents");
+            out.topics.insert(Topic::Agents);
         }
         // Percentiles once per changed entity and apply, not per event.
         for id in &dirty.agents {
@@ -88,8 +89,8 @@ impl Hub {
                 out.batch.llm.push(l.stats.clone());
             }
         }
-        for id in &dirty.plugins {
-            if let Some(p) = s.plugins.get(id) {
+        for id in &dirty.tools {
+            if let Some(p) = s.tools.get(id) {
                 out.batch.plugins.push(p.plugin.clone());
             }
         }
@@ -161,7 +162,7 @@ impl State {
         if e.state.is_some() {
             entry.reported_state = e.state;
         }
-        out.topics.insert("agents");
+        out.topics.insert(Topic::Agents);
     }
 
     fn on_execution(&mut self, e: ExecutionEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
@@ -200,14 +201,14 @@ impl State {
             };
             self.transition(&e.id, to, at, e.error, None, now, out, dirty);
         }
-        out.topics.insert("executions");
+        out.topics.insert(Topic::Executions);
     }
 
     fn on_status(&mut self, e: StatusEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
         let ts = e.timestamp.unwrap_or(now);
         self.execution_mut(&e.execution_id, None, ts, now, dirty, out);
         self.transition(&e.execution_id, e.status, ts, e.error, e.output, now, out, dirty);
-        out.topics.insert("executions");
+        out.topics.insert(Topic::Executions);
     }
 
     fn on_log(&mut self, e: LogEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
@@ -241,23 +242,23 @@ impl State {
 
     fn on_tool_call(&mut self, e: ToolCallEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
         let ts = e.timestamp.unwrap_or(now);
-        mark(&mut dirty.plugins, &e.name);
-        if !self.plugins.contains_key(&e.name) {
+        mark(&mut dirty.tools, &e.name);
+        if !self.tools.contains_key(&e.name) {
             let plugin = Plugin {
                 id: e.name.clone(),
                 name: e.name.clone(),
                 state: "running".into(),
                 ..Default::default()
             };
-            self.plugins.insert(
+            self.tools.insert(
                 e.name.clone(),
-                PluginEntry {
+                ToolEntry {
                     plugin,
                     latency_sum: 0.0,
                 },
             );
         }
-        let entry = self.plugins.get_mut(&e.name).expect("inserted above");
+        let entry = self.tools.get_mut(&e.name).expect("inserted above");
         let p = &mut entry.plugin;
         if let Some(v) = &e.version {
             p.version = v.clone();
@@ -273,7 +274,7 @@ impl State {
             mark(&mut dirty.executions, &x.id);
         }
         out.batch.tool_calls.push(e.into_record(ts));
-        out.topics.insert("plugins");
+        out.topics.insert(Topic::Plugins);
     }
 
     fn on_workflow(&mut self, e: WorkflowEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
@@ -296,13 +297,13 @@ impl State {
             entry.duration_count = w.successful_executions + w.failed_executions;
             entry.duration_sum = avg * entry.duration_count as f64;
         }
-        out.topics.insert("workflows");
+        out.topics.insert(Topic::Workflows);
     }
 
     fn on_plugin(&mut self, e: PluginEvent, now: i64, out: &mut Applied, dirty: &mut Dirty) {
         let ts = e.timestamp.unwrap_or(now);
-        dirty.plugins.insert(e.id.clone());
-        let entry = self.plugins.entry(e.id.clone()).or_insert_with(|| PluginEntry {
+        dirty.tools.insert(e.id.clone());
+        let entry = self.tools.entry(e.id.clone()).or_insert_with(|| ToolEntry {
             plugin: Plugin {
                 id: e.id.clone(),
                 name: e.id.clone(),
@@ -331,7 +332,7 @@ impl State {
             p.reload_count += 1;
             p.last_reload = Some(ts);
         }
-        out.topics.insert("plugins");
+        out.topics.insert(Topic::Plugins);
     }
 
     fn on_system(&mut self, e: SystemEvent, now: i64, out: &mut Applied) {
@@ -339,7 +340,7 @@ impl State {
         let sample = e.into_sample(ts);
         self.hosts.insert(sample.host.clone(), sample.clone());
         out.batch.system.push(sample);
-        out.topics.insert("system");
+        out.topics.insert(Topic::System);
     }
 
     /// Moves an execution forward in its lifecycle; never backwards, never out of a final state.
@@ -416,7 +417,7 @@ impl State {
             w.duration_count += 1;
             w.workflow.avg_execution_time_ms = w.duration_sum / w.duration_count as f64;
         }
-        out.topics.insert("agents");
+        out.topics.insert(Topic::Agents);
         out.status_changes.push(exec);
     }
 }

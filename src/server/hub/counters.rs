@@ -130,7 +130,7 @@ impl Hub {
             .collect();
         llm.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
         let mut tools: Vec<ToolMetrics> = s
-            .plugins
+            .tools
             .values()
             .map(|p| ToolMetrics {
                 name: p.plugin.id.clone(),

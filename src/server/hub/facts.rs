@@ -121,7 +121,7 @@ impl Hub {
             })
             .collect();
         let series = s.rollups.minutes().series(now, KPI_MINUTES);
-        let cost: f64 = series.iter().map(|p| p.cost_usd).sum();
+        let cost: f64 = series.iter().map(|p| p.counts.cost_usd).sum();
         let tool_failures = s
             .tool_failures
             .iter()

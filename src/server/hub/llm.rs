@@ -5,6 +5,7 @@ use super::apply::Applied;
 use super::state::{mark, Dirty, LlmEntry, State};
 use super::PriceTable;
 use crate::model::*;
+use crate::stream::protocol::Topic;
 
 impl State {
     pub(super) fn on_llm_call(
@@ -50,7 +51,7 @@ impl State {
             b.record_llm(&e.provider, usage.total(), cost, e.latency_ms, e.ttft_ms, failed)
         });
         out.batch.llm_calls.push(e.into_record(ts, cost));
-        out.topics.insert("llm");
+        out.topics.insert(Topic::Llm);
     }
 
     /// The stats of one provider/model (`id` is `provider/model`), created when new.
@@ -87,13 +88,13 @@ impl State {
             .record_usage(&e, cost, ts);
         self.rollups.record(ts, now, |b| {
             let tokens = e.tokens_in + e.tokens_out;
-            b.tokens += tokens;
-            b.cost_usd += cost;
-            b.llm_calls += e.requests;
-            b.llm_errors += e.failed_requests;
+            b.counts.tokens += tokens;
+            b.counts.cost_usd += cost;
+            b.counts.llm_calls += e.requests;
+            b.counts.llm_errors += e.failed_requests;
             *b.tokens_by_provider.entry(e.provider.clone()).or_default() += tokens;
         });
-        out.topics.insert("llm");
+        out.topics.insert(Topic::Llm);
     }
 }
 

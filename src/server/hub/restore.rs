@@ -1,7 +1,7 @@
 //! State from the store: the start-up snapshot, roll-up steps, and executions a batch refers
 //! to that memory no longer holds.
 
-use super::state::{AgentEntry, LlmEntry, PluginEntry, WorkflowEntry};
+use super::state::{AgentEntry, LlmEntry, ToolEntry, WorkflowEntry};
 use super::{HashSet, Hub};
 use crate::model::*;
 use crate::server::store::{RollupRow, Snapshot};
@@ -32,7 +32,7 @@ impl Hub {
         }
         for plugin in snap.plugins {
             let latency_sum = plugin.avg_response_time_ms * plugin.call_count as f64;
-            s.plugins.insert(plugin.id.clone(), PluginEntry { plugin, latency_sum });
+            s.tools.insert(plugin.id.clone(), ToolEntry { plugin, latency_sum });
         }
         if let Some(sys) = snap.system {
             s.hosts.insert(sys.host.clone(), sys);

@@ -5,6 +5,7 @@ use super::apply::Applied;
 use super::state::{Dirty, State};
 use super::PriceTable;
 use crate::model::*;
+use crate::stream::protocol::Topic;
 
 impl State {
     /// A span: its execution is created (RUNNING) or moved on; the root span completes it;
@@ -66,7 +67,7 @@ impl State {
                 w.workflow.running_instances += 1;
                 w.workflow.total_executions += 1;
                 w.workflow.last_run = Some(start);
-                out.topics.insert("workflows");
+                out.topics.insert(Topic::Workflows);
             }
         }
 
@@ -134,7 +135,7 @@ impl State {
         } else {
             self.transition(&id, ExecutionStatus::Running, start, None, None, now, out, dirty);
         }
-        out.topics.insert("executions");
+        out.topics.insert(Topic::Executions);
         out.batch.spans.push(span);
     }
 

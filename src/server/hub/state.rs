@@ -3,6 +3,7 @@
 use super::window::{new_histogram, quantile, Rollups};
 use super::{Applied, HashMap, HashSet, MAX_FINISHED_IN_MEMORY, OFFLINE_AFTER_MS};
 use crate::model::*;
+use crate::stream::protocol::Topic;
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,7 +35,7 @@ pub(super) struct WorkflowEntry {
     pub(super) duration_count: u64,
 }
 
-pub(super) struct PluginEntry {
+pub(super) struct ToolEntry {
     pub(super) plugin: Plugin,
     pub(super) latency_sum: f64,
 }
@@ -46,7 +47,9 @@ pub(super) struct State {
     pub(super) finished: VecDeque<String>,
     pub(super) workflows: HashMap<String, WorkflowEntry>,
     pub(super) llm: HashMap<String, LlmEntry>,
-    pub(super) plugins: HashMap<String, PluginEntry>,
+    /// Tools and plugins, by id: a tool call counts on the entry of its tool's name, and
+    /// plugin events set the same entries (the wire and the UI call them plugins).
+    pub(super) tools: HashMap<String, ToolEntry>,
     pub(super) hosts: BTreeMap<String, SystemSample>,
     pub(super) resources: HashMap<String, VecDeque<ResourceSample>>,
     /// Failed tool calls per execution and tool, for event rules.
@@ -71,7 +74,7 @@ pub(super) struct Dirty {
     pub(super) executions: HashSet<String>,
     pub(super) workflows: HashSet<String>,
     pub(super) llm: HashSet<String>,
-    pub(super) plugins: HashSet<String>,
+    pub(super) tools: HashSet<String>,
     /// Fallback agents left without executions (see `State::fallback_agents`).
     pub(super) removed_agents: HashSet<String>,
 }
@@ -178,7 +181,7 @@ impl State {
             let agent_id = agent_id.unwrap_or("unknown").to_string();
             let agent = self.agent_mut(&agent_id, ts, dirty);
             agent.agent.tasks_in_progress += 1;
-            self.rollups.record(ts, now, |b| b.started += 1);
+            self.rollups.record(ts, now, |b| b.counts.started += 1);
             let exec = Execution {
                 id: id.to_string(),
                 agent_id,
@@ -187,7 +190,7 @@ impl State {
                 ..Default::default()
             };
             self.executions.insert(id.to_string(), exec);
-            out.topics.insert("executions");
+            out.topics.insert(Topic::Executions);
         }
         mark(&mut dirty.executions, id);
         let exec = self.executions.get_mut(id).expect("inserted above");

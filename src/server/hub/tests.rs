@@ -231,8 +231,8 @@ fn overview_counts_the_fleet_and_goes_offline_when_silent() {
     assert_eq!(o.success_rate, Some(100.0));
     let series = h.series(TimeRange::H1, Vec::new(), NOW);
     assert_eq!(series.points.len(), TimeRange::H1.points());
-    assert_eq!(series.points.last().unwrap().completed, 1);
-    assert_eq!(series.points.iter().map(|p| p.started).sum::<u64>(), 2);
+    assert_eq!(series.points.last().unwrap().counts.completed, 1);
+    assert_eq!(series.points.iter().map(|p| p.counts.started).sum::<u64>(), 2);
     let later = NOW + OFFLINE_AFTER_MS + 1;
     assert_eq!(h.agent("a", later).unwrap().state, AgentState::Offline);
     // b still has a pending execution, so it is running, not offline
@@ -369,7 +369,7 @@ fn spans_run_an_execution_until_the_root_ends_and_count_llm_and_tool_calls() {
     assert!(h.agent("svc", NOW).is_none());
     assert_eq!(applied.batch.removed_agents, ["svc"]);
     assert!(applied.batch.agents.iter().all(|a| a.id != "svc"));
-    assert!(applied.topics.contains("agents"));
+    assert!(applied.topics.contains(&crate::stream::protocol::Topic::Agents));
 
     // A late child of a finished execution is kept but changes nothing.
     let late = span_event("late", Some("r"), SpanCategory::Other, NOW - 10, NOW - 5);

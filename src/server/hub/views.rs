@@ -64,7 +64,7 @@ impl Hub {
 
     pub fn plugins(&self) -> Vec<Plugin> {
         let s = self.state.read();
-        let mut v: Vec<Plugin> = s.plugins.values().map(|p| p.plugin.clone()).collect();
+        let mut v: Vec<Plugin> = s.tools.values().map(|p| p.plugin.clone()).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -106,12 +106,12 @@ impl Hub {
             }
         }
         let recent = s.rollups.minutes().series(now, KPI_MINUTES);
-        let completed: u64 = recent.iter().map(|p| p.completed).sum();
-        let failed: u64 = recent.iter().map(|p| p.failed).sum();
-        let cancelled: u64 = recent.iter().map(|p| p.cancelled).sum();
+        let completed: u64 = recent.iter().map(|p| p.counts.completed).sum();
+        let failed: u64 = recent.iter().map(|p| p.counts.failed).sum();
+        let cancelled: u64 = recent.iter().map(|p| p.counts.cancelled).sum();
         let finished = completed + failed + cancelled;
-        let tokens: u64 = recent.iter().map(|p| p.tokens).sum();
-        let cost: f64 = recent.iter().map(|p| p.cost_usd).sum();
+        let tokens: u64 = recent.iter().map(|p| p.counts.tokens).sum();
+        let cost: f64 = recent.iter().map(|p| p.counts.cost_usd).sum();
         let durations = s.rollups.minutes().durations(now, KPI_MINUTES);
         let q = |p| quantile(&durations, p);
         let pct = |n: u64| (finished > 0).then(|| n as f64 * 100.0 / finished as f64);

@@ -4,7 +4,7 @@
 //! here; steps that changed are written to the store every few seconds (whole, replacing
 //! what was there), and a chart over a longer range reads the older steps from the store.
 
-use crate::model::{ExecutionStatus, Series, SeriesPoint, TimeRange, MINUTE, SECOND};
+use crate::model::{ExecutionStatus, Series, SeriesPoint, StepCounts, TimeRange, MINUTE, SECOND};
 use crate::server::store::{RollupRow, RunRow};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -29,14 +29,7 @@ pub fn quantile(h: &Histogram<u32>, q: f64) -> Option<f64> {
 
 pub struct Bucket {
     pub t: i64,
-    pub started: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub cancelled: u64,
-    pub tokens: u64,
-    pub cost_usd: f64,
-    pub llm_calls: u64,
-    pub llm_errors: u64,
+    pub counts: StepCounts,
     pub tokens_by_provider: BTreeMap<String, u64>,
     pub durations: Histogram<u32>,
     pub llm_latency: Histogram<u32>,
@@ -46,14 +39,8 @@ pub struct Bucket {
 /// A step as the store keeps it: counts, and histograms in HdrHistogram's V2 encoding.
 #[derive(Serialize, Deserialize, Default)]
 struct Stored {
-    started: u64,
-    completed: u64,
-    failed: u64,
-    cancelled: u64,
-    tokens: u64,
-    cost_usd: f64,
-    llm_calls: u64,
-    llm_errors: u64,
+    #[serde(flatten)]
+    counts: StepCounts,
     #[serde(default)]
     tokens_by_provider: BTreeMap<String, u64>,
     durations: String,
@@ -85,14 +72,7 @@ impl Bucket {
     pub fn new(t: i64) -> Self {
         Self {
             t,
-            started: 0,
-            completed: 0,
-            failed: 0,
-            cancelled: 0,
-            tokens: 0,
-            cost_usd: 0.0,
-            llm_calls: 0,
-            llm_errors: 0,
+            counts: StepCounts::default(),
             tokens_by_provider: BTreeMap::new(),
             durations: new_histogram(),
             llm_latency: new_histogram(),
@@ -103,14 +83,7 @@ impl Bucket {
     pub fn point(&self) -> SeriesPoint {
         SeriesPoint {
             t: self.t,
-            started: self.started,
-            completed: self.completed,
-            failed: self.failed,
-            cancelled: self.cancelled,
-            tokens: self.tokens,
-            cost_usd: self.cost_usd,
-            llm_calls: self.llm_calls,
-            llm_errors: self.llm_errors,
+            counts: self.counts,
             p50_ms: quantile(&self.durations, 0.5),
             p95_ms: quantile(&self.durations, 0.95),
             p99_ms: quantile(&self.durations, 0.99),
@@ -133,10 +106,11 @@ impl Bucket {
         ttft_ms: Option<f64>,
         failed: bool,
     ) {
-        self.tokens += tokens;
-        self.cost_usd += cost;
-        self.llm_calls += 1;
-        self.llm_errors += failed as u64;
+        let c = &mut self.counts;
+        c.tokens += tokens;
+        c.cost_usd += cost;
+        c.llm_calls += 1;
+        c.llm_errors += failed as u64;
         let _ = self.llm_latency.record(latency_ms.max(1.0) as u64);
         if let Some(t) = ttft_ms {
             let _ = self.ttft.record(t.max(1.0) as u64);
@@ -151,14 +125,7 @@ impl Bucket {
 
     pub fn encode(&self) -> String {
         let stored = Stored {
-            started: self.started,
-            completed: self.completed,
-            failed: self.failed,
-            cancelled: self.cancelled,
-            tokens: self.tokens,
-            cost_usd: self.cost_usd,
-            llm_calls: self.llm_calls,
-            llm_errors: self.llm_errors,
+            counts: self.counts,
             tokens_by_provider: self.tokens_by_provider.clone(),
             durations: encode_histogram(&self.durations),
             llm_latency: encode_histogram(&self.llm_latency),
@@ -174,14 +141,7 @@ impl Bucket {
         });
         Self {
             t,
-            started: s.started,
-            completed: s.completed,
-            failed: s.failed,
-            cancelled: s.cancelled,
-            tokens: s.tokens,
-            cost_usd: s.cost_usd,
-            llm_calls: s.llm_calls,
-            llm_errors: s.llm_errors,
+            counts: s.counts,
             tokens_by_provider: s.tokens_by_provider,
             durations: decode_histogram(&s.durations),
             llm_latency: decode_histogram(&s.llm_latency),
@@ -308,9 +268,9 @@ impl Rollups {
     pub fn record_finish(&mut self, status: ExecutionStatus, ended_at: i64, duration_ms: u64, now: i64) {
         self.record(ended_at, now, |b| {
             match status {
-                ExecutionStatus::Completed => b.completed += 1,
-                ExecutionStatus::Failed => b.failed += 1,
-                ExecutionStatus::Cancelled => b.cancelled += 1,
+                ExecutionStatus::Completed => b.counts.completed += 1,
+                ExecutionStatus::Failed => b.counts.failed += 1,
+                ExecutionStatus::Cancelled => b.counts.cancelled += 1,
                 _ => {}
             }
             let _ = b.durations.record(duration_ms.max(1));
@@ -397,19 +357,19 @@ pub fn series_from_runs(range: TimeRange, runs: &[RunRow], now: i64) -> Series {
         }
     };
     for run in runs {
-        at(run.created_at, &mut |b| b.started += 1);
+        at(run.created_at, &mut |b| b.counts.started += 1);
         if let (Some(ended), true) = (run.ended_at, run.status.is_terminal()) {
             at(ended, &mut |b| {
                 match run.status {
-                    ExecutionStatus::Completed => b.completed += 1,
-                    ExecutionStatus::Failed => b.failed += 1,
-                    _ => b.cancelled += 1,
+                    ExecutionStatus::Completed => b.counts.completed += 1,
+                    ExecutionStatus::Failed => b.counts.failed += 1,
+                    _ => b.counts.cancelled += 1,
                 }
                 if let Some(d) = run.duration_ms {
                     let _ = b.durations.record(d.max(1));
                 }
-                b.tokens += run.tokens;
-                b.cost_usd += run.cost_usd;
+                b.counts.tokens += run.tokens;
+                b.counts.cost_usd += run.cost_usd;
             });
         }
     }
@@ -434,9 +394,9 @@ mod tests {
         r.record_finish(ExecutionStatus::Completed, NOW, 200, NOW);
         let s = r.minutes().series(NOW, 5);
         assert_eq!(s.len(), 5);
-        assert_eq!((s[2].completed, s[2].failed), (1, 1));
+        assert_eq!((s[2].counts.completed, s[2].counts.failed), (1, 1));
         assert_eq!(s[3].finished(), 0);
-        assert_eq!(s[4].completed, 1);
+        assert_eq!(s[4].counts.completed, 1);
         assert!(s.windows(2).all(|p| p[1].t - p[0].t == MINUTE));
     }
 
@@ -478,7 +438,7 @@ mod tests {
         let mut back = Rollups::default();
         back.restore(rows, now);
         let minute = back.minutes().series(now, 1).remove(0);
-        assert_eq!(minute.failed, 1);
+        assert_eq!(minute.counts.failed, 1);
         assert_eq!(minute.tokens_by_provider.get("openai"), Some(&300));
         let p50 = minute.llm_p50_ms.unwrap();
         assert!((840.0..=860.0).contains(&p50), "llm p50 {p50}");
@@ -493,7 +453,7 @@ mod tests {
         r.record_finish(ExecutionStatus::Completed, NOW, 10, NOW);
         let stored_t = (NOW - 3 * 24 * 3_600_000).div_euclid(10 * MINUTE) * 10 * MINUTE;
         let mut old = Bucket::new(stored_t);
-        old.completed = 7;
+        old.counts.completed = 7;
         let rows = vec![RollupRow {
             step_ms: 10 * MINUTE,
             t: stored_t,
@@ -502,7 +462,7 @@ mod tests {
         let s = r.series(TimeRange::D7, rows, NOW);
         assert_eq!(s.points.len(), TimeRange::D7.points());
         assert_eq!(s.step_ms, 10 * MINUTE);
-        assert_eq!(s.points.iter().map(|p| p.completed).sum::<u64>(), 8);
+        assert_eq!(s.points.iter().map(|p| p.counts.completed).sum::<u64>(), 8);
         assert!(s.points.windows(2).all(|p| p[1].t - p[0].t == s.step_ms));
     }
 
@@ -529,10 +489,10 @@ mod tests {
         let s = series_from_runs(TimeRange::H1, &runs, NOW);
         assert_eq!(s.points.len(), TimeRange::H1.points());
         let sum = |f: fn(&SeriesPoint) -> u64| s.points.iter().map(f).sum::<u64>();
-        assert_eq!(sum(|p| p.started), 3, "the 9-day-old run is outside the hour");
-        assert_eq!((sum(|p| p.completed), sum(|p| p.failed)), (1, 1));
-        assert_eq!(sum(|p| p.tokens), 200, "tokens count when the run ends");
-        let failed = s.points.iter().find(|p| p.failed == 1).unwrap();
+        assert_eq!(sum(|p| p.counts.started), 3, "the 9-day-old run is outside the hour");
+        assert_eq!((sum(|p| p.counts.completed), sum(|p| p.counts.failed)), (1, 1));
+        assert_eq!(sum(|p| p.counts.tokens), 200, "tokens count when the run ends");
+        let failed = s.points.iter().find(|p| p.counts.failed == 1).unwrap();
         assert_eq!(failed.p50_ms.map(|v| (v / 1000.0).round()), Some(60.0));
     }
 

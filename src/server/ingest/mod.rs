@@ -9,7 +9,7 @@ pub mod redact;
 pub use redact::Redactor;
 
 use super::hub::Hub;
-use super::live::{Changes, Live};
+use super::push::{Changes, Live};
 use super::store::Store;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Event, IngestStats};

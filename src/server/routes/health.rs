@@ -1,7 +1,7 @@
 //! Probes: `/health` and `/health/live` (the process answers), `/health/ready` (each check
 //! of `server::health`: 200 healthy or degraded, 503 unhealthy).
 
-use crate::server::{queries, AppState};
+use crate::server::{service, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -20,7 +20,7 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(s): State<AppState>) -> (StatusCode, Json<crate::model::HealthReport>) {
-    let report = queries::health(&s).await;
+    let report = service::health(&s).await;
     let code = if report.status == "unhealthy" {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

@@ -6,7 +6,7 @@ mod fns;
 mod guard;
 mod health;
 mod ingest;
-mod metrics;
+mod prometheus;
 mod query;
 mod security;
 mod ws;
@@ -28,7 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::router())
         .merge(super::otlp::http::router())
         .merge(health::router())
-        .merge(metrics::router())
+        .merge(prometheus::router())
         .merge(fns::router())
         .merge(ws::router())
         .fallback(assets::serve)

@@ -1,4 +1,5 @@
-//! The REST query API: JSON over the hub and the store. Read-only.
+//! The REST API over the hub and the store: reads of every resource, and the alert actions
+//! (acknowledge, silence) that change state.
 
 use crate::error::ApiError;
 use crate::model::{AckRequest, Labels, Principal, SilenceRequest};
@@ -6,7 +7,7 @@ use crate::model::{ExecutionStatus, TimeRange};
 use crate::server::error::ApiJson;
 use crate::server::error::ApiQuery;
 use crate::server::store::ExecutionQuery;
-use crate::server::{queries, AppState};
+use crate::server::{service, AppState};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -17,15 +18,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/overview",
-            get(|State(s): State<AppState>| async move { Json(queries::overview(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::overview(&s)) }),
         )
         .route(
             "/api/metrics",
-            get(|State(s): State<AppState>| async move { Json(queries::metrics(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::metrics(&s)) }),
         )
         .route(
             "/api/agents",
-            get(|State(s): State<AppState>| async move { Json(queries::agents(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::agents(&s)) }),
         )
         .route("/api/agents/{id}", get(agent))
         .route("/api/agents/{id}/series", get(agent_series))
@@ -37,33 +38,33 @@ pub fn router() -> Router<AppState> {
         .route("/api/executions/{id}/spans", get(spans))
         .route(
             "/api/workflows",
-            get(|State(s): State<AppState>| async move { Json(queries::workflows(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::workflows(&s)) }),
         )
         .route(
             "/api/llm",
-            get(|State(s): State<AppState>| async move { Json(queries::llm(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::llm(&s)) }),
         )
         .route(
             "/api/plugins",
-            get(|State(s): State<AppState>| async move { Json(queries::plugins(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::plugins(&s)) }),
         )
         .route(
             "/api/system",
-            get(|State(s): State<AppState>| async move { Json(queries::system(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::system(&s)) }),
         )
         .route(
             "/api/health",
-            get(|State(s): State<AppState>| async move { Json(queries::health(&s).await) }),
+            get(|State(s): State<AppState>| async move { Json(service::health(&s).await) }),
         )
         .route(
             "/api/alerts",
-            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s)) }),
+            get(|State(s): State<AppState>| async move { Json(service::alerts(&s)) }),
         )
         .route("/api/alerts/{id}/ack", post(ack))
         .route("/api/alerts/{id}/unack", post(unack))
         .route(
             "/api/silences",
-            get(|State(s): State<AppState>| async move { Json(queries::alerts(&s).silences) }).post(silence),
+            get(|State(s): State<AppState>| async move { Json(service::alerts(&s).silences) }).post(silence),
         )
         .route("/api/silences/preview", post(preview))
         .route("/api/silences/{id}", delete(expire))
@@ -75,11 +76,11 @@ async fn unknown_api(Path(rest): Path<String>) -> ApiError {
 }
 
 async fn workflow(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::workflow(&s, &id).await?))
+    Ok(Json(service::workflow(&s, &id).await?))
 }
 
 async fn agent(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::agent(&s, &id).await?))
+    Ok(Json(service::agent(&s, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +91,7 @@ struct RangeParams {
 }
 
 async fn series(State(s): State<AppState>, ApiQuery(p): ApiQuery<RangeParams>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::series(&s, p.range).await?))
+    Ok(Json(service::series(&s, p.range).await?))
 }
 
 async fn agent_series(
@@ -98,7 +99,7 @@ async fn agent_series(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::agent_series(&s, &id, p.range).await?))
+    Ok(Json(service::agent_series(&s, &id, p.range).await?))
 }
 
 #[derive(Deserialize)]
@@ -124,11 +125,11 @@ async fn executions(
         offset: p.offset,
         limit: p.limit,
     };
-    Ok(Json(queries::executions(&s, query).await?))
+    Ok(Json(service::executions(&s, query).await?))
 }
 
 async fn execution(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::execution(&s, &id).await?))
+    Ok(Json(service::execution(&s, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -143,7 +144,7 @@ async fn logs(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::logs(&s, &id, p.after, p.limit).await?))
+    Ok(Json(service::logs(&s, &id, p.after, p.limit).await?))
 }
 
 #[derive(Deserialize)]
@@ -157,7 +158,7 @@ async fn spans(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<SpanParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::spans(&s, &id, p.limit).await?))
+    Ok(Json(service::spans(&s, &id, p.limit).await?))
 }
 
 /// With authentication on, actions are recorded under the signed-in name, whatever `by` says.
@@ -172,7 +173,7 @@ async fn ack(
     ApiJson(mut req): ApiJson<AckRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     req.by = actor(principal, req.by);
-    Ok(Json(queries::acknowledge(&s, &id, req).await?))
+    Ok(Json(service::acknowledge(&s, &id, req).await?))
 }
 
 #[derive(Deserialize)]
@@ -187,7 +188,7 @@ async fn unack(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ByWhom>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::unacknowledge(&s, &id, &actor(principal, req.by)).await?))
+    Ok(Json(service::unacknowledge(&s, &id, &actor(principal, req.by)).await?))
 }
 
 async fn silence(
@@ -196,11 +197,11 @@ async fn silence(
     ApiJson(mut req): ApiJson<SilenceRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     req.created_by = actor(principal, req.created_by);
-    Ok(Json(queries::silence(&s, req).await?))
+    Ok(Json(service::silence(&s, req).await?))
 }
 
 async fn preview(State(s): State<AppState>, ApiJson(matchers): ApiJson<Labels>) -> impl IntoResponse {
-    Json(queries::silence_preview(&s, matchers))
+    Json(service::silence_preview(&s, matchers))
 }
 
 async fn expire(
@@ -209,5 +210,5 @@ async fn expire(
     Path(id): Path<String>,
     ApiQuery(by): ApiQuery<ByWhom>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(queries::expire_silence(&s, &id, &actor(principal, by.by)).await?))
+    Ok(Json(service::expire_silence(&s, &id, &actor(principal, by.by)).await?))
 }

@@ -1,6 +1,6 @@
 //! `GET /ws`: the live WebSocket.
 
-use crate::server::live::{run_connection, Heartbeat};
+use crate::server::push::{run_connection, Heartbeat};
 use crate::server::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-use crate::ui::live::use_live;
+use crate::ui::socket::use_live;
 use crate::ui::{Connection, Dark};
 use leptos::prelude::*;
 use leptos_router::components::A;

@@ -10,14 +10,14 @@ use crate::ui::components::states::{Empty, Loading};
 use crate::ui::components::table::DataTable;
 use crate::ui::components::time::Ago;
 use crate::ui::components::timechart::ChartGrid;
-use crate::ui::live::use_live;
 use crate::ui::load::load_keyed;
 use crate::ui::pages::overview::SERIES_REFRESH_MS;
+use crate::ui::socket::use_live;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
-fn topic_rows<T>(topic: &'static str, rows: fn(&crate::live::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
+fn topic_rows<T>(topic: &'static str, rows: fn(&crate::stream::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
 where
     T: Clone + PartialEq + Send + Sync + 'static,
 {

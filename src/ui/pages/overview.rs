@@ -6,9 +6,9 @@ use crate::ui::components::kpi::Kpi;
 use crate::ui::components::range::use_range;
 use crate::ui::components::states::{ErrorBox, Loading};
 use crate::ui::components::timechart::ChartGrid;
-use crate::ui::live::use_live;
 use crate::ui::load::{load_keyed, load_once};
 use crate::ui::pages::executions::ExecutionRows;
+use crate::ui::socket::use_live;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

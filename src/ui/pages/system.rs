@@ -4,8 +4,8 @@ use crate::model::SystemSample;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::time::Ago;
-use crate::ui::live::use_live;
 use crate::ui::load::load_on;
+use crate::ui::socket::use_live;
 use leptos::prelude::*;
 
 /// The hosts (Observatory's own first) and Observatory itself: ingest, WebSocket, store.

@@ -189,7 +189,7 @@ fn escape_value(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::server::hub::Buckets;
-    use crate::server::metrics::Sample;
+    use crate::server::prometheus::Sample;
 
     fn sample() -> Vec<Family> {
         vec![

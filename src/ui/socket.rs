@@ -4,8 +4,8 @@
 //! number.
 
 use super::Connection;
-use crate::live::protocol::{ClientMessage, ServerMessage, Subscription, TOPICS};
-use crate::live::state::{apply, Followup, LiveState};
+use crate::stream::protocol::{ClientMessage, ServerMessage, Subscription, TOPICS};
+use crate::stream::state::{apply, Followup, LiveState};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

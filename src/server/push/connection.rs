@@ -2,9 +2,9 @@
 //! drive it with channels.
 
 use super::{known_topics, Client, Frame, Live};
-use crate::live::protocol::{ClientMessage, ServerMessage, Subscription};
 use crate::server::clock::now_ms;
 use crate::server::store::Store;
+use crate::stream::protocol::{ClientMessage, ServerMessage, Subscription};
 use axum::extract::ws::{CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::atomic::Ordering;
@@ -170,7 +170,7 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
         Err(bad) => {
             return client.send_msg(&error(format!(
                 "unknown topic `{bad}`; topics are {}",
-                crate::live::protocol::TOPICS.join(", ")
+                crate::stream::protocol::TOPICS.join(", ")
             )))
         }
     };

@@ -86,12 +86,12 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
     state.applied += 1;
     match msg {
         ServerMessage::Snapshot { seq, data, .. } => {
-            state.seqs.insert(data.topic().to_string(), seq);
+            state.seqs.insert(data.topic().as_str().to_string(), seq);
             replace(state, data, true);
             None
         }
         ServerMessage::Delta { seq, data, removed, .. } => {
-            let topic = data.topic();
+            let topic = data.topic().as_str();
             let last = *state.seqs.get(topic)?; // no snapshot yet: it is on its way
             if seq <= last {
                 return None; // already applied
@@ -245,8 +245,8 @@ fn replace(state: &mut LiveState, data: TopicData, whole: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::protocol::{LogData, StatusData};
     use crate::model::{ExecutionStatus, LogLevel};
+    use crate::stream::protocol::{LogData, StatusData};
 
     fn agent(id: &str, completed: u64) -> Agent {
         Agent {
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn messages_parse_from_agentnexus_and_mofa_shapes() {
-        use crate::live::protocol::ClientMessage;
+        use crate::stream::protocol::ClientMessage;
         let m: ClientMessage = serde_json::from_str(r#"{"type":"subscribe","executionId":"exec_123"}"#).unwrap();
         assert!(matches!(m, ClientMessage::Subscribe(ref s) if s.execution_id.as_deref() == Some("exec_123")));
         let m: ClientMessage =

@@ -1,7 +1,7 @@
 //! `GET /metrics` (OpenMetrics or Prometheus text, by `Accept`) and `GET /metrics/json`.
 
 use crate::error::ApiError;
-use crate::server::metrics::{collect, json, text};
+use crate::server::prometheus::{collect, json, text};
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};

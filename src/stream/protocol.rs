@@ -14,17 +14,62 @@ use crate::model::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The topics a client may subscribe to.
-pub const TOPICS: [&str; 8] = [
-    "overview",
-    "agents",
-    "executions",
-    "workflows",
-    "llm",
-    "plugins",
-    "system",
-    "alerts",
-];
+/// A topic a client may subscribe to; on the wire, its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    Overview,
+    Agents,
+    Executions,
+    Workflows,
+    Llm,
+    Plugins,
+    System,
+    Alerts,
+}
+
+impl Topic {
+    /// Every topic, in the order deltas go out.
+    pub const ALL: [Topic; 8] = [
+        Topic::Overview,
+        Topic::Agents,
+        Topic::Executions,
+        Topic::Workflows,
+        Topic::Llm,
+        Topic::Plugins,
+        Topic::System,
+        Topic::Alerts,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Topic::Overview => "overview",
+            Topic::Agents => "agents",
+            Topic::Executions => "executions",
+            Topic::Workflows => "workflows",
+            Topic::Llm => "llm",
+            Topic::Plugins => "plugins",
+            Topic::System => "system",
+            Topic::Alerts => "alerts",
+        }
+    }
+
+    /// The topic of a name, if it is one.
+    pub fn named(name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// The topics' names, in [`Topic::ALL`]'s order.
+pub const TOPICS: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Topic::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// Client → server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,16 +110,16 @@ pub enum TopicData {
 }
 
 impl TopicData {
-    pub fn topic(&self) -> &'static str {
+    pub fn topic(&self) -> Topic {
         match self {
-            TopicData::Overview(_) => "overview",
-            TopicData::Agents(_) => "agents",
-            TopicData::Executions(_) => "executions",
-            TopicData::Workflows(_) => "workflows",
-            TopicData::Llm(_) => "llm",
-            TopicData::Plugins(_) => "plugins",
-            TopicData::System(_) => "system",
-            TopicData::Alerts(_) => "alerts",
+            TopicData::Overview(_) => Topic::Overview,
+            TopicData::Agents(_) => Topic::Agents,
+            TopicData::Executions(_) => Topic::Executions,
+            TopicData::Workflows(_) => Topic::Workflows,
+            TopicData::Llm(_) => Topic::Llm,
+            TopicData::Plugins(_) => Topic::Plugins,
+            TopicData::System(_) => Topic::System,
+            TopicData::Alerts(_) => Topic::Alerts,
         }
     }
 }

@@ -261,7 +261,7 @@ mod tests {
     use super::*;
     use crate::model::TokenUsage;
     use crate::server::hub::{AgentMetrics, LlmMetrics, ToolMetrics};
-    use crate::server::metrics::{LabelCap, OTHER};
+    use crate::server::prometheus::{LabelCap, OTHER};
 
     fn caps(n: usize) -> Caps {
         Caps {

@@ -10,8 +10,8 @@ pub use connection::{run_connection, Heartbeat};
 
 use super::clock::now_ms;
 use super::hub::{Applied, Hub};
-use crate::live::protocol::{LogData, MetricsData, ServerMessage, StatusData, TopicData, TOPICS};
 use crate::model::{Execution, LogRecord, ResourceSample};
+use crate::stream::protocol::{LogData, MetricsData, ServerMessage, StatusData, Topic, TopicData};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,7 +36,7 @@ fn frame(msg: &ServerMessage) -> Frame {
 /// What one commit changed, for live subscribers.
 #[derive(Debug, Default)]
 pub struct Changes {
-    pub topics: HashSet<&'static str>,
+    pub topics: HashSet<Topic>,
     pub agents: Vec<String>,
     /// Agents that no longer exist.
     pub removed_agents: Vec<String>,
@@ -57,7 +57,7 @@ enum ExecSub {
 pub struct Client {
     pub id: u64,
     tx: mpsc::Sender<Frame>,
-    topics: RwLock<HashSet<&'static str>>,
+    topics: RwLock<HashSet<Topic>>,
     executions: Mutex<HashMap<String, ExecSub>>,
     compact: AtomicBool,
     lagging: AtomicBool,
@@ -86,7 +86,7 @@ impl Client {
 
 #[derive(Default)]
 struct Pending {
-    topics: HashSet<&'static str>,
+    topics: HashSet<Topic>,
     agents: HashSet<String>,
     removed_agents: HashSet<String>,
     executions: BTreeMap<String, Execution>,
@@ -102,7 +102,7 @@ struct Inner {
     pending: Mutex<Pending>,
     /// Per-topic sequence numbers. Held while a snapshot or a delta is queued, so every
     /// client sees snapshot N before delta N+1.
-    seqs: Mutex<HashMap<&'static str, u64>>,
+    seqs: Mutex<HashMap<Topic, u64>>,
     resyncs: AtomicU64,
     /// Tickets of changes taken, and the highest one published (or discarded): a new
     /// watcher waits for the changes taken before it saw it through, see
@@ -205,7 +205,7 @@ impl Live {
     }
 
     /// Subscribes a client to topics: a snapshot of each now, deltas from then on.
-    pub fn subscribe_topics(&self, client: &Client, topics: &[&'static str], compact: bool) {
+    pub fn subscribe_topics(&self, client: &Client, topics: &[Topic], compact: bool) {
         if compact {
             client.compact.store(true, Ordering::Relaxed);
         }
@@ -213,7 +213,7 @@ impl Live {
         let seqs = self.inner.seqs.lock();
         for &topic in topics {
             client.topics.write().insert(topic);
-            let seq = seqs.get(topic).copied().unwrap_or(0);
+            let seq = seqs.get(&topic).copied().unwrap_or(0);
             let data = self.topic_data(topic, None, now);
             client.send_msg(&ServerMessage::Snapshot {
                 seq,
@@ -223,7 +223,7 @@ impl Live {
         }
     }
 
-    pub fn unsubscribe_topics(&self, client: &Client, topics: &[&'static str]) {
+    pub fn unsubscribe_topics(&self, client: &Client, topics: &[Topic]) {
         let mut mine = client.topics.write();
         for t in topics {
             mine.remove(t);
@@ -411,8 +411,8 @@ impl Live {
     pub fn publish_alerts(&self, changed: Vec<crate::model::Alert>, fired: Vec<crate::model::Alert>) {
         {
             let mut p = self.inner.pending.lock();
-            p.topics.insert("alerts");
-            p.topics.insert("overview");
+            p.topics.insert(Topic::Alerts);
+            p.topics.insert(Topic::Overview);
             for a in changed {
                 p.alerts.insert(a.id.clone(), a);
             }
@@ -446,10 +446,10 @@ impl Live {
             .filter(|c| !c.compact.load(Ordering::Relaxed) && !c.topics.read().is_empty())
             .collect();
         let mut payload = serde_json::Map::new();
-        for &topic in TOPICS.iter().filter(|t| pending.topics.contains(*t)) {
+        for topic in Topic::ALL.into_iter().filter(|t| pending.topics.contains(t)) {
             let seq = seqs.entry(topic).or_insert(0);
             *seq += 1;
-            let subscribers: Vec<&Arc<Client>> = clients.iter().filter(|c| c.topics.read().contains(topic)).collect();
+            let subscribers: Vec<&Arc<Client>> = clients.iter().filter(|c| c.topics.read().contains(&topic)).collect();
             // Nobody to send it to: the topic's data is not even built (seq still counts).
             if subscribers.is_empty() && mofa.is_empty() {
                 continue;
@@ -458,7 +458,7 @@ impl Live {
             if !mofa.is_empty() {
                 if let Ok(v) = serde_json::to_value(&data) {
                     if let Some(d) = v.get("data") {
-                        payload.insert(topic.to_string(), d.clone());
+                        payload.insert(topic.as_str().to_string(), d.clone());
                     }
                 }
             }
@@ -466,7 +466,7 @@ impl Live {
                 continue;
             }
             let removed = match topic {
-                "agents" => pending.removed_agents.iter().cloned().collect(),
+                Topic::Agents => pending.removed_agents.iter().cloned().collect(),
                 _ => vec![],
             };
             let f = frame(&ServerMessage::Delta {
@@ -490,23 +490,23 @@ impl Live {
 
     /// A topic's data: everything (snapshot) or what changed (delta). Small topics always
     /// travel whole.
-    fn topic_data(&self, topic: &str, changed: Option<&Pending>, now: i64) -> TopicData {
+    fn topic_data(&self, topic: Topic, changed: Option<&Pending>, now: i64) -> TopicData {
         let hub = &self.inner.hub;
         match topic {
-            "overview" => TopicData::Overview(hub.overview(now)),
-            "agents" => TopicData::Agents(match changed {
+            Topic::Overview => TopicData::Overview(hub.overview(now)),
+            Topic::Agents => TopicData::Agents(match changed {
                 None => hub.agents(now),
                 Some(p) => p.agents.iter().filter_map(|id| hub.agent(id, now)).collect(),
             }),
-            "executions" => TopicData::Executions(match changed {
-                None => hub.recent_executions(crate::live::state::MAX_EXECUTIONS),
+            Topic::Executions => TopicData::Executions(match changed {
+                None => hub.recent_executions(crate::stream::state::MAX_EXECUTIONS),
                 Some(p) => p.executions.values().cloned().collect(),
             }),
-            "workflows" => TopicData::Workflows(hub.workflows()),
-            "llm" => TopicData::Llm(hub.llm(now)),
-            "plugins" => TopicData::Plugins(hub.plugins()),
-            "system" => TopicData::System(hub.system()),
-            _ => TopicData::Alerts(match changed {
+            Topic::Workflows => TopicData::Workflows(hub.workflows()),
+            Topic::Llm => TopicData::Llm(hub.llm(now)),
+            Topic::Plugins => TopicData::Plugins(hub.plugins()),
+            Topic::System => TopicData::System(hub.system()),
+            Topic::Alerts => TopicData::Alerts(match changed {
                 None => hub.alerts(),
                 Some(p) => p.alerts.values().cloned().collect(),
             }),
@@ -548,18 +548,9 @@ fn status_message(e: &Execution, now: i64) -> ServerMessage {
     }
 }
 
-/// The topic names as the server's static strings, or the first unknown name.
-pub fn known_topics(names: &[String]) -> Result<Vec<&'static str>, String> {
-    names
-        .iter()
-        .map(|n| {
-            TOPICS
-                .iter()
-                .copied()
-                .find(|t| *t == n.as_str())
-                .ok_or_else(|| n.clone())
-        })
-        .collect()
+/// The topics of these names, or the first unknown name.
+pub fn known_topics(names: &[String]) -> Result<Vec<Topic>, String> {
+    names.iter().map(|n| Topic::named(n).ok_or_else(|| n.clone())).collect()
 }
 
 #[cfg(test)]
