@@ -6,8 +6,8 @@ use crate::model::*;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-fn state() -> Result<crate::server::AppState, ApiError> {
-    use_context::<crate::server::AppState>().ok_or_else(ApiError::internal)
+fn state() -> Result<crate::server::state::AppState, ApiError> {
+    use_context::<crate::server::state::AppState>().ok_or_else(ApiError::internal)
 }
 
 /// With authentication on, actions are recorded under the signed-in name, whatever `by` says.

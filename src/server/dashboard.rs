@@ -13,7 +13,7 @@
 //! # }
 //! ```
 
-use super::{config::Config, AppState};
+use super::{config::Config, state::AppState};
 use crate::error::ApiError;
 use crate::model::*;
 use std::net::{IpAddr, SocketAddr};
@@ -119,7 +119,7 @@ impl DashboardServer {
 
     /// The full HTTP surface, to serve yourself or to nest in your own router.
     pub fn build_router(&self) -> axum::Router {
-        super::router(self.state.clone())
+        super::routes::router(self.state.clone())
     }
 
     /// Binds `listen`, runs the background tasks (host sampler, retention, demo when
@@ -202,7 +202,7 @@ impl DashboardServer {
             None => None,
         };
         tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
-        let app = super::router(state.clone());
+        let app = super::routes::router(state.clone());
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stopped(stop_rx))
             .await;

@@ -33,13 +33,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<super::store::StoreError> for ApiError {
-    fn from(e: super::store::StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        ApiError::internal()
-    }
-}
-
 /// `Query<T>` whose rejection is our error shape.
 pub struct ApiQuery<T>(pub T);
 

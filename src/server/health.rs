@@ -2,7 +2,7 @@
 //! shape of `/health/ready` of the agent platforms we replace. The store failing its probe
 //! makes Observatory `unhealthy` (503); any other check not `ok` makes it `degraded` (200).
 
-use super::AppState;
+use super::state::AppState;
 use crate::model::{HealthCheck, HealthReport, LiveStats, StoreStats};
 use serde_json::json;
 use std::collections::BTreeMap;

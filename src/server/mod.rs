@@ -17,6 +17,7 @@ pub mod prometheus;
 pub mod push;
 pub mod routes;
 pub mod service;
+pub mod state;
 pub mod store;
 mod system;
 
@@ -24,94 +25,4 @@ pub use clock::now_ms;
 pub use config::Config;
 pub use dashboard::{Collector, DashboardConfig, DashboardServer};
 pub use routes::router;
-
-use alerts::Alerts;
-use hub::Hub;
-use ingest::Ingest;
-use push::Live;
-use std::sync::Arc;
-use store::Store;
-
-/// What every handler and server function can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub hub: Arc<Hub>,
-    pub store: Arc<dyn Store>,
-    pub ingest: Ingest,
-    pub live: Live,
-    pub alerts: Alerts,
-    /// Tokens, sessions and ingest rate limits.
-    pub auth: Arc<auth::Auth>,
-    /// What OTLP/HTTP and OTLP/gRPC hand their requests to.
-    pub otlp: Arc<otlp::Receiver>,
-    /// Label caps of `/metrics`, kept so series stay stable between scrapes.
-    pub metrics: Arc<prometheus::Caps>,
-    pub started_at: std::time::Instant,
-}
-
-/// The OTLP/HTTP routes take only the receiver from the state.
-impl axum::extract::FromRef<AppState> for Arc<otlp::Receiver> {
-    fn from_ref(state: &AppState) -> Self {
-        state.otlp.clone()
-    }
-}
-
-impl AppState {
-    /// Opens the store in `config.data_dir`, rebuilds the hub from it and starts the
-    /// ingest pipeline.
-    pub async fn open(config: Config) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let store = store::SqliteStore::open(&config.data_dir, config.retention.as_secs())
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        Self::with_store(config, Arc::new(store)).await
-    }
-
-    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let now = now_ms();
-        let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name()));
-        let since = now - 24 * 3600 * 1000;
-        let snapshot = store.snapshot(since).await?;
-        tracing::info!(
-            agents = snapshot.agents.len(),
-            executions = snapshot.executions.len(),
-            "restored state from the store"
-        );
-        hub.restore(snapshot);
-        for (step, keep) in hub::TIERS {
-            let rows = store.rollups(step, now - keep as i64 * step, i64::MAX).await?;
-            hub.restore_rollups(rows, now);
-        }
-        let live = Live::new(hub.clone());
-        let external_url = format!("http://{}", config.listen);
-        let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;
-        let redactor = Arc::new(ingest::Redactor::new(&config.redact_keys));
-        let (ingest, _pipeline) = Ingest::start(
-            hub.clone(),
-            store.clone(),
-            live.clone(),
-            config.ingest_queue,
-            config.limits.max_agents,
-            redactor.clone(),
-        );
-        let otlp = Arc::new(otlp::Receiver::new(
-            ingest.clone(),
-            config.limits,
-            config.max_otlp_body_bytes,
-            redactor,
-        ));
-        let auth = Arc::new(auth::Auth::new(&config.auth, config.ingest_rate_limit));
-        Ok(Self {
-            config: Arc::new(config),
-            hub,
-            store,
-            ingest,
-            live,
-            alerts,
-            auth,
-            otlp,
-            metrics: Arc::default(),
-            started_at: std::time::Instant::now(),
-        })
-    }
-}
+pub use state::AppState;

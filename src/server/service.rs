@@ -2,8 +2,8 @@
 //! routes and the server functions, and unit-tested through both.
 
 use super::clock::now_ms;
+use super::state::AppState;
 use super::store::ExecutionQuery;
-use super::AppState;
 use crate::error::ApiError;
 use crate::model::*;
 

@@ -15,7 +15,6 @@ pub use cap::{LabelCap, OTHER};
 pub use families::{families, Sources};
 
 use crate::server::hub::Buckets;
-use crate::server::AppState;
 
 /// Most distinct agents labelled per family; the rest count as `agent="other"`.
 pub const MAX_AGENTS: usize = 500;
@@ -94,27 +93,4 @@ pub struct Sample {
 pub enum Value {
     Number(f64),
     Histogram(Buckets),
-}
-
-/// Reads every source once and builds the families.
-pub async fn collect(state: &AppState) -> Vec<Family> {
-    let store_bytes = match state.store.stats().await {
-        Ok(s) => Some(s.size_bytes),
-        Err(e) => {
-            tracing::warn!(error = %e, "store stats for metrics failed");
-            None
-        }
-    };
-    let ingest = state.ingest.stats();
-    let sources = Sources {
-        hub: state.hub.metrics(crate::server::clock::now_ms()),
-        ingest_accepted: ingest.events_accepted,
-        ingest_rejected: state.ingest.rejected_by_reason().map(|(r, n)| (r.as_str(), n)).to_vec(),
-        queue_depth: ingest.queue_depth,
-        queue_capacity: ingest.queue_capacity,
-        ws_connections: state.live.connections() as u64,
-        store_bytes,
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    families(&sources, &state.metrics)
 }

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::model::{Principal, SessionInfo};
 use crate::server::auth::{unauthorized, COOKIE};
 use crate::server::error::ApiJson;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,7 +1,7 @@
 //! Leptos server functions under `/api/fn/…`, with the app state in their context.
 
 use crate::model::Principal;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::Request;

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::server::auth::{required, Access};
 use crate::server::ingest::Rejection;
 use crate::server::otlp;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;

@@ -1,7 +1,7 @@
 //! Probes: `/health` and `/health/live` (the process answers), `/health/ready` (each check
 //! of `server::health`: 200 healthy or degraded, 503 unhealthy).
 
-use crate::server::{service, AppState};
+use crate::server::{service, state::AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;

@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::server::ingest::body::read_body;
 use crate::server::ingest::native::{decode, Format};
 use crate::server::ingest::Rejection;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};

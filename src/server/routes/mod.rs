@@ -11,7 +11,7 @@ mod query;
 mod security;
 mod ws;
 
-use super::AppState;
+use crate::server::state::AppState;
 use axum::http::{HeaderValue, Method};
 use axum::{middleware, Router};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `cors = true` allows any origin (bearer tokens only: no cookies cross-origin);
 /// `cors_origins` lists the origins allowed.
-fn cors(config: &crate::server::Config) -> Option<CorsLayer> {
+fn cors(config: &crate::server::config::Config) -> Option<CorsLayer> {
     use axum::http::header;
     let origins = if config.cors {
         AllowOrigin::any()

@@ -1,8 +1,8 @@
 //! `GET /metrics` (OpenMetrics or Prometheus text, by `Accept`) and `GET /metrics/json`.
 
 use crate::error::ApiError;
-use crate::server::prometheus::{collect, json, text};
-use crate::server::AppState;
+use crate::server::prometheus::{families, json, text, Family, Sources};
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -31,4 +31,27 @@ async fn exposition(State(state): State<AppState>, headers: HeaderMap) -> Result
 
 async fn as_json(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json::encode(&collect(&state).await))
+}
+
+/// Reads every source once and builds the families.
+async fn collect(state: &AppState) -> Vec<Family> {
+    let store_bytes = match state.store.stats().await {
+        Ok(s) => Some(s.size_bytes),
+        Err(e) => {
+            tracing::warn!(error = %e, "store stats for metrics failed");
+            None
+        }
+    };
+    let ingest = state.ingest.stats();
+    let sources = Sources {
+        hub: state.hub.metrics(crate::server::clock::now_ms()),
+        ingest_accepted: ingest.events_accepted,
+        ingest_rejected: state.ingest.rejected_by_reason().map(|(r, n)| (r.as_str(), n)).to_vec(),
+        queue_depth: ingest.queue_depth,
+        queue_capacity: ingest.queue_capacity,
+        ws_connections: state.live.connections() as u64,
+        store_bytes,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    families(&sources, &state.metrics)
 }

@@ -7,7 +7,7 @@ use crate::model::{ExecutionStatus, TimeRange};
 use crate::server::error::ApiJson;
 use crate::server::error::ApiQuery;
 use crate::server::store::ExecutionQuery;
-use crate::server::{service, AppState};
+use crate::server::{service, state::AppState};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};

@@ -1,7 +1,7 @@
 //! `GET /ws`: the live WebSocket.
 
 use crate::server::push::{run_connection, Heartbeat};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;

@@ -31,6 +31,14 @@ pub enum StoreError {
     FutureSchema { found: i64, known: i64 },
 }
 
+/// A store failure reaches clients as a bare 500; its cause is logged here.
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        crate::error::ApiError::internal()
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything one group commit writes. Entities are written whole (upserts of their latest
