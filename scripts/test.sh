@@ -8,15 +8,15 @@ cd "$ROOT"
 
 echo "==> formatting"
 cargo fmt --all -- --check
-echo "==> unit and integration tests (server)"
+echo "==> unit and integration tests of the server (about 5 minutes cold: most of it compiling)"
 cargo test --locked --features ssr
-echo "==> the browser app compiles cleanly (csr, wasm32)"
+echo "==> the browser app compiles cleanly: clippy, csr, wasm32 (about 2 minutes cold)"
 cargo clippy --locked --lib --bins --target wasm32-unknown-unknown --no-default-features --features csr -- -D warnings
-echo "==> lints (server)"
+echo "==> lints of the server: clippy (about 2 minutes cold)"
 cargo clippy --locked --features ssr --all-targets -- -D warnings
 
 scripts/build.sh
 
-echo "==> end-to-end tests (Playwright, Debian Chromium)"
+echo "==> end-to-end tests in Debian Chromium, Playwright (about 4 minutes)"
 cd end2end
 npx playwright test

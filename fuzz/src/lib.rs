@@ -1,6 +1,7 @@
 //! What the fuzz targets share: an OTLP/HTTP body taken through the server's own path.
 
 use observatory::model::Limits;
+use observatory::server::ingest::Redactor;
 use observatory::server::otlp::genai::{self, Cumulative, Mapped};
 use observatory::server::otlp::http::{decode, Encoding};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -12,7 +13,7 @@ pub const NOW_MS: i64 = 1_767_225_600_000; // 2026-01-01
 
 /// The first byte picks the signal (traces, logs, metrics), the rest is the body: decoded
 /// as `POST /v1/{traces,logs,metrics}` decodes it, then, when it decodes, mapped by
-/// [`genai`] and validated as `otlp::submit` does.
+/// [`genai`] and validated as `otlp::Receiver` does before it submits.
 pub fn otlp(encoding: Encoding, data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -20,7 +21,7 @@ pub fn otlp(encoding: Encoding, data: &[u8]) {
     let limits = Limits::default();
     let mapped = match selector % 3 {
         0 => match decode::<ExportTraceServiceRequest>(encoding, body) {
-            Ok(req) => genai::traces(req, &limits),
+            Ok(req) => genai::traces(req, &limits, &Redactor::default()),
             Err(_) => return,
         },
         1 => match decode::<ExportLogsServiceRequest>(encoding, body) {
