@@ -867,3 +867,35 @@ async fn sensitive_otlp_attributes_are_redacted_before_storage() {
     let stored = format!("{spans}{logs}");
     assert!(!stored.contains("hunter2") && !stored.contains("Bearer abc") && !stored.contains("sk-live-1"));
 }
+
+#[tokio::test]
+async fn two_servers_in_one_process_redact_each_with_its_own_words() {
+    let ssn_only = app_with(|c| c.redact_keys = vec!["ssn".into()]).await;
+    let defaults = app_with(|_| {}).await;
+    let kv = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let trace = "0af7651916cd43dd8448eb211c80319e";
+    for app in [&ssn_only, &defaults] {
+        let mut span = span_json(trace, "b7ad6b7169203332", "invoke_agent a");
+        span["attributes"] = json!([kv("user.ssn", "078-05-1120"), kv("db.password", "hunter2")]);
+        let (s, v) = app
+            .post("/v1/traces", "application/json", traces_json(vec![span]))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = app
+            .ingest(json!([{"type": "log", "execution_id": trace, "message": "m",
+                            "attributes": {"user.ssn": "078-05-1120", "db.password": "hunter2"}}]))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    for (app, redacted, kept) in [
+        (&ssn_only, "user.ssn", "db.password"),
+        (&defaults, "db.password", "user.ssn"),
+    ] {
+        let (_, spans) = app.get(&format!("/api/executions/{trace}/spans")).await;
+        let (_, logs) = app.get(&format!("/api/executions/{trace}/logs")).await;
+        for attrs in [&spans[0]["attributes"], &logs[0]["attributes"]] {
+            assert_eq!(attrs[redacted], "[REDACTED]", "{attrs}");
+            assert_ne!(attrs[kept], "[REDACTED]", "{attrs}");
+        }
+    }
+}

@@ -41,7 +41,7 @@ impl Topic {
         Topic::Alerts,
     ];
 
-    pub const fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Topic::Overview => "overview",
             Topic::Agents => "agents",
@@ -59,17 +59,6 @@ impl Topic {
         Topic::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
-
-/// The topics' names, in [`Topic::ALL`]'s order.
-pub const TOPICS: [&str; 8] = {
-    let mut names = [""; 8];
-    let mut i = 0;
-    while i < names.len() {
-        names[i] = Topic::ALL[i].as_str();
-        i += 1;
-    }
-    names
-};
 
 /// Client → server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The browser's live state and its one mutator, [`apply`]: pure data in, pure data out.
 
-use super::protocol::{MetricsData, ServerMessage, TopicData};
+use super::protocol::{MetricsData, ServerMessage, Topic, TopicData};
 use crate::model::{Agent, Alert, Execution, LlmStats, LogRecord, Overview, Plugin, SystemSample, Workflow};
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ const MAX_METRICS: usize = 600;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveState {
     /// Last sequence number applied, per topic; absent until the topic's snapshot.
-    pub seqs: BTreeMap<String, u64>,
+    pub seqs: BTreeMap<Topic, u64>,
     pub overview: Option<Overview>,
     pub agents: BTreeMap<String, Agent>,
     pub executions: BTreeMap<String, Execution>,
@@ -47,7 +47,7 @@ pub struct Watched {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Followup {
     /// Take a fresh snapshot of these topics.
-    Resubscribe(Vec<String>),
+    Resubscribe(Vec<Topic>),
     /// Resume this execution's log after `after_seq`.
     ResumeExecution {
         execution_id: String,
@@ -58,8 +58,8 @@ pub enum Followup {
 }
 
 impl LiveState {
-    pub fn has_snapshot(&self, topic: &str) -> bool {
-        self.seqs.contains_key(topic)
+    pub fn has_snapshot(&self, topic: Topic) -> bool {
+        self.seqs.contains_key(&topic)
     }
 
     /// Starts watching an execution (idempotent).
@@ -86,22 +86,22 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
     state.applied += 1;
     match msg {
         ServerMessage::Snapshot { seq, data, .. } => {
-            state.seqs.insert(data.topic().as_str().to_string(), seq);
+            state.seqs.insert(data.topic(), seq);
             replace(state, data, true);
             None
         }
         ServerMessage::Delta { seq, data, removed, .. } => {
-            let topic = data.topic().as_str();
-            let last = *state.seqs.get(topic)?; // no snapshot yet: it is on its way
+            let topic = data.topic();
+            let last = *state.seqs.get(&topic)?; // no snapshot yet: it is on its way
             if seq <= last {
                 return None; // already applied
             }
             if seq != last + 1 {
-                state.seqs.remove(topic);
-                return Some(Followup::Resubscribe(vec![topic.to_string()]));
+                state.seqs.remove(&topic);
+                return Some(Followup::Resubscribe(vec![topic]));
             }
-            state.seqs.insert(topic.to_string(), seq);
-            if topic == "agents" {
+            state.seqs.insert(topic, seq);
+            if topic == Topic::Agents {
                 for id in &removed {
                     state.agents.remove(id);
                 }
@@ -333,8 +333,8 @@ mod tests {
         let mut s = LiveState::default();
         apply(&mut s, snapshot(1, TopicData::Agents(vec![])));
         let f = apply(&mut s, delta(3, TopicData::Agents(vec![agent("x", 0)])));
-        assert_eq!(f, Some(Followup::Resubscribe(vec!["agents".into()])));
-        assert!(!s.has_snapshot("agents"));
+        assert_eq!(f, Some(Followup::Resubscribe(vec![Topic::Agents])));
+        assert!(!s.has_snapshot(Topic::Agents));
         assert!(s.agents.is_empty(), "the delta after a gap is not applied");
     }
 

@@ -3,6 +3,7 @@
 
 use super::socket::on_topic;
 use crate::error::ApiError;
+use crate::stream::protocol::Topic;
 use leptos::prelude::*;
 use std::cell::Cell;
 use std::future::Future;
@@ -36,7 +37,7 @@ where
 /// Calls `fetch` now and again whenever a snapshot or delta of `topic` arrives. The
 /// previous answer stays on screen while a new one loads; answers that come back out of
 /// order are dropped.
-pub fn load_on<T, F, Fut>(topic: &'static str, fetch: F) -> Loaded<T>
+pub fn load_on<T, F, Fut>(topic: Topic, fetch: F) -> Loaded<T>
 where
     T: Send + Sync + 'static,
     F: Fn() -> Fut + 'static,
@@ -47,7 +48,7 @@ where
 
 /// Calls `fetch(key)` now, again whenever `key` changes, and again when `topic` changes,
 /// at most once every `every_ms` (a change inside that time is fetched when it ends).
-pub fn load_keyed<K, T, F, Fut>(topic: &'static str, every_ms: f64, key: Memo<K>, fetch: F) -> Loaded<T>
+pub fn load_keyed<K, T, F, Fut>(topic: Topic, every_ms: f64, key: Memo<K>, fetch: F) -> Loaded<T>
 where
     K: Clone + PartialEq + Send + Sync + 'static,
     T: Send + Sync + 'static,
@@ -60,7 +61,7 @@ where
 /// [`load_keyed`], with changes of `topic` heeded only while `active` holds: what `key`
 /// covers alone refreshes the data once `active` ends.
 pub fn load_keyed_while<K, T, F, Fut>(
-    topic: &'static str,
+    topic: Topic,
     every_ms: f64,
     key: Memo<K>,
     active: Signal<bool>,

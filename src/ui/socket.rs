@@ -4,7 +4,7 @@
 //! number.
 
 use super::Connection;
-use crate::stream::protocol::{ClientMessage, ServerMessage, Subscription, TOPICS};
+use crate::stream::protocol::{ClientMessage, ServerMessage, Subscription, Topic};
 use crate::stream::state::{apply, Followup, LiveState};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -28,7 +28,7 @@ pub struct Live {
     pub toasts: RwSignal<Vec<(String, String)>>,
 }
 
-type Listener = (u64, &'static str, Rc<dyn Fn()>);
+type Listener = (u64, Topic, Rc<dyn Fn()>);
 
 thread_local! {
     /// Called after a message batch that moved a topic on (a snapshot or a delta arrived).
@@ -37,7 +37,7 @@ thread_local! {
 }
 
 /// Calls `f` each time `topic` moves on, until the calling component is cleaned up.
-pub fn on_topic(topic: &'static str, f: impl Fn() + 'static) {
+pub fn on_topic(topic: Topic, f: impl Fn() + 'static) {
     let id = NEXT_LISTENER.with(|n| n.replace(n.get() + 1));
     LISTENERS.with(|l| l.borrow_mut().push((id, topic, Rc::new(f))));
     on_cleanup(move || LISTENERS.with(|l| l.borrow_mut().retain(|(i, _, _)| *i != id)));
@@ -92,9 +92,9 @@ fn send(msg: &ClientMessage) {
     });
 }
 
-fn subscribe_topics(topics: Vec<String>) {
+fn subscribe_topics(topics: Vec<Topic>) {
     send(&ClientMessage::Subscribe(Subscription {
-        topics,
+        topics: topics.into_iter().map(|t| t.as_str().to_string()).collect(),
         compact: true,
         ..Default::default()
     }));
@@ -110,7 +110,7 @@ fn subscribe_execution(id: &str, after_seq: Option<u64>) {
 
 /// Everything again: all topics (fresh snapshots), every watched execution from its last line.
 fn resubscribe_all(live: Live) {
-    subscribe_topics(TOPICS.iter().map(|t| t.to_string()).collect());
+    subscribe_topics(Topic::ALL.to_vec());
     let watched: Vec<(String, Option<u64>)> = live
         .state
         .with_untracked(|s| s.watched.iter().map(|(id, w)| (id.clone(), w.last_seq)).collect());
@@ -210,7 +210,7 @@ fn flush(live: Live) {
     let mut fired = Vec::new();
     live.state.update(|state| {
         let seqs = state.seqs.clone();
-        let had_alerts = state.has_snapshot("alerts");
+        let had_alerts = state.has_snapshot(Topic::Alerts);
         let was_firing = firing(state);
         for msg in messages {
             if let Some(f) = apply(state, msg) {
@@ -221,7 +221,7 @@ fn flush(live: Live) {
             .seqs
             .iter()
             .filter(|(t, s)| seqs.get(*t) != Some(*s))
-            .map(|(t, _)| t.clone())
+            .map(|(t, _)| *t)
             .collect();
         if had_alerts {
             fired = firing(state)

@@ -170,7 +170,7 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
         Err(bad) => {
             return client.send_msg(&error(format!(
                 "unknown topic `{bad}`; topics are {}",
-                crate::stream::protocol::TOPICS.join(", ")
+                crate::stream::protocol::Topic::ALL.map(|t| t.as_str()).join(", ")
             )))
         }
     };

@@ -1,6 +1,7 @@
 use crate::api::{get_agent, get_agent_series};
 use crate::charts::series;
 use crate::format;
+use crate::stream::protocol::Topic;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
@@ -27,11 +28,11 @@ pub fn AgentPage() -> impl IntoView {
 #[component]
 fn AgentView(id: String) -> impl IntoView {
     let fetch_id = id.clone();
-    let detail = load_on("agents", move || get_agent(fetch_id.clone()));
+    let detail = load_on(Topic::Agents, move || get_agent(fetch_id.clone()));
     let all = format!("/executions?agent={id}");
     let range = use_range();
     let series_id = id.clone();
-    let runs = load_keyed("executions", SERIES_REFRESH_MS, range, move |r| {
+    let runs = load_keyed(Topic::Executions, SERIES_REFRESH_MS, range, move |r| {
         get_agent_series(series_id.clone(), r)
     });
     let data = Signal::derive(move || runs.get().and_then(|r| r.ok()));

@@ -1,6 +1,7 @@
 use crate::api::get_agents;
 use crate::format;
 use crate::model::{Agent, AgentState};
+use crate::stream::protocol::Topic;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::AgentStatePill;
 use crate::ui::components::time::Ago;
@@ -63,7 +64,7 @@ pub fn AgentsPage() -> impl IntoView {
     let live = use_live();
     let initial = load_once(get_agents);
     let agents = Memo::new(move |_| {
-        if live.state.with(|s| s.has_snapshot("agents")) {
+        if live.state.with(|s| s.has_snapshot(Topic::Agents)) {
             Some(Ok(live.state.with(|s| s.agents.values().cloned().collect::<Vec<_>>())))
         } else {
             initial.get()

@@ -1,6 +1,7 @@
 use crate::api::{acknowledge_alert, create_silence, expire_silence, get_alerts, preview_silence, unacknowledge_alert};
 use crate::format;
 use crate::model::{Alert, AlertState, AlertsView, Labels, Severity, Silence, SilenceRequest};
+use crate::stream::protocol::Topic;
 use crate::ui::components::dialog::Dialog;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::time::Ago;
@@ -38,7 +39,7 @@ enum Open {
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let view = load_on("alerts", get_alerts);
+    let view = load_on(Topic::Alerts, get_alerts);
     let open = RwSignal::new(None::<Open>);
     let refresh = move || {
         leptos::task::spawn_local(async move {

@@ -1,6 +1,7 @@
 use crate::api::get_executions;
 use crate::format;
 use crate::model::{Execution, ExecutionStatus};
+use crate::stream::protocol::Topic;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::StatusPill;
 use crate::ui::components::table::DataTable;
@@ -30,7 +31,7 @@ pub fn ExecutionsPage() -> impl IntoView {
 fn ExecutionsList(status: Option<ExecutionStatus>, agent: Option<String>, offset: u64) -> impl IntoView {
     let navigate = use_navigate();
     let fetch_agent = agent.clone();
-    let page = load_on("executions", move || {
+    let page = load_on(Topic::Executions, move || {
         get_executions(fetch_agent.clone(), status, offset, PAGE)
     });
     let href_agent = StoredValue::new(agent.clone());

@@ -4,6 +4,7 @@ use crate::api::get_series;
 use crate::charts::series;
 use crate::format;
 use crate::model::{LlmStats, Plugin, Workflow};
+use crate::stream::protocol::Topic;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::range::use_range;
 use crate::ui::components::states::{Empty, Loading};
@@ -17,7 +18,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// Rows of a topic once its snapshot is in; None while it is on its way.
-fn topic_rows<T>(topic: &'static str, rows: fn(&crate::stream::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
+fn topic_rows<T>(topic: Topic, rows: fn(&crate::stream::state::LiveState) -> Vec<T>) -> Memo<Option<Vec<T>>>
 where
     T: Clone + PartialEq + Send + Sync + 'static,
 {
@@ -27,7 +28,7 @@ where
 
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
-    let rows = topic_rows("workflows", |s| s.workflows.clone());
+    let rows = topic_rows(Topic::Workflows, |s| s.workflows.clone());
     move || {
         match rows.get() {
         None => view! { <Loading what="workflows"/> }.into_any(),
@@ -69,9 +70,9 @@ fn WorkflowTable(rows: Vec<Workflow>) -> impl IntoView {
 
 #[component]
 pub fn LlmPage() -> impl IntoView {
-    let rows = topic_rows("llm", |s| s.llm.clone());
+    let rows = topic_rows(Topic::Llm, |s| s.llm.clone());
     let range = use_range();
-    let fleet = load_keyed("llm", SERIES_REFRESH_MS, range, get_series);
+    let fleet = load_keyed(Topic::Llm, SERIES_REFRESH_MS, range, get_series);
     let data = Signal::derive(move || fleet.get().and_then(|r| r.ok()));
     let any = move || rows.with(|r| r.as_ref().is_some_and(|r| !r.is_empty()));
     view! {
@@ -154,7 +155,7 @@ fn LlmView(rows: Vec<LlmStats>) -> impl IntoView {
 
 #[component]
 pub fn PluginsPage() -> impl IntoView {
-    let rows = topic_rows("plugins", |s| s.plugins.clone());
+    let rows = topic_rows(Topic::Plugins, |s| s.plugins.clone());
     move || {
         match rows.get() {
         None => view! { <Loading what="tools and plugins"/> }.into_any(),

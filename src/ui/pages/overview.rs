@@ -2,6 +2,7 @@ use crate::api::{get_executions, get_overview, get_series};
 use crate::charts::series;
 use crate::format;
 use crate::model::Execution;
+use crate::stream::protocol::Topic;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::range::use_range;
 use crate::ui::components::states::{ErrorBox, Loading};
@@ -26,7 +27,7 @@ pub fn OverviewPage() -> impl IntoView {
         None => initial.get(),
     });
     let recent = Memo::new(move |_| {
-        if live.state.with(|s| s.has_snapshot("executions")) {
+        if live.state.with(|s| s.has_snapshot(Topic::Executions)) {
             let mut v: Vec<Execution> = live.state.with(|s| s.executions.values().cloned().collect());
             v.sort_by_key(|e| std::cmp::Reverse(e.created_at));
             v.truncate(12);
@@ -38,7 +39,7 @@ pub fn OverviewPage() -> impl IntoView {
     let o = move || overview.get().and_then(|r| r.ok()).unwrap_or_default();
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
     let range = use_range();
-    let fleet = load_keyed("overview", SERIES_REFRESH_MS, range, get_series);
+    let fleet = load_keyed(Topic::Overview, SERIES_REFRESH_MS, range, get_series);
     let data = Signal::derive(move || fleet.get().and_then(|r| r.ok()));
 
     view! {

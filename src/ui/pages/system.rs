@@ -1,6 +1,7 @@
 use crate::api::get_health;
 use crate::format;
 use crate::model::SystemSample;
+use crate::stream::protocol::Topic;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::time::Ago;
@@ -12,8 +13,11 @@ use leptos::prelude::*;
 #[component]
 pub fn SystemPage() -> impl IntoView {
     let live = use_live();
-    let hosts = Memo::new(move |_| live.state.with(|s| s.has_snapshot("system").then(|| s.system.clone())));
-    let health = load_on("system", get_health);
+    let hosts = Memo::new(move |_| {
+        live.state
+            .with(|s| s.has_snapshot(Topic::System).then(|| s.system.clone()))
+    });
+    let health = load_on(Topic::System, get_health);
     // Events per second, from two successive health answers.
     let last = StoredValue::new(None::<(f64, u64)>);
     let rate = RwSignal::new(None::<f64>);

@@ -6,6 +6,7 @@
 use crate::api::get_spans;
 use crate::format;
 use crate::model::{span_tree, Execution, Span, SpanCategory, MAX_TRACE_SPANS};
+use crate::stream::protocol::Topic;
 use crate::ui::components::states::ErrorBox;
 use crate::ui::components::window::windowed;
 use crate::ui::load::load_keyed_while;
@@ -93,7 +94,7 @@ pub fn Waterfall(id: String, execution: Memo<Option<Execution>>) -> impl IntoVie
         Memo::new(move |_| execution.with(|e| e.as_ref().map(|e| (e.status, e.updated_at, e.llm_calls, e.tool_calls))));
     let running = Signal::derive(move || execution.with(|e| e.as_ref().is_some_and(|e| !e.status.is_terminal())));
     let fetch_id = id.clone();
-    let spans = load_keyed_while("executions", SERIES_REFRESH_MS, key, running, move |known| {
+    let spans = load_keyed_while(Topic::Executions, SERIES_REFRESH_MS, key, running, move |known| {
         let id = fetch_id.clone();
         async move {
             match known {

@@ -2,6 +2,7 @@
 
 use crate::api::get_workflow;
 use crate::format;
+use crate::stream::protocol::Topic;
 use crate::ui::components::kpi::Kpi;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::time::Ago;
@@ -22,7 +23,7 @@ pub fn WorkflowPage() -> impl IntoView {
 
 #[component]
 fn WorkflowView(id: String) -> impl IntoView {
-    let detail = load_on("workflows", move || get_workflow(id.clone()));
+    let detail = load_on(Topic::Workflows, move || get_workflow(id.clone()));
     move || match detail.get() {
         None => view! { <Loading what="the workflow"/> }.into_any(),
         Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
