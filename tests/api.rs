@@ -4,7 +4,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{app, find_item, fleet};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn query_routes_answer_with_the_ingested_fleet() {
@@ -295,4 +295,27 @@ async fn readiness_is_unhealthy_503_when_the_store_cannot_write() {
     // Liveness is about the process, which is fine.
     let (s, _) = app.get("/health/live").await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn huge_offsets_and_sequence_numbers_get_a_clear_answer_not_a_500() {
+    let app = app().await;
+    let (s, v) = app
+        .ingest(json!([{"type": "execution", "id": "e1", "agent_id": "a"},
+                       {"type": "log", "execution_id": "e1", "message": "only"}]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for offset in ["18446744073709551615", "9223372036854775808", "100000001"] {
+        let (s, v) = app.get(&format!("/api/executions?offset={offset}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "offset {offset}: {v}");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("offset") && message.contains("maximum"), "{message}");
+    }
+    let (s, v) = app.get("/api/executions?offset=5").await;
+    assert_eq!((s, v["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    // Nothing comes after the largest sequence number, however it is written.
+    for after in ["18446744073709551615", "9223372036854775808"] {
+        let (s, v) = app.get(&format!("/api/executions/e1/logs?after={after}")).await;
+        assert_eq!((s, v.clone()), (StatusCode::OK, json!([])), "after {after}: {v}");
+    }
 }

@@ -167,3 +167,26 @@ async fn the_in_process_collector_validates_like_http() {
     let (_, logs) = app.get("/api/executions/e1/logs").await;
     assert_eq!(logs[0]["message"], "hello");
 }
+
+#[tokio::test]
+async fn amounts_too_large_to_total_are_refused_naming_field_and_bound_and_totals_stay_finite() {
+    let app = app().await;
+    let call = |cost: f64, tokens: u64| {
+        json!({"type": "llm_call", "execution_id": "e", "agent_id": "a", "provider": "p", "model": "m",
+               "latency_ms": 5, "cost_usd": cost, "tokens_in": tokens})
+    };
+    let (s, body) = app.ingest(json!([call(1e308, 1), call(1e308, 1)])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"][0]["field"], "cost_usd");
+    let why = body["details"][0]["message"].as_str().unwrap();
+    assert!(why.contains("1000000000000"), "names the bound: {why}");
+    // The largest accepted amounts and token counts, many times over, still add up.
+    let (s, body) = app
+        .ingest(json!([{"type": "execution", "id": "e", "agent_id": "a"},
+                       call(1e12, u64::MAX), call(1e12, u64::MAX), call(1e12, u64::MAX)]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, agents) = app.get("/api/agents").await;
+    assert_eq!(agents[0]["cost_usd"], 3e12);
+    assert_eq!(agents[0]["tokens_in"], u64::MAX, "token totals saturate");
+}

@@ -65,3 +65,38 @@ impl SessionInfo {
         !self.auth_enabled || self.principal.as_ref().is_some_and(|p| p.role.can_operate())
     }
 }
+
+/// Where sign-in may send the browser back to (`/login?next=…`, decoded): a path of this site,
+/// else `None`. Browsers read `\` as `/` and drop tabs and newlines, so `/\evil.com` and
+/// `/\t/evil.com` lead off-site as `//evil.com` does: any of them, or any control character,
+/// makes the whole value unsafe.
+pub fn sign_in_return_path(next: &str) -> Option<&str> {
+    let on_site = next.starts_with('/') && !next.starts_with("//");
+    let tricks = next.contains('\\') || next.chars().any(char::is_control);
+    (on_site && !tricks && !next.starts_with("/login")).then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sign_in_return_path;
+
+    #[test]
+    fn sign_in_returns_only_to_paths_of_this_site() {
+        for ok in ["/", "/agents/a?range=1h", "/executions/e%2F1", "/alerts#firing"] {
+            assert_eq!(sign_in_return_path(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.com",
+            "//evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/login?next=/",
+            "evil.com",
+            "",
+        ] {
+            assert_eq!(sign_in_return_path(bad), None, "{bad:?}");
+        }
+    }
+}

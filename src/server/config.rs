@@ -241,6 +241,43 @@ mod tests {
     }
 
     #[test]
+    fn every_table_takes_defaults_for_what_it_omits() {
+        let d = Config::default();
+        let c: Config = toml::from_str("[limits]\nmax_agents = 10\n").expect("a partial [limits]");
+        assert_eq!(
+            c.limits,
+            Limits {
+                max_agents: 10,
+                ..d.limits
+            }
+        );
+        let c: Config = toml::from_str("[auth]\nsecure_cookie = true\n").expect("a partial [auth]");
+        assert_eq!(
+            c.auth,
+            crate::server::auth::AuthConfig {
+                secure_cookie: true,
+                ..d.auth.clone()
+            }
+        );
+        let c: Config = toml::from_str("[alerts]\neval_interval = \"10s\"\n").expect("a partial [alerts]");
+        assert_eq!(
+            c.alerts,
+            crate::server::alerts::AlertingConfig {
+                eval_interval: Duration::from_secs(10),
+                ..d.alerts.clone()
+            }
+        );
+        let c: Config = toml::from_str("[prices.\"m\"]\ninput = 1.0\noutput = 2.0\n").expect("a price");
+        assert_eq!(
+            c.prices.0["m"].cache_read, None,
+            "a price takes defaults for its cache prices"
+        );
+        // Omitting is not misspelling: an unknown key of a table is still named.
+        let err = toml::from_str::<Config>("[limits]\nmax_agent = 10\n").unwrap_err();
+        assert!(err.to_string().contains("max_agent"), "{err}");
+    }
+
+    #[test]
     fn validation_names_the_field() {
         let c = Config {
             ws_interval: Duration::from_millis(1),

@@ -9,6 +9,8 @@ use crate::model::*;
 
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 1000;
+/// The deepest page of a listing: past it, SQLite would step over every row before it.
+pub const MAX_OFFSET: u64 = 1_000_000;
 pub const MAX_LOG_PAGE: u64 = 5000;
 /// Most spans returned for one execution.
 pub const MAX_SPANS: u64 = crate::model::MAX_TRACE_SPANS;
@@ -107,6 +109,12 @@ pub async fn executions(state: &AppState, mut query: ExecutionQuery) -> Result<P
         return Err(ApiError::bad_request(format!(
             "limit {} is over the maximum of {MAX_PAGE}",
             query.limit
+        )));
+    }
+    if query.offset > MAX_OFFSET {
+        return Err(ApiError::bad_request(format!(
+            "offset {} is over the maximum of {MAX_OFFSET}: narrow the listing with a filter instead",
+            query.offset
         )));
     }
     let (offset, limit) = (query.offset, query.limit);

@@ -57,6 +57,12 @@ impl AppState {
             executions = snapshot.executions.len(),
             "restored state from the store"
         );
+        if snapshot.skipped > 0 {
+            tracing::warn!(
+                rows = snapshot.skipped,
+                "stored rows that do not decode were left out of the live state (see the errors above)"
+            );
+        }
         hub.restore(snapshot);
         for (step, keep) in hub::TIERS {
             let rows = store.rollups(step, now - keep as i64 * step, i64::MAX).await?;

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Bounds every item must respect.
+/// Bounds every item must respect. In the config file, `[limits]` takes the default of each
+/// bound it does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     pub max_id_len: usize,
     pub max_text_len: usize,
@@ -12,12 +14,7 @@ pub struct Limits {
     /// Most distinct agents kept: events that would add one more are refused (400 naming
     /// `max_agents`), so a misbehaving producer cannot grow memory and every per-agent series
     /// without bound.
-    #[serde(default = "default_max_agents")]
     pub max_agents: usize,
-}
-
-fn default_max_agents() -> usize {
-    50_000
 }
 
 impl Default for Limits {
@@ -27,7 +24,7 @@ impl Default for Limits {
             max_text_len: 64 * 1024,
             max_attributes: 64,
             max_attribute_len: 4096,
-            max_agents: default_max_agents(),
+            max_agents: 50_000,
         }
     }
 }

@@ -1,6 +1,10 @@
 //! What serde cannot check: non-empty ids, lengths, ranges, control characters.
 
 use super::{Event, Limits, MAX_SPAN_ATTRIBUTES};
+
+/// The largest amount one item may carry: durations (1e12 ms is 31 years), costs (USD),
+/// percentages. Totals of amounts this size stay finite for longer than any store lives.
+pub const MAX_AMOUNT: f64 = 1e12;
 use crate::error::FieldError;
 use crate::model::{Attributes, Labels};
 
@@ -202,9 +206,14 @@ impl Validator<'_> {
             self.text(field, v, limit);
         }
     }
+    /// Amounts (milliseconds, USD, percent) are at most [`MAX_AMOUNT`], so that totals of
+    /// them stay finite.
     fn non_negative(&mut self, field: &str, value: f64) {
-        if !value.is_finite() || value < 0.0 {
-            self.push(field, format!("must be a finite number ≥ 0, got {value}"));
+        if !(0.0..=MAX_AMOUNT).contains(&value) {
+            self.push(
+                field,
+                format!("must be a finite number from 0 to {MAX_AMOUNT}, got {value}"),
+            );
         }
     }
     fn opt_non_negative(&mut self, field: &str, value: Option<f64>) {

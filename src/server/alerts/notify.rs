@@ -142,7 +142,7 @@ impl Notifier {
                     return;
                 }
                 Ok(resp) => last_error = format!("HTTP {} from the receiver", resp.status()),
-                Err(e) => last_error = format!("{e}"),
+                Err(e) => last_error = delivery_error(e, &r.url),
             }
             tracing::warn!(receiver = %r.name, attempt, error = %last_error, "notification delivery failed");
             if attempt < ATTEMPTS {
@@ -157,6 +157,26 @@ impl Notifier {
             s.last_error_at = Some(crate::server::clock::now_ms());
         }
     }
+}
+
+/// Why a delivery failed, with its causes, without the receiver's URL: Slack and webhook URLs
+/// carry their secret in the path, and this text reaches logs and every viewer.
+fn delivery_error(e: reqwest::Error, url: &str) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text.replace(url, "(the receiver's URL)")
+}
+
+/// Text as Slack shows it literally: `&`, `<` and `>` escaped, so names that producers and
+/// users chose cannot mention (`<!channel>`, `<@U…>`) or link (`<https://…|…>`).
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn alert_labels(a: &Alert) -> Labels {
@@ -241,6 +261,7 @@ pub fn alertmanager_payload(
 /// A Slack incoming-webhook message.
 pub fn slack_payload(rule: &str, status: &str, group: &[(Alert, Reason)], external_url: &str) -> Value {
     let acked = group.iter().any(|(_, r)| *r == Reason::Acknowledged);
+    let rule = slack_escape(rule);
     let head = match (status, acked) {
         ("resolved", _) => format!(":large_green_circle: *[RESOLVED]* {rule}"),
         (_, true) => format!(":large_purple_circle: *[ACKNOWLEDGED]* {rule}"),
@@ -252,9 +273,10 @@ pub fn slack_payload(rule: &str, status: &str, group: &[(Alert, Reason)], extern
             let ack = a
                 .ack
                 .as_ref()
-                .map(|k| format!(" — acknowledged by {}: {}", k.by, k.note))
+                .map(|k| format!(" — acknowledged by {}: {}", slack_escape(&k.by), slack_escape(&k.note)))
                 .unwrap_or_default();
-            format!("• {} (<{external_url}/alerts?alert={}|open>){ack}", a.summary, a.id)
+            let summary = slack_escape(&a.summary);
+            format!("• {summary} (<{external_url}/alerts?alert={}|open>){ack}", a.id)
         })
         .collect();
     json!({ "text": format!("{head}\n{}", lines.join("\n")) })
@@ -342,6 +364,54 @@ mod tests {
         );
         assert_eq!(r["alerts"][0]["status"], "resolved");
         assert_ne!(r["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_delivery_never_shows_the_receivers_secret_url() {
+        // Nothing listens on port 1: every attempt is refused at once.
+        let secret = "http://127.0.0.1:1/services/T000/B000/secret-token";
+        let receiver = ReceiverConfig {
+            name: "slack".into(),
+            kind: ReceiverKind::Slack,
+            url: secret.into(),
+            send_resolved: true,
+            timeout: Duration::from_secs(1),
+        };
+        let n = Notifier::new(vec![receiver.clone()], "http://obs".into());
+        n.deliver(&receiver, json!({"text": "x"})).await;
+        let status = &n.statuses()[0];
+        let error = status.last_error.as_deref().expect("the failure is recorded");
+        assert_eq!(status.failed, 1);
+        assert!(
+            !error.contains("secret-token") && !error.contains("/services/"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn slack_text_escapes_what_producers_and_users_chose() {
+        let mut a = alert(AlertState::Firing);
+        a.summary = "<!channel> agent <https://evil.example|click> & co".into();
+        a.ack.as_mut().unwrap().note = "<@U123> look".into();
+        let p = slack_payload("Rule<!here>", "firing", &[(a, Reason::Acknowledged)], "http://obs");
+        let text = p["text"].as_str().unwrap();
+        for raw in [
+            "<!channel>",
+            "<https://evil.example|click>",
+            "<@U123>",
+            "<!here>",
+            " & co",
+        ] {
+            assert!(!text.contains(raw), "{raw} reaches Slack unescaped: {text}");
+        }
+        assert!(
+            text.contains("&lt;!channel&gt; agent &lt;https://evil.example|click&gt; &amp; co"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(<http://obs/alerts?alert=fp-1|open>)"),
+            "our own link stays a link: {text}"
+        );
     }
 
     #[test]

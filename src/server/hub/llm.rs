@@ -34,8 +34,8 @@ impl State {
                 .map(|x| x.agent_id.clone())
         });
         if let Some(x) = e.execution_id.as_ref().and_then(|x| self.executions.get_mut(x)) {
-            x.tokens_in += usage.input;
-            x.tokens_out += usage.output;
+            x.tokens_in = x.tokens_in.saturating_add(usage.input);
+            x.tokens_out = x.tokens_out.saturating_add(usage.output);
             x.cost_usd += cost;
             x.llm_calls += 1;
             x.updated_at = x.updated_at.max(ts);
@@ -43,8 +43,8 @@ impl State {
         }
         if let Some(agent) = agent_id {
             let a = &mut self.agent_mut(&agent, ts, dirty).agent;
-            a.tokens_in += usage.input;
-            a.tokens_out += usage.output;
+            a.tokens_in = a.tokens_in.saturating_add(usage.input);
+            a.tokens_out = a.tokens_out.saturating_add(usage.output);
             a.cost_usd += cost;
         }
         self.rollups.record(ts, now, |b| {
@@ -87,12 +87,13 @@ impl State {
         self.llm_mut(id, &e.provider, &e.model, dirty)
             .record_usage(&e, cost, ts);
         self.rollups.record(ts, now, |b| {
-            let tokens = e.tokens_in + e.tokens_out;
-            b.counts.tokens += tokens;
+            let tokens = e.usage().total();
+            b.counts.tokens = b.counts.tokens.saturating_add(tokens);
             b.counts.cost_usd += cost;
-            b.counts.llm_calls += e.requests;
-            b.counts.llm_errors += e.failed_requests;
-            *b.tokens_by_provider.entry(e.provider.clone()).or_default() += tokens;
+            b.counts.llm_calls = b.counts.llm_calls.saturating_add(e.requests);
+            b.counts.llm_errors = b.counts.llm_errors.saturating_add(e.failed_requests);
+            let by_provider = b.tokens_by_provider.entry(e.provider.clone()).or_default();
+            *by_provider = by_provider.saturating_add(tokens);
         });
         out.topics.insert(Topic::Llm);
     }
@@ -102,12 +103,12 @@ impl LlmEntry {
     fn record_usage(&mut self, e: &LlmUsageEvent, cost: f64, ts: i64) {
         let s = &mut self.stats;
         let failed = e.failed_requests.min(e.requests);
-        s.total_requests += e.requests;
-        s.failed_requests += failed;
-        s.successful_requests += e.requests - failed;
-        s.prompt_tokens += e.tokens_in;
-        s.completion_tokens += e.tokens_out;
-        s.total_tokens += e.tokens_in + e.tokens_out;
+        s.total_requests = s.total_requests.saturating_add(e.requests);
+        s.failed_requests = s.failed_requests.saturating_add(failed);
+        s.successful_requests = s.successful_requests.saturating_add(e.requests - failed);
+        s.prompt_tokens = s.prompt_tokens.saturating_add(e.tokens_in);
+        s.completion_tokens = s.completion_tokens.saturating_add(e.tokens_out);
+        s.total_tokens = s.total_tokens.saturating_add(e.usage().total());
         s.cost_usd += cost;
         s.last_request = s.last_request.max(ts);
         self.latency_sum += e.latency_ms_sum;
@@ -132,19 +133,19 @@ impl LlmEntry {
 
     fn record(&mut self, e: &LlmCallEvent, cost: f64, ts: i64) {
         let s = &mut self.stats;
-        s.total_requests += 1;
+        s.total_requests = s.total_requests.saturating_add(1);
         if e.error.is_some() {
-            s.failed_requests += 1;
+            s.failed_requests = s.failed_requests.saturating_add(1);
         } else {
-            s.successful_requests += 1;
+            s.successful_requests = s.successful_requests.saturating_add(1);
         }
         let u = e.usage();
-        s.prompt_tokens += u.input;
-        s.completion_tokens += u.output;
-        s.total_tokens += u.total();
-        s.cache_read_tokens += u.cache_read;
-        s.cache_creation_tokens += u.cache_creation;
-        s.reasoning_tokens += u.reasoning;
+        s.prompt_tokens = s.prompt_tokens.saturating_add(u.input);
+        s.completion_tokens = s.completion_tokens.saturating_add(u.output);
+        s.total_tokens = s.total_tokens.saturating_add(u.total());
+        s.cache_read_tokens = s.cache_read_tokens.saturating_add(u.cache_read);
+        s.cache_creation_tokens = s.cache_creation_tokens.saturating_add(u.cache_creation);
+        s.reasoning_tokens = s.reasoning_tokens.saturating_add(u.reasoning);
         s.cost_usd += cost;
         s.last_request = s.last_request.max(ts);
         self.latency_sum += e.latency_ms;

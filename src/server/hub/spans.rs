@@ -166,8 +166,8 @@ impl State {
         }
         let a = &mut self.agent_mut(to, ts, dirty).agent;
         a.tasks_in_progress += 1;
-        a.tokens_in += tokens_in;
-        a.tokens_out += tokens_out;
+        a.tokens_in = a.tokens_in.saturating_add(tokens_in);
+        a.tokens_out = a.tokens_out.saturating_add(tokens_out);
         a.cost_usd += cost;
         if let Some(exec) = self.executions.get_mut(id) {
             exec.agent_id = to.to_string();

@@ -107,7 +107,7 @@ impl Bucket {
         failed: bool,
     ) {
         let c = &mut self.counts;
-        c.tokens += tokens;
+        c.tokens = c.tokens.saturating_add(tokens);
         c.cost_usd += cost;
         c.llm_calls += 1;
         c.llm_errors += failed as u64;
@@ -120,7 +120,8 @@ impl Bucket {
         } else {
             "other"
         };
-        *self.tokens_by_provider.entry(key.to_string()).or_default() += tokens;
+        let by_provider = self.tokens_by_provider.entry(key.to_string()).or_default();
+        *by_provider = by_provider.saturating_add(tokens);
     }
 
     pub fn encode(&self) -> String {
@@ -368,7 +369,7 @@ pub fn series_from_runs(range: TimeRange, runs: &[RunRow], now: i64) -> Series {
                 if let Some(d) = run.duration_ms {
                     let _ = b.durations.record(d.max(1));
                 }
-                b.counts.tokens += run.tokens;
+                b.counts.tokens = b.counts.tokens.saturating_add(run.tokens);
                 b.counts.cost_usd += run.cost_usd;
             });
         }

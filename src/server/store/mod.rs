@@ -116,6 +116,9 @@ pub struct Snapshot {
     /// Unfinished executions, and finished ones since `since`, newest last.
     pub executions: Vec<Execution>,
     pub system: Option<SystemSample>,
+    /// Rows that did not decode (written by an older, wrong version): left out, and counted
+    /// so start-up can say so instead of refusing to start.
+    pub skipped: u64,
 }
 
 /// A filter over executions, newest first.

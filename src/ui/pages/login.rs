@@ -59,7 +59,8 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// `?next=` when it is a path on this site, else the overview.
+/// `?next=` when it is a path on this site ([`crate::model::sign_in_return_path`]), else the
+/// overview.
 fn next_page() -> String {
     let search = window().location().search().unwrap_or_default();
     search
@@ -68,6 +69,6 @@ fn next_page() -> String {
         .find_map(|kv| kv.strip_prefix("next="))
         .and_then(|v| js_sys::decode_uri_component(v).ok())
         .map(String::from)
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/login"))
+        .filter(|p| crate::model::sign_in_return_path(p).is_some())
         .unwrap_or_else(|| "/".into())
 }

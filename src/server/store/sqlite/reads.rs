@@ -9,12 +9,6 @@ fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
     Ok(serde_json::from_str(&data)?)
 }
 
-fn all_json<T: serde::de::DeserializeOwned>(conn: &Connection, sql: &str) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    rows.map(|r| decode(r?)).collect()
-}
-
 fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRecord, Option<String>)> {
     let level: String = r.get(3)?;
     Ok((
@@ -45,28 +39,55 @@ fn collect_logs(
     .collect()
 }
 
+/// The JSON column of each row `sql` selects, decoded; a row that does not decode is left
+/// out, logged with its table and counted in `skipped` (one bad row must not keep the server
+/// from starting).
+fn decodable<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    table: &str,
+    skipped: &mut u64,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = c.prepare(sql)?;
+    let mut out = Vec::new();
+    for row in stmt.query_map(args, |r| r.get::<_, String>(0))? {
+        match serde_json::from_str(&row?) {
+            Ok(item) => out.push(item),
+            Err(e) => {
+                *skipped += 1;
+                tracing::error!(table, error = %e, "a stored row does not decode: left out of the start-up state");
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
-    let mut stmt = c.prepare(
+    let mut skipped = 0;
+    let executions = decodable(
+        c,
         "SELECT data FROM executions WHERE status IN ('PENDING','RUNNING') OR updated_at >= ?1 ORDER BY created_at",
+        params![since],
+        "executions",
+        &mut skipped,
     )?;
-    let executions = stmt
-        .query_map(params![since], |r| r.get::<_, String>(0))?
-        .map(|r| decode(r?))
-        .collect::<StoreResult<Vec<Execution>>>()?;
-    let system = c
-        .query_row("SELECT data FROM system_samples ORDER BY ts DESC LIMIT 1", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()?
-        .map(decode)
-        .transpose()?;
+    let system = decodable(
+        c,
+        "SELECT data FROM system_samples ORDER BY ts DESC LIMIT 1",
+        [],
+        "system_samples",
+        &mut skipped,
+    )?
+    .pop();
     Ok(Snapshot {
-        agents: all_json(c, "SELECT data FROM agents")?,
-        workflows: all_json(c, "SELECT data FROM workflows")?,
-        llm: all_json(c, "SELECT data FROM llm_models")?,
-        plugins: all_json(c, "SELECT data FROM plugins")?,
+        agents: decodable(c, "SELECT data FROM agents", [], "agents", &mut skipped)?,
+        workflows: decodable(c, "SELECT data FROM workflows", [], "workflows", &mut skipped)?,
+        llm: decodable(c, "SELECT data FROM llm_models", [], "llm_models", &mut skipped)?,
+        plugins: decodable(c, "SELECT data FROM plugins", [], "plugins", &mut skipped)?,
         executions,
         system,
+        skipped,
     })
 }
 
@@ -125,7 +146,10 @@ pub(super) fn logs(c: &Connection, id: &str, seq: i64, after: u64, limit: u64) -
         "SELECT ?1, seq, ts, level, message, attributes, trace_id, span_id FROM logs
          WHERE exec_seq = (SELECT seq FROM executions WHERE seq = ?4 AND id = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![id, after as i64, limit as i64, seq], row_to_log)?;
+    let rows = stmt.query_map(
+        params![id, i64::try_from(after).unwrap_or(i64::MAX), limit as i64, seq],
+        row_to_log,
+    )?;
     collect_logs(rows)
 }
 

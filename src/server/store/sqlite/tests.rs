@@ -558,3 +558,30 @@ async fn commits_reach_the_database_file_without_waiting_for_the_writer() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_is_skipped_and_counted_at_start_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path(), 60).unwrap();
+        let agent = |id: &str, cost_usd| crate::model::Agent {
+            id: id.into(),
+            cost_usd,
+            ..Default::default()
+        };
+        // An infinite total is written as JSON `null`, which no f64 reads back.
+        let batch = WriteBatch {
+            agents: vec![agent("overflowed", f64::INFINITY), agent("fine", 1.5)],
+            executions: vec![exec("e1", ExecutionStatus::Running, 10)],
+            ..Default::default()
+        };
+        store.commit(batch).await.unwrap();
+        store.close().await;
+    }
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    let snap = store.snapshot(0).await.expect("the store opens with a bad row");
+    assert_eq!(snap.agents.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["fine"]);
+    assert_eq!(snap.executions.len(), 1);
+    assert_eq!(snap.skipped, 1, "the bad row is reported");
+    store.close().await;
+}
