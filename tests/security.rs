@@ -485,3 +485,78 @@ async fn agents_past_the_cardinality_limit_are_refused_whole() {
         .unwrap()
         .contains("observatory_ingest_events_rejected_total{reason=\"cardinality\"} 2"));
 }
+
+#[tokio::test]
+async fn with_auth_off_on_loopback_only_loopback_host_names_are_served() {
+    let app = common::app().await;
+    let get = |host: &str| {
+        Request::get("/api/agents")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "localhost",
+        "[::1]:8080",
+        "LOCALHOST:9",
+    ] {
+        let (s, v) = app.send(get(host)).await;
+        assert_eq!(s, StatusCode::OK, "{host}: {v}");
+    }
+    // A DNS-rebinding page reaches the server under its own name.
+    for host in [
+        "evil.example",
+        "evil.example:8080",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+    ] {
+        let (s, v) = app.send(get(host)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{host}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(host), "names the host: {v}");
+    }
+    // With tokens configured, the token guards the server, whatever name it is reached by.
+    let app = secured(|_| {}).await;
+    let (s, v, _) = call(&app, Method::GET, "/api/agents", Some("viewer-token"), &Req::Empty).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let req = Request::get("/api/agents")
+        .header(header::HOST, "observatory.example.com")
+        .header(header::AUTHORIZATION, "Bearer viewer-token")
+        .body(Body::empty())
+        .unwrap();
+    let (s, v) = app.send(req).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn cors_for_any_origin_never_admits_cookie_changes_or_websockets() {
+    let app = app_with(|c| c.cors = true).await;
+    let post = |bearer: bool| {
+        let mut r = Request::post("/api/silences/preview")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::ORIGIN, "http://evil.example")
+            .header(header::CONTENT_TYPE, "application/json");
+        if bearer {
+            r = r.header(header::AUTHORIZATION, "Bearer some-token");
+        }
+        r.body(Body::from("{}")).unwrap()
+    };
+    let (s, v) = app.send(post(false)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a change carried by ambient credentials: {v}");
+    let (s, v) = app.send(post(true)).await;
+    assert_eq!(s, StatusCode::OK, "a bearer token is what `cors = true` is for: {v}");
+    let ws = Request::get("/ws")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.router.clone().oneshot(ws).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}

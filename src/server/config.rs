@@ -181,11 +181,6 @@ impl Config {
         }
         Ok(())
     }
-
-    /// Whether a browser on `origin` may call the API.
-    pub fn cors_allows(&self, origin: &str) -> bool {
-        self.cors || self.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
-    }
 }
 
 /// An address, or `off` / `none` / empty for none.

@@ -1,5 +1,5 @@
-//! The middleware in front of every route: the Origin check, then authentication and the
-//! role the route needs (`auth::policy`), then the per-token ingest rate.
+//! The middleware in front of every route: the Host and Origin checks, then authentication
+//! and the role the route needs (`auth::policy`), then the per-token ingest rate.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::auth::{required, Access};
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let access = required(req.method(), req.uri().path());
-    if let Err(e) = check_origin(&state, req.method(), req.headers()) {
+    if let Err(e) = check_host(&state, req.headers()).and_then(|()| check_origin(&state, req.method(), req.headers())) {
         return e.into_response();
     }
     match state.auth.authorize(req.headers(), access) {
@@ -43,9 +43,43 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     next.run(req).await
 }
 
+/// With authentication off on a loopback address, only the address guards the server, and a
+/// DNS-rebinding page reaches it under a name of its own: only loopback names are served
+/// then. (With tokens, the token guards it, whatever name it is reached by; on a public
+/// address without tokens, `--insecure` said so.) Requests without `Host` are not browsers'.
+fn check_host(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.auth.enabled() || !state.config.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let Some(host) = headers.get(header::HOST) else {
+        return Ok(());
+    };
+    let host = host.to_str().unwrap_or("");
+    if is_loopback_name(host) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "host `{host}` is not served: without authentication Observatory answers only to localhost, 127.0.0.1 and [::1]; configure tokens to serve it under other names"
+        ),
+    ))
+}
+
+/// `localhost`, or a loopback address, with or without a port.
+fn is_loopback_name(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Browsers send `Origin` on WebSocket upgrades and on requests that change something; it
-/// must be this server's own origin or one allowed by `cors_origins`. Clients that send no
-/// Origin (exporters, curl, scripts) are not browsers and pass.
+/// must be this server's own origin or one listed in `cors_origins`. `cors = true` admits
+/// any origin only for requests that carry a bearer token: never for the session cookie,
+/// which the browser adds by itself, and never for an upgrade. Clients that send no Origin
+/// (exporters, curl, scripts) are not browsers and pass.
 fn check_origin(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
     let upgrade = headers
         .get(header::UPGRADE)
@@ -59,7 +93,9 @@ fn check_origin(state: &AppState, method: &Method, headers: &HeaderMap) -> Resul
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("");
-    if state.config.cors_allows(origin) || same_origin(origin, headers) {
+    let listed = state.config.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin));
+    let bearer = headers.contains_key(header::AUTHORIZATION) && !upgrade;
+    if listed || (state.config.cors && bearer) || same_origin(origin, headers) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -84,6 +120,30 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_names_with_and_without_ports() {
+        for host in [
+            "localhost",
+            "LocalHost:80",
+            "127.0.0.1",
+            "127.0.0.2:8080",
+            "[::1]",
+            "[::1]:9",
+        ] {
+            assert!(is_loopback_name(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "[::2]:80",
+            "10.0.0.1",
+        ] {
+            assert!(!is_loopback_name(host), "{host}");
+        }
+    }
 
     #[test]
     fn same_origin_compares_the_authority_with_host() {
