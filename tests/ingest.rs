@@ -190,3 +190,34 @@ async fn amounts_too_large_to_total_are_refused_naming_field_and_bound_and_total
     assert_eq!(agents[0]["cost_usd"], 3e12);
     assert_eq!(agents[0]["tokens_in"], u64::MAX, "token totals saturate");
 }
+
+#[tokio::test]
+async fn a_burst_of_readiness_checks_reaches_the_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(GatedStore::open(dir.path(), Arc::new(Semaphore::new(1000))));
+    let config = Config {
+        data_dir: dir.path().into(),
+        ..Config::default()
+    };
+    let state = AppState::with_store(config, store.clone()).await.unwrap();
+    let router = observatory::server::router(state);
+    let before = store.stats_calls.load(std::sync::atomic::Ordering::Relaxed);
+    let calls = (0..50).map(|_| {
+        let router = router.clone();
+        tokio::spawn(async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get("/health/ready")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            split(router.oneshot(req).await.unwrap()).await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        let (s, v) = call.unwrap();
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["checks"]["store"]["status"], "ok", "{v}");
+    }
+    let reads = store.stats_calls.load(std::sync::atomic::Ordering::Relaxed) - before;
+    // One report (a probe and a stats read), twice at most if the burst straddles its age.
+    assert!(reads <= 4, "50 readiness checks read the store {reads} times");
+}

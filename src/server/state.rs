@@ -9,7 +9,7 @@ use super::hub::{self, Hub};
 use super::ingest::{self, Ingest};
 use super::push::Live;
 use super::store::{self, Store};
-use super::{auth, otlp, prometheus, system};
+use super::{auth, health, otlp, prometheus, system};
 use std::sync::Arc;
 
 /// What every handler and server function can reach.
@@ -28,6 +28,8 @@ pub struct AppState {
     /// Label caps of `/metrics`, kept so series stay stable between scrapes.
     pub metrics: Arc<prometheus::Caps>,
     pub started_at: std::time::Instant,
+    /// The last readiness report (`/health/ready`), reused for a second.
+    pub health: Arc<health::ReportCache>,
 }
 
 /// The OTLP/HTTP routes take only the receiver from the state.
@@ -98,6 +100,7 @@ impl AppState {
             otlp,
             metrics: Arc::default(),
             started_at: std::time::Instant::now(),
+            health: Arc::default(),
         })
     }
 }

@@ -112,10 +112,12 @@ pub fn fleet() -> Value {
     ])
 }
 
-/// A store whose commits wait for a permit, to hold the pipeline busy.
+/// A store whose commits wait for a permit, to hold the pipeline busy; it counts how often
+/// it is asked for its stats (which the default readiness probe also reads).
 pub struct GatedStore {
     inner: SqliteStore,
     gate: Arc<Semaphore>,
+    pub stats_calls: std::sync::atomic::AtomicU64,
 }
 
 impl GatedStore {
@@ -124,6 +126,7 @@ impl GatedStore {
         Self {
             inner: SqliteStore::open(dir, 3600).expect("store opens"),
             gate,
+            stats_calls: Default::default(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl Store for GatedStore {
         self.inner.retain(cutoff, max_bytes).await
     }
     async fn stats(&self) -> StoreResult<StoreStats> {
+        self.stats_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.stats().await
     }
     async fn close(&self) {

@@ -83,12 +83,14 @@ impl<'c> InPlace<'c> {
         })
     }
 
-    /// Binds `params` to ?1, ?2, …, runs the statement to completion and resets it.
-    pub fn execute(&mut self, params: &[Param<'_>]) -> StoreResult<()> {
+    /// Binds `params` to ?1, ?2, …, runs the statement to completion and resets it; returns
+    /// the rows it inserted, changed or deleted (0 for an insert that was ignored).
+    pub fn execute(&mut self, params: &[Param<'_>]) -> StoreResult<u64> {
         let result = self.bind(params).and_then(|()| {
             // SAFETY: `stmt` is a live statement of `db`.
             match unsafe { ffi::sqlite3_step(self.stmt) } {
-                ffi::SQLITE_DONE | ffi::SQLITE_ROW => Ok(()),
+                // SAFETY: `db` is live; the count is of the statement that just completed.
+                ffi::SQLITE_DONE | ffi::SQLITE_ROW => Ok(unsafe { ffi::sqlite3_changes(self.db) }.max(0) as u64),
                 rc => Err(error(self.db, rc)),
             }
         });

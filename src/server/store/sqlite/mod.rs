@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use writer::{load_ids, writer_loop, Command};
@@ -45,6 +45,9 @@ pub struct SqliteStore {
     readers: Arc<Vec<Mutex<Connection>>>,
     /// Executions' ids → sequence numbers; the writer adds what it commits.
     ids: Arc<Directory>,
+    /// Log lines stored: counted once at start, then kept by the writer and retention, so
+    /// stats (readiness, `/metrics`) never count the table.
+    log_rows: Arc<AtomicU64>,
     next_reader: AtomicUsize,
     last_retention: AtomicI64,
     last_report: Mutex<Option<RetentionReport>>,
@@ -77,6 +80,8 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         let ids = Arc::new(load_ids(&conn)?);
+        let log_rows: i64 = conn.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
+        let log_rows = Arc::new(AtomicU64::new(log_rows.max(0) as u64));
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -91,8 +96,8 @@ impl SqliteStore {
         let checkpointer = Checkpointer::start(&path)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = std::thread::Builder::new().name("store-writer".into()).spawn({
-            let ids = ids.clone();
-            move || writer_loop(conn, rx, checkpointer, &ids)
+            let (ids, log_rows) = (ids.clone(), log_rows.clone());
+            move || writer_loop(conn, rx, checkpointer, &ids, &log_rows)
         })?;
         Ok(Self {
             path,
@@ -100,6 +105,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(handle)),
             readers: Arc::new(readers),
             ids,
+            log_rows,
             next_reader: AtomicUsize::new(0),
             last_retention: AtomicI64::new(0),
             last_report: Mutex::new(None),
@@ -239,6 +245,9 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Retain(cutoff, max_bytes, tx))?;
         let report = rx.await.map_err(|_| StoreError::Closed)??;
+        let _ = self.log_rows.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            Some(n.saturating_sub(report.logs))
+        });
         self.last_retention
             .store(crate::server::clock::now_ms(), Ordering::Relaxed);
         *self.last_report.lock() = Some(report.clone());
@@ -264,31 +273,24 @@ impl Store for SqliteStore {
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
-        let path = self.path.clone();
+        // Counters and file sizes only: no query, whatever the size of the store.
+        let mut size = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            size += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        }
         let last = self.last_retention.load(Ordering::Relaxed);
-        let retention_seconds = self.retention_seconds;
-        let last_retention = self.last_report.lock().clone();
-        let executions = self.ids.len() as i64;
-        self.read(move |c| {
-            let log_records: i64 = c.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get(0))?;
-            let mut size = 0;
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                size += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-            }
-            Ok(StoreStats {
-                backend: "sqlite".into(),
-                size_bytes: size,
-                executions: executions as u64,
-                log_records: log_records as u64,
-                last_retention_run: (last > 0).then_some(last),
-                retention_seconds,
-                retention_max_bytes: 0,
-                last_retention,
-            })
+        Ok(StoreStats {
+            backend: "sqlite".into(),
+            size_bytes: size,
+            executions: self.ids.len() as u64,
+            log_records: self.log_rows.load(Ordering::Relaxed),
+            last_retention_run: (last > 0).then_some(last),
+            retention_seconds: self.retention_seconds,
+            retention_max_bytes: 0,
+            last_retention: self.last_report.lock().clone(),
         })
-        .await
     }
 
     async fn close(&self) {

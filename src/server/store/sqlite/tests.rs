@@ -585,3 +585,40 @@ async fn a_row_that_does_not_decode_is_skipped_and_counted_at_start_not_fatal() 
     assert_eq!(snap.skipped, 1, "the bad row is reported");
     store.close().await;
 }
+
+async fn count(store: &SqliteStore) -> u64 {
+    store.stats().await.unwrap().log_records
+}
+
+#[tokio::test]
+async fn the_count_of_log_lines_follows_commits_repeats_retention_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    let batch = |id: &str, status, logs: std::ops::RangeInclusive<u64>| WriteBatch {
+        executions: vec![exec(id, status, 10)],
+        logs: logs.map(|s| log(id, s)).collect(),
+        ..Default::default()
+    };
+    store
+        .commit(batch("old", ExecutionStatus::Completed, 1..=3))
+        .await
+        .unwrap();
+    store
+        .commit(batch("new", ExecutionStatus::Running, 1..=2))
+        .await
+        .unwrap();
+    assert_eq!(count(&store).await, 5);
+    // A line written again (a producer's retry reaching the store twice) is not counted twice.
+    store
+        .commit(batch("new", ExecutionStatus::Running, 2..=2))
+        .await
+        .unwrap();
+    assert_eq!(count(&store).await, 5);
+    let report = store.retain(i64::MAX, None).await.unwrap();
+    assert_eq!(report.logs, 3);
+    assert_eq!(count(&store).await, 2);
+    store.close().await;
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    assert_eq!(count(&store).await, 2);
+    store.close().await;
+}

@@ -9,6 +9,7 @@ use super::encode::Encoded;
 use super::retention::retain;
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most commits merged into one transaction.
@@ -25,6 +26,7 @@ pub(super) fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<Command>,
     checkpointer: Checkpointer,
     ids: &Directory,
+    log_rows: &AtomicU64,
 ) {
     while let Some(first) = rx.blocking_recv() {
         match first {
@@ -47,12 +49,15 @@ pub(super) fn writer_loop(
                 }
                 let result = write(&mut conn, &batches, ids);
                 match &result {
-                    Ok(()) => checkpointer.wake(),
+                    Ok(logs) => {
+                        log_rows.fetch_add(*logs, Ordering::Relaxed);
+                        checkpointer.wake()
+                    }
                     Err(e) => tracing::error!(error = %e, batches = batches.len(), "store commit failed"),
                 }
                 for (r, b) in replies.into_iter().zip(batches) {
                     let result = match &result {
-                        Ok(()) => Ok(()),
+                        Ok(_) => Ok(()),
                         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
                     };
                     let _ = r.send((result, b));
@@ -127,9 +132,11 @@ pub(super) fn load_ids(conn: &Connection) -> StoreResult<Directory> {
     Ok(ids)
 }
 
-pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> StoreResult<()> {
+/// Writes a group of batches in one transaction; returns how many log lines it added.
+pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Directory) -> StoreResult<u64> {
     let tx = conn.transaction()?;
     let mut seqs = Seqs::new(ids);
+    let mut logs = 0;
     {
         let mut upsert_agent = tx.prepare_cached("INSERT INTO agents (id, updated_at, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")?;
         let mut delete_agent = tx.prepare_cached("DELETE FROM agents WHERE id = ?1")?;
@@ -210,7 +217,7 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
                 upsert_plugin.execute(params![p.id, p.last_call.unwrap_or(0), json])?;
             }
             for (l, attrs) in b.logs.iter().zip(&e.log_attributes) {
-                insert_log.execute(&[
+                logs += insert_log.execute(&[
                     seqs.of(&l.execution_id)?.into(),
                     (l.seq as i64).into(),
                     l.timestamp.into(),
@@ -252,7 +259,7 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
     }
     tx.commit()?;
     ids.insert(seqs.inserted);
-    Ok(())
+    Ok(logs)
 }
 
 /// Everything but commits, which the writer loop groups.
