@@ -13,16 +13,6 @@ use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 const MEMORY_WARN: f64 = 0.90;
 /// Ingest queue fill above this share degrades readiness.
 const QUEUE_WARN: f64 = 0.90;
-/// A report answers every readiness check for this long: probe loops (load balancers, curl)
-/// reach the store at most once per it, whatever their number.
-const REPORT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The last report and when it was made. Checks that arrive while one is being made wait
-/// for it rather than make their own.
-#[derive(Default)]
-pub struct ReportCache {
-    last: tokio::sync::Mutex<Option<(Instant, HealthReport)>>,
-}
 
 fn check(status: &str, message: impl Into<String>, details: serde_json::Value) -> HealthCheck {
     HealthCheck {
@@ -32,19 +22,9 @@ fn check(status: &str, message: impl Into<String>, details: serde_json::Value) -
     }
 }
 
-/// The readiness report, at most [`REPORT_TTL`] old.
+/// The readiness report, at most a second old (`AppState::health`).
 pub async fn report(state: &AppState) -> HealthReport {
-    let mut last = state.health.last.lock().await;
-    if let Some((at, report)) = last.as_ref().filter(|(at, _)| at.elapsed() < REPORT_TTL) {
-        tracing::trace!(
-            age_ms = at.elapsed().as_millis() as u64,
-            "readiness from the last report"
-        );
-        return report.clone();
-    }
-    let report = make_report(state).await;
-    *last = Some((Instant::now(), report.clone()));
-    report
+    state.health.get(|| make_report(state)).await
 }
 
 async fn make_report(state: &AppState) -> HealthReport {

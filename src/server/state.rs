@@ -4,12 +4,18 @@
 
 use super::alerts::Alerts;
 use super::clock::now_ms;
+use super::clock::Recent;
 use super::config::Config;
 use super::hub::{self, Hub};
 use super::ingest::{self, Ingest};
 use super::push::Live;
 use super::store::{self, Store};
-use super::{auth, health, otlp, prometheus, system};
+use super::{auth, otlp, prometheus, system};
+use crate::model::HealthReport;
+
+/// A readiness report answers every check for this long: probe loops (load balancers, curl)
+/// reach the store at most once per it, whatever their number.
+const REPORT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 use std::sync::Arc;
 
 /// What every handler and server function can reach.
@@ -29,7 +35,7 @@ pub struct AppState {
     pub metrics: Arc<prometheus::Caps>,
     pub started_at: std::time::Instant,
     /// The last readiness report (`/health/ready`), reused for a second.
-    pub health: Arc<health::ReportCache>,
+    pub health: Arc<Recent<HealthReport>>,
 }
 
 /// The OTLP/HTTP routes take only the receiver from the state.
@@ -100,7 +106,7 @@ impl AppState {
             otlp,
             metrics: Arc::default(),
             started_at: std::time::Instant::now(),
-            health: Arc::default(),
+            health: Arc::new(Recent::new(REPORT_TTL)),
         })
     }
 }

@@ -176,8 +176,10 @@ impl Window {
     }
 
     /// The step holding `ts`, or None when it is older than what memory keeps.
+    /// A time after `now` (a producer's clock ahead of ours) counts in the current step: a
+    /// step in the future would stay in memory and in the store for as long as it is ahead.
     fn at(&mut self, ts: i64, now: i64) -> Option<&mut Bucket> {
-        let t = ts.div_euclid(self.step) * self.step;
+        let t = ts.min(now).div_euclid(self.step) * self.step;
         let oldest = self.oldest(now);
         if t < oldest {
             return None;
@@ -386,6 +388,23 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_step_in_the_future_counts_now_and_leaves_no_bucket_behind() {
+        let mut r = Rollups::default();
+        let year_2190 = 7_000_000_000_000;
+        r.record(year_2190, NOW, |b| b.counts.started += 1);
+        r.record(NOW + 5_000, NOW, |b| b.counts.started += 1);
+        let rows = r.take_dirty();
+        assert!(
+            rows.iter().all(|row| row.t <= NOW),
+            "no step after now: {:?}",
+            rows.iter().map(|r| r.t).collect::<Vec<_>>()
+        );
+        let last_minute = r.minutes().series(NOW, 1);
+        assert_eq!(last_minute[0].counts.started, 2, "both count in the current step");
+        assert!(r.tiers.iter().all(|w| w.buckets.iter().all(|b| b.t <= NOW)));
+    }
 
     #[test]
     fn series_fills_gaps_and_counts_by_status() {

@@ -82,10 +82,13 @@ fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreRe
     samples += tx.execute("DELETE FROM alert_events WHERE at < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM silences WHERE ends_at < ?1", params![cutoff])? as u64;
     samples += tx.execute("DELETE FROM rollups WHERE t < ?1", params![cutoff])? as u64;
-    // The finest steps only serve ranges up to an hour; two hours of them are plenty.
+    // The finest steps only serve ranges up to an hour; two hours of them are plenty. Steps
+    // in the future came from producers' clocks before the hub counted them now: no range
+    // ever shows them.
+    let now = crate::server::clock::now_ms();
     samples += tx.execute(
-        "DELETE FROM rollups WHERE step_ms = ?1 AND t < (SELECT MAX(t) FROM rollups WHERE step_ms = ?1) - ?2",
-        params![FINEST_STEP_MS, FINEST_KEPT_MS],
+        "DELETE FROM rollups WHERE (step_ms = ?1 AND t < ?2) OR t > ?3",
+        params![FINEST_STEP_MS, now - FINEST_KEPT_MS, now + FUTURE_KEPT_MS],
     )? as u64;
     let executions = tx.execute(&format!("DELETE FROM executions WHERE {finished}"), params![cutoff])? as u64;
     tx.commit()?;
@@ -100,3 +103,5 @@ fn delete_before(conn: &mut Connection, cutoff: i64, ids: &Directory) -> StoreRe
 
 const FINEST_STEP_MS: i64 = 10_000;
 const FINEST_KEPT_MS: i64 = 2 * 3_600_000;
+/// Steps ahead of the clock kept: a day covers any time zone mistake being fixed.
+const FUTURE_KEPT_MS: i64 = 24 * 3_600_000;

@@ -622,3 +622,35 @@ async fn the_count_of_log_lines_follows_commits_repeats_retention_and_restarts()
     assert_eq!(count(&store).await, 2);
     store.close().await;
 }
+
+#[tokio::test]
+async fn the_finest_roll_ups_are_kept_by_the_clock_not_by_their_latest_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    let now = crate::server::clock::now_ms() / 10_000 * 10_000;
+    let row = |t: i64| RollupRow {
+        step_ms: 10_000,
+        t,
+        data: "{}".into(),
+    };
+    // One step far in the future (a producer's clock in 2190) beside the real recent ones.
+    let batch = WriteBatch {
+        rollups: vec![row(now - 60_000), row(now - 10_000), row(7_000_000_000_000)],
+        ..Default::default()
+    };
+    store.commit(batch).await.unwrap();
+    store.retain(0, None).await.unwrap();
+    let kept: Vec<i64> = store
+        .rollups(10_000, 0, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.t)
+        .collect();
+    assert_eq!(
+        kept,
+        [now - 60_000, now - 10_000],
+        "recent steps kept, the one in 2190 gone"
+    );
+    store.close().await;
+}
