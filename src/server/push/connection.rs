@@ -1,7 +1,7 @@
 //! One WebSocket connection, written over any `Sink`/`Stream` of messages so tests can
 //! drive it with channels.
 
-use super::{known_topics, Client, Frame, Live};
+use super::{known_topics, Client, Inbox, Live, MAX_WATCHED, SUBSCRIBE_BURST, SUBSCRIBE_RATE};
 use crate::server::clock::now_ms;
 use crate::server::store::Store;
 use crate::stream::protocol::{ClientMessage, ServerMessage, Subscription};
@@ -10,7 +10,6 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Largest client message accepted.
@@ -101,7 +100,7 @@ pub async fn run_connection<Si, St, E>(
 
 /// The client fell behind: drop what is queued, forget its subscriptions and tell it to
 /// subscribe again (topics from a snapshot, executions from their last sequence number).
-fn resync(live: &Live, client: &Client, rx: &mut mpsc::Receiver<Frame>) {
+fn resync(live: &Live, client: &Client, rx: &mut Inbox) {
     if !client.lagging.load(Ordering::Relaxed) {
         return;
     }
@@ -165,6 +164,11 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
     if sub.topics.is_empty() && sub.execution_id.is_none() {
         return client.send_msg(&error("subscribe needs `topics` (a list) or `executionId`"));
     }
+    if !client.may_subscribe() {
+        return client.send_msg(&error(format!(
+            "too many subscribe messages: at most {SUBSCRIBE_RATE} a second (bursts of {SUBSCRIBE_BURST}); this one was ignored"
+        )));
+    }
     let topics = match known_topics(&sub.topics) {
         Ok(t) => t,
         Err(bad) => {
@@ -178,7 +182,7 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
         live.subscribe_topics(client, &topics, sub.compact);
         client.send_msg(&ServerMessage::Subscribed {
             execution_id: None,
-            topics: sub.topics.clone(),
+            topics: topics.iter().map(|t| t.as_str().to_string()).collect(),
             last_seq: None,
             timestamp: now_ms(),
         });
@@ -186,6 +190,15 @@ async fn subscribe(live: &Live, store: &Arc<dyn Store>, backlog: u64, client: &C
     let Some(id) = sub.execution_id else { return };
     if id.is_empty() || id.len() > 256 {
         return client.send_msg(&error("executionId must be 1 to 256 bytes"));
+    }
+    let full = {
+        let watching = client.executions.lock();
+        watching.len() >= MAX_WATCHED && !watching.contains_key(&id)
+    };
+    if full {
+        return client.send_msg(&error(format!(
+            "a connection watches at most {MAX_WATCHED} executions: unsubscribe from one before watching `{id}`"
+        )));
     }
     // Watch first, then read the backlog once the commits under way are through: lines
     // committed before are read, lines after are held back, lines both read and held back

@@ -14,13 +14,22 @@ use crate::model::{Execution, LogRecord, ResourceSample};
 use crate::stream::protocol::{LogData, MetricsData, ServerMessage, StatusData, Topic, TopicData};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 
 /// Messages queued per client before it is considered lagging.
 pub const CLIENT_QUEUE: usize = 4096;
+/// Bytes queued per client before it is considered lagging: snapshots of a large store are
+/// megabytes each, so a bound in messages alone is no bound on memory.
+pub const CLIENT_QUEUE_BYTES: usize = 16 << 20;
+/// Executions one connection may watch at once.
+pub const MAX_WATCHED: usize = 32;
+/// Subscribe messages a connection may send per second, and at once: each one builds
+/// snapshots or reads a backlog.
+pub const SUBSCRIBE_RATE: u32 = 20;
+pub const SUBSCRIBE_BURST: u32 = 40;
 /// Live lines held for one execution while its backlog is read from the store.
 const MAX_BUFFERED: usize = 2048;
 /// Longest a new watcher waits for the commits under way before reading its backlog.
@@ -57,6 +66,9 @@ enum ExecSub {
 pub struct Client {
     pub id: u64,
     tx: mpsc::Sender<Frame>,
+    /// Bytes of the frames in `tx`, against [`CLIENT_QUEUE_BYTES`].
+    queued_bytes: Arc<AtomicUsize>,
+    subscribes: governor::DefaultDirectRateLimiter,
     topics: RwLock<HashSet<Topic>>,
     executions: Mutex<HashMap<String, ExecSub>>,
     compact: AtomicBool,
@@ -66,17 +78,27 @@ pub struct Client {
 }
 
 impl Client {
-    /// Queues a frame without waiting. A full queue marks the client lagging.
+    /// Queues a frame without waiting. A queue full in messages or in bytes marks the client
+    /// lagging.
     fn send(&self, f: Frame) {
         if self.lagging.load(Ordering::Relaxed) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(f) {
+        let len = f.len();
+        let fits = self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len <= CLIENT_QUEUE_BYTES;
+        let sent = fits && !matches!(self.tx.try_send(f), Err(mpsc::error::TrySendError::Full(_)));
+        if !sent {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             self.lagging.store(true, Ordering::Relaxed);
             self.lag.notify_one();
         }
+    }
+
+    /// Whether one more subscribe message is within the connection's rate.
+    fn may_subscribe(&self) -> bool {
+        self.subscribes.check().is_ok()
     }
 
     fn send_msg(&self, msg: &ServerMessage) {
@@ -175,11 +197,16 @@ impl Live {
         !self.inner.watchers.read().is_empty()
     }
 
-    pub fn connect(&self) -> (Arc<Client>, mpsc::Receiver<Frame>) {
+    pub fn connect(&self) -> (Arc<Client>, Inbox) {
         let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let rate = governor::Quota::per_second(std::num::NonZeroU32::new(SUBSCRIBE_RATE).expect("a rate"))
+            .allow_burst(std::num::NonZeroU32::new(SUBSCRIBE_BURST).expect("a burst"));
         let client = Arc::new(Client {
             id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
             tx,
+            queued_bytes: queued_bytes.clone(),
+            subscribes: governor::RateLimiter::direct(rate),
             topics: RwLock::default(),
             executions: Mutex::default(),
             compact: AtomicBool::new(false),
@@ -188,7 +215,7 @@ impl Live {
             dropped: AtomicU64::new(0),
         });
         self.inner.clients.write().insert(client.id, client.clone());
-        (client, rx)
+        (client, Inbox { rx, queued_bytes })
     }
 
     pub fn disconnect(&self, client: &Client) {
@@ -548,9 +575,36 @@ fn status_message(e: &Execution, now: i64) -> ServerMessage {
     }
 }
 
-/// The topics of these names, or the first unknown name.
+/// The topics of these names, each once, or the first unknown name.
 pub fn known_topics(names: &[String]) -> Result<Vec<Topic>, String> {
-    names.iter().map(|n| Topic::named(n).ok_or_else(|| n.clone())).collect()
+    let mut topics = Vec::new();
+    for n in names {
+        let t = Topic::named(n).ok_or_else(|| n.clone())?;
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    Ok(topics)
+}
+
+/// A client's queue, read by its connection: what it takes leaves the client's byte count.
+pub struct Inbox {
+    rx: mpsc::Receiver<Frame>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    pub async fn recv(&mut self) -> Option<Frame> {
+        let f = self.rx.recv().await?;
+        self.queued_bytes.fetch_sub(f.len(), Ordering::Relaxed);
+        Some(f)
+    }
+
+    pub fn try_recv(&mut self) -> Result<Frame, mpsc::error::TryRecvError> {
+        let f = self.rx.try_recv()?;
+        self.queued_bytes.fetch_sub(f.len(), Ordering::Relaxed);
+        Ok(f)
+    }
 }
 
 #[cfg(test)]

@@ -340,3 +340,105 @@ async fn a_client_that_never_reads_is_resynced_and_memory_stays_bounded() {
     }
     assert!(queued <= CLIENT_QUEUE, "the queue never grows past its bound");
 }
+
+/// Messages until the `pong` that answers a ping sent now: everything the server queued
+/// for the messages sent before it.
+async fn until_pong(
+    tx: &fmpsc::UnboundedSender<Result<Message, std::io::Error>>,
+    rx: &mut fmpsc::UnboundedReceiver<Message>,
+) -> Vec<serde_json::Value> {
+    send(tx, serde_json::json!({"type": "ping"}));
+    let mut got = Vec::new();
+    loop {
+        let m = next_json(rx).await;
+        if m["type"] == "pong" {
+            return got;
+        }
+        got.push(m);
+    }
+}
+
+fn of_type<'a>(msgs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    msgs.iter().filter(|m| m["type"] == t).collect()
+}
+
+#[tokio::test]
+async fn a_topic_named_a_thousand_times_in_one_subscribe_gets_one_snapshot() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    let topics = vec!["agents"; 1000];
+    send(
+        &tx,
+        serde_json::json!({"type": "subscribe", "topics": topics, "compact": true}),
+    );
+    let got = until_pong(&tx, &mut rx).await;
+    assert_eq!(of_type(&got, "snapshot").len(), 1, "snapshots for one topic");
+    assert_eq!(of_type(&got, "subscribed")[0]["topics"], serde_json::json!(["agents"]));
+}
+
+#[tokio::test]
+async fn subscribes_past_the_rate_are_refused_with_a_reason() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    for _ in 0..200 {
+        send(
+            &tx,
+            serde_json::json!({"type": "subscribe", "topics": ["overview"], "compact": true}),
+        );
+    }
+    let got = until_pong(&tx, &mut rx).await;
+    let snapshots = of_type(&got, "snapshot").len();
+    let errors = of_type(&got, "error");
+    assert!(
+        snapshots <= SUBSCRIBE_BURST as usize,
+        "{snapshots} snapshots for 200 subscribes"
+    );
+    assert!(!errors.is_empty(), "the refused ones are told why");
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("subscribe"),
+        "{:?}",
+        errors[0]
+    );
+}
+
+#[tokio::test]
+async fn a_connection_watches_a_bounded_number_of_executions() {
+    let h = harness().await;
+    let (tx, mut rx) = h.connect(Heartbeat::default());
+    let mut refused = Vec::new();
+    // Slowly enough for the subscribe rate: the bound on executions is what is tested.
+    for i in 0..MAX_WATCHED + 5 {
+        send(
+            &tx,
+            serde_json::json!({"type": "subscribe", "executionId": format!("e{i}")}),
+        );
+        refused.extend(
+            until_pong(&tx, &mut rx)
+                .await
+                .into_iter()
+                .filter(|m| m["type"] == "error"),
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    assert!(refused[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&MAX_WATCHED.to_string()));
+}
+
+#[tokio::test]
+async fn a_client_queue_is_bounded_in_bytes_not_only_in_messages() {
+    let h = harness().await;
+    let (client, mut rx) = h.live.connect();
+    let big: Frame = "x".repeat(1 << 20).into();
+    for _ in 0..100 {
+        client.send(big.clone());
+    }
+    assert!(client.lagging.load(Ordering::Relaxed), "100 MiB never fit");
+    let mut bytes = 0;
+    while let Ok(f) = rx.try_recv() {
+        bytes += f.len();
+    }
+    assert!(bytes <= CLIENT_QUEUE_BYTES, "{bytes} bytes queued");
+}
