@@ -221,3 +221,42 @@ async fn a_burst_of_readiness_checks_reaches_the_store_once() {
     // One report (a probe and a stats read), twice at most if the burst straddles its age.
     assert!(reads <= 4, "50 readiness checks read the store {reads} times");
 }
+
+#[tokio::test]
+async fn executions_silent_past_abandon_after_end_cancelled_and_say_why() {
+    let app = app().await;
+    let now = observatory::server::now_ms();
+    let hours_ago = |h: i64| now - h * 3_600_000;
+    let (s, v) = app
+        .ingest(json!([
+            // A trace whose root never came: last heard of two hours ago.
+            {"type": "execution", "id": "lost", "agent_id": "a", "status": "RUNNING", "timestamp": hours_ago(2)},
+            {"type": "log", "execution_id": "lost", "message": "step 1", "timestamp": hours_ago(2)},
+            // Log lines of an execution nobody announced, as long ago.
+            {"type": "log", "execution_id": "orphan", "message": "hello", "timestamp": hours_ago(2)},
+            // Busy: started long ago, heard of a minute ago.
+            {"type": "execution", "id": "busy", "agent_id": "a", "status": "RUNNING", "timestamp": hours_ago(3)},
+            {"type": "log", "execution_id": "busy", "message": "still going", "timestamp": now - 60_000}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ended = observatory::server::ingest::abandon::sweep(
+        &app.state.hub,
+        &app.state.ingest,
+        now,
+        app.state.config.abandon_after,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended, 2);
+    for id in ["lost", "orphan"] {
+        let (_, d) = app.get(&format!("/api/executions/{id}")).await;
+        assert_eq!(d["execution"]["status"], "CANCELLED", "{d}");
+        assert!(d["execution"]["error"].as_str().unwrap().contains("abandoned"), "{d}");
+    }
+    let (_, d) = app.get("/api/executions/busy").await;
+    assert_eq!(d["execution"]["status"], "RUNNING");
+    let (_, agents) = app.get("/api/agents").await;
+    let a = common::find_item(&agents, "id", "a");
+    assert_eq!(a["tasks_in_progress"], 1, "only the busy one is still in progress: {a}");
+}

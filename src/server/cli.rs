@@ -32,6 +32,9 @@ pub struct Args {
     /// Keep the store under this size, e.g. 500MiB, 10GiB (oldest finished executions go first) [default: none]
     #[arg(long, env = "OBSERVATORY_RETENTION_SIZE")]
     pub retention_size: Option<bytesize::ByteSize>,
+    /// End an unfinished execution silent this long as abandoned (CANCELLED), e.g. 30m, 2h [default: 1h]
+    #[arg(long, env = "OBSERVATORY_ABANDON_AFTER", value_parser = humantime::parse_duration)]
+    pub abandon_after: Option<Duration>,
     /// Interval at which live updates are coalesced and pushed, e.g. 1s, 500ms [default: 1s]
     #[arg(long, env = "OBSERVATORY_WS_INTERVAL", value_parser = humantime::parse_duration)]
     pub ws_interval: Option<Duration>,
@@ -128,6 +131,9 @@ impl Args {
         c.insecure |= self.insecure;
         if let Some(v) = self.retention {
             c.retention = v;
+        }
+        if let Some(v) = self.abandon_after {
+            c.abandon_after = v;
         }
         if let Some(v) = self.retention_size {
             c.retention_size = Some(v);

@@ -37,6 +37,11 @@ pub struct Config {
     /// Keep the store under this size (`10GiB`): past it, the oldest finished executions go
     /// first, whatever their age.
     pub retention_size: Option<bytesize::ByteSize>,
+    /// An unfinished execution silent this long (no span, log or status: its root span never
+    /// came, or its producer went away) ends CANCELLED as abandoned, so the live set and
+    /// retention stay bounded. `ExecutionStuck` alerts before it, at 30 minutes.
+    #[serde(with = "crate::server::clock::human_duration")]
+    pub abandon_after: Duration,
     /// Coalescing interval of live WebSocket updates.
     #[serde(with = "crate::server::clock::human_duration")]
     pub ws_interval: Duration,
@@ -83,6 +88,7 @@ impl Default for Config {
             demo: false,
             retention: Duration::from_secs(7 * 24 * 3600),
             retention_size: None,
+            abandon_after: Duration::from_secs(3600),
             ws_interval: Duration::from_secs(1),
             log_backlog: 500,
             max_body_bytes: 16 * 1024 * 1024,
@@ -133,6 +139,9 @@ impl Config {
         }
         if self.retention < Duration::from_secs(60) {
             return invalid("retention", "must be at least 1m");
+        }
+        if self.abandon_after < Duration::from_secs(60) {
+            return invalid("abandon_after", "must be at least 1m");
         }
         if self.retention_size.is_some_and(|s| s.as_u64() < 1024 * 1024) {
             return invalid("retention_size", "must be at least 1MiB");

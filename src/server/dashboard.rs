@@ -165,6 +165,11 @@ impl DashboardServer {
         let mut tasks = vec![
             tokio::spawn(super::system::sample_host(state.ingest.clone())),
             tokio::spawn(retention_loop(state.clone())),
+            tokio::spawn(super::ingest::abandon::run(
+                state.hub.clone(),
+                state.ingest.clone(),
+                state.config.abandon_after,
+            )),
             tokio::spawn(state.live.clone().run(state.config.ws_interval)),
             tokio::spawn(
                 state

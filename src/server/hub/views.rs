@@ -31,6 +31,19 @@ impl Hub {
         self.state.read().alerts.clone()
     }
 
+    /// Unfinished executions last heard of before `before` (ms).
+    pub fn silent_executions(&self, before: i64) -> Vec<String> {
+        let s = self.state.read();
+        let mut ids: Vec<String> = s
+            .executions
+            .values()
+            .filter(|e| !e.status.is_terminal() && e.updated_at < before)
+            .map(|e| e.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// The `limit` most recently created executions, newest first.
     pub fn recent_executions(&self, limit: usize) -> Vec<Execution> {
         let s = self.state.read();

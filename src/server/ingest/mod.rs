@@ -2,6 +2,7 @@
 //! the single pipeline task, which applies them to the hub, commits them to the store in
 //! one transaction per group of batches, and only then acknowledges each producer.
 
+pub mod abandon;
 pub mod body;
 pub mod native;
 pub mod redact;
