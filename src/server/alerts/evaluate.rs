@@ -15,6 +15,10 @@ pub struct Observation {
     pub exemplar_agents: Vec<String>,
 }
 
+/// An agent silent this long has gone away: `AgentSilent` stops observing it (and its alert
+/// resolves) instead of firing for it forever.
+const RETIRED_AFTER_MS: i64 = 24 * 3_600_000;
+
 /// What the rules look at, gathered once per evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
@@ -98,7 +102,10 @@ pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
         Condition::AgentSilent { after } => input
             .agents
             .iter()
-            .filter(|a| a.in_progress == 0 && now - a.last_seen > after.as_millis() as i64)
+            .filter(|a| {
+                let silent_for = now - a.last_seen;
+                a.in_progress == 0 && silent_for > after.as_millis() as i64 && silent_for <= RETIRED_AFTER_MS
+            })
             .map(|a| Observation {
                 labels: labels(&[("agent_id", &a.id)]),
                 value: ((now - a.last_seen) / 1000) as f64,
@@ -343,6 +350,8 @@ mod tests {
         input.fleet.agents = vec![
             agent("quiet", NOW - 700_000, 0, None),
             agent("busy", NOW - 700_000, 1, None),
+            // Gone for a day: retired, not silent forever.
+            agent("gone", NOW - 25 * 3_600_000, 0, None),
         ];
         let obs = evaluate(
             &Condition::AgentSilent {
