@@ -4,8 +4,11 @@
 //! bounded queue: a client that cannot keep up is marked lagging, its queue is discarded and
 //! it is told to resync, so it never slows ingest or grows server memory.
 
+mod client;
 mod connection;
 
+use client::ExecSub;
+pub use client::{Client, Inbox, CLIENT_QUEUE, CLIENT_QUEUE_BYTES, MAX_WATCHED, SUBSCRIBE_BURST, SUBSCRIBE_RATE};
 pub use connection::{run_connection, Heartbeat};
 
 use super::clock::now_ms;
@@ -19,17 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 
-/// Messages queued per client before it is considered lagging.
-pub const CLIENT_QUEUE: usize = 4096;
-/// Bytes queued per client before it is considered lagging: snapshots of a large store are
-/// megabytes each, so a bound in messages alone is no bound on memory.
-pub const CLIENT_QUEUE_BYTES: usize = 16 << 20;
-/// Executions one connection may watch at once.
-pub const MAX_WATCHED: usize = 32;
-/// Subscribe messages a connection may send per second, and at once: each one builds
-/// snapshots or reads a backlog.
-pub const SUBSCRIBE_RATE: u32 = 20;
-pub const SUBSCRIBE_BURST: u32 = 40;
 /// Live lines held for one execution while its backlog is read from the store.
 const MAX_BUFFERED: usize = 2048;
 /// Longest a new watcher waits for the commits under way before reading its backlog.
@@ -55,55 +47,6 @@ pub struct Changes {
     pub resources: Vec<ResourceSample>,
     /// Numbers the changes in the order they were taken, so subscribers can wait for them.
     ticket: u64,
-}
-
-enum ExecSub {
-    /// Backlog being read: live lines wait here, by seq.
-    Buffering(Vec<(u64, Frame)>),
-    Live,
-}
-
-pub struct Client {
-    pub id: u64,
-    tx: mpsc::Sender<Frame>,
-    /// Bytes of the frames in `tx`, against [`CLIENT_QUEUE_BYTES`].
-    queued_bytes: Arc<AtomicUsize>,
-    subscribes: governor::DefaultDirectRateLimiter,
-    topics: RwLock<HashSet<Topic>>,
-    executions: Mutex<HashMap<String, ExecSub>>,
-    compact: AtomicBool,
-    lagging: AtomicBool,
-    lag: Notify,
-    dropped: AtomicU64,
-}
-
-impl Client {
-    /// Queues a frame without waiting. A queue full in messages or in bytes marks the client
-    /// lagging.
-    fn send(&self, f: Frame) {
-        if self.lagging.load(Ordering::Relaxed) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let len = f.len();
-        let fits = self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len <= CLIENT_QUEUE_BYTES;
-        let sent = fits && !matches!(self.tx.try_send(f), Err(mpsc::error::TrySendError::Full(_)));
-        if !sent {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            self.lagging.store(true, Ordering::Relaxed);
-            self.lag.notify_one();
-        }
-    }
-
-    /// Whether one more subscribe message is within the connection's rate.
-    fn may_subscribe(&self) -> bool {
-        self.subscribes.check().is_ok()
-    }
-
-    fn send_msg(&self, msg: &ServerMessage) {
-        self.send(frame(msg));
-    }
 }
 
 #[derive(Default)]
@@ -585,26 +528,6 @@ pub fn known_topics(names: &[String]) -> Result<Vec<Topic>, String> {
         }
     }
     Ok(topics)
-}
-
-/// A client's queue, read by its connection: what it takes leaves the client's byte count.
-pub struct Inbox {
-    rx: mpsc::Receiver<Frame>,
-    queued_bytes: Arc<AtomicUsize>,
-}
-
-impl Inbox {
-    pub async fn recv(&mut self) -> Option<Frame> {
-        let f = self.rx.recv().await?;
-        self.queued_bytes.fetch_sub(f.len(), Ordering::Relaxed);
-        Some(f)
-    }
-
-    pub fn try_recv(&mut self) -> Result<Frame, mpsc::error::TryRecvError> {
-        let f = self.rx.try_recv()?;
-        self.queued_bytes.fetch_sub(f.len(), Ordering::Relaxed);
-        Ok(f)
-    }
 }
 
 #[cfg(test)]
