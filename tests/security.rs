@@ -333,6 +333,20 @@ async fn actions_are_recorded_under_the_signed_in_name() {
     assert_eq!(v[0]["created_by"], "operator-user", "{v}");
 }
 
+/// The status of a WebSocket upgrade sent from another site's page.
+async fn upgrade_from_elsewhere(app: &TestApp) -> StatusCode {
+    let ws = Request::get("/ws")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Body::empty())
+        .unwrap();
+    app.router.clone().oneshot(ws).await.unwrap().status()
+}
+
 #[tokio::test]
 async fn cross_origin_changes_and_websockets_are_refused() {
     let app = app_with(|c| c.cors_origins = vec!["https://ops.example.com".into()]).await;
@@ -351,19 +365,7 @@ async fn cross_origin_changes_and_websockets_are_refused() {
         let (s, v) = app.send(post(origin)).await;
         assert_eq!(s, StatusCode::OK, "{origin}: {v}");
     }
-    let ws = Request::get("/ws")
-        .header(header::HOST, "127.0.0.1:8080")
-        .header(header::ORIGIN, "http://evil.example")
-        .header(header::UPGRADE, "websocket")
-        .header(header::CONNECTION, "upgrade")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(
-        app.router.clone().oneshot(ws).await.unwrap().status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(upgrade_from_elsewhere(&app).await, StatusCode::FORBIDDEN);
     // Reads from anywhere are harmless without credentials (and CORS keeps their answers
     // from other origins' scripts).
     let get = Request::get("/api/agents")
@@ -546,17 +548,5 @@ async fn cors_for_any_origin_never_admits_cookie_changes_or_websockets() {
     assert_eq!(s, StatusCode::FORBIDDEN, "a change carried by ambient credentials: {v}");
     let (s, v) = app.send(post(true)).await;
     assert_eq!(s, StatusCode::OK, "a bearer token is what `cors = true` is for: {v}");
-    let ws = Request::get("/ws")
-        .header(header::HOST, "127.0.0.1:8080")
-        .header(header::ORIGIN, "http://evil.example")
-        .header(header::UPGRADE, "websocket")
-        .header(header::CONNECTION, "upgrade")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(
-        app.router.clone().oneshot(ws).await.unwrap().status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(upgrade_from_elsewhere(&app).await, StatusCode::FORBIDDEN);
 }
