@@ -210,9 +210,15 @@ impl Validator<'_> {
     /// them stay finite.
     fn non_negative(&mut self, field: &str, value: f64) {
         if !(0.0..=MAX_AMOUNT).contains(&value) {
+            // 1e308 reads better than its 309 digits.
+            let got = if value.abs() >= 1e15 {
+                format!("{value:e}")
+            } else {
+                format!("{value}")
+            };
             self.push(
                 field,
-                format!("must be a finite number from 0 to {MAX_AMOUNT}, got {value}"),
+                format!("must be a finite number from 0 to {MAX_AMOUNT}, got {got}"),
             );
         }
     }
