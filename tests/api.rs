@@ -319,3 +319,32 @@ async fn huge_offsets_and_sequence_numbers_get_a_clear_answer_not_a_500() {
         assert_eq!((s, v.clone()), (StatusCode::OK, json!([])), "after {after}: {v}");
     }
 }
+
+#[tokio::test]
+async fn an_idle_agent_leaves_the_live_table_and_is_still_found_by_id() {
+    let app = common::app().await;
+    let now = observatory::server::clock::now_ms();
+    let two_days_ago = now - 2 * 24 * 3600 * 1000;
+    let (s, v) = app
+        .ingest(json!([
+            {"type": "agent", "id": "nightly", "name": "Nightly", "timestamp": two_days_ago},
+            {"type": "execution", "id": "run-1", "agent_id": "nightly", "status": "COMPLETED", "timestamp": two_days_ago},
+            {"type": "agent", "id": "busy"}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let retired = app.state.hub.retire(now);
+    assert_eq!(retired.agents, ["nightly"]);
+    let (_, agents) = app.get("/api/agents").await;
+    let ids: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["busy"]);
+    let (s, detail) = app.get("/api/agents/nightly").await;
+    assert_eq!(s, StatusCode::OK, "{detail}");
+    assert_eq!(detail["agent"]["name"], "Nightly");
+    assert_eq!(detail["agent"]["state"], "offline");
+    assert_eq!(detail["recent_executions"][0]["id"], "run-1", "{detail}");
+    // It comes back to the live set when it is heard from again.
+    app.ingest(json!([{"type": "agent", "id": "nightly"}])).await;
+    let (_, agents) = app.get("/api/agents").await;
+    assert_eq!(agents.as_array().unwrap().len(), 2);
+}

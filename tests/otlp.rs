@@ -432,6 +432,37 @@ async fn json_answers_in_json_with_partial_success_for_refused_spans() {
 }
 
 #[tokio::test]
+async fn spans_of_agents_past_the_limit_are_stored_with_a_warning_not_refused() {
+    let app = app_with(|c| c.limits.max_agents = 1).await;
+    let agent_span = |trace: &str, span: &str, agent: &str| {
+        let mut s = span_json(trace, span, &format!("invoke_agent {agent}"));
+        s["attributes"] = json!([{"key": "gen_ai.agent.id", "value": {"stringValue": agent}},
+                                 {"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}]);
+        s
+    };
+    let (t1, t2) = ("0af7651916cd43dd8448eb211c80319c", "1af7651916cd43dd8448eb211c80319c");
+    let (s, v) = app
+        .post("/v1/traces", "application/json", traces_json(vec![agent_span(t1, "b7ad6b7169203331", "first")]))
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let (s, v) = app
+        .post("/v1/traces", "application/json", traces_json(vec![agent_span(t2, "b7ad6b7169203332", "second")]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // OTLP's warning: a partial success that rejects nothing.
+    assert_eq!(v["partialSuccess"]["rejectedSpans"].as_str().unwrap_or("0"), "0", "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"].as_str().unwrap().contains("max_agents"),
+        "{v}"
+    );
+    let (s, e) = app.get(&format!("/api/executions/{t2}")).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["execution"]["agent_id"], "second");
+    let (_, spans) = app.get(&format!("/api/executions/{t2}/spans")).await;
+    assert_eq!(spans.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn protobuf_answers_in_protobuf() {
     use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
     use prost::Message;

@@ -462,30 +462,43 @@ fn exposed_without_tokens_the_server_refuses_to_start() {
 }
 
 #[tokio::test]
-async fn agents_past_the_cardinality_limit_are_refused_whole() {
+async fn agents_past_the_cardinality_limit_are_stored_and_folded_into_one_live_agent() {
     let app = app_with(|c| c.limits.max_agents = 2).await;
     let (s, _) = app
         .ingest(json!([{"type": "agent", "id": "a1"}, {"type": "agent", "id": "a2"}]))
         .await;
     assert_eq!(s, StatusCode::OK);
-    // Known agents are fine; a third is refused, and nothing of its batch is stored.
+    // A third and a fourth agent: every event is stored, the answer says what was folded.
     let (s, v) = app
         .ingest(json!([
             {"type": "execution", "id": "x1", "agent_id": "a1", "status": "RUNNING"},
-            {"type": "execution", "id": "x2", "agent_id": "a3", "status": "RUNNING"}
+            {"type": "execution", "id": "x2", "agent_id": "a3", "status": "RUNNING"},
+            {"type": "execution", "id": "x3", "agent_id": "a4", "status": "RUNNING"},
+            {"type": "log", "execution_id": "x3", "message": "kept"}
         ]))
         .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("max_agents"), "{v}");
-    let (s, _) = app.get("/api/executions/x1").await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["accepted"], 4, "{v}");
+    assert_eq!(v["folded"], 2, "{v}");
+    assert!(v["warning"].as_str().unwrap().contains("max_agents"), "{v}");
+    for (id, agent) in [("x1", "a1"), ("x2", "a3"), ("x3", "a4")] {
+        let (s, e) = app.get(&format!("/api/executions/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{id}: {e}");
+        assert_eq!(e["execution"]["agent_id"], agent, "an execution keeps its own agent");
+    }
+    let (_, logs) = app.get("/api/executions/x3/logs").await;
+    assert_eq!(logs[0]["message"], "kept", "{logs}");
     let (_, agents) = app.get("/api/agents").await;
-    assert_eq!(agents.as_array().unwrap().len(), 2);
+    let ids: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "two agents and the overflow: {ids:?}");
+    assert!(ids.contains(&"_overflow"), "{ids:?}");
+    let overflow = common::find_item(&agents, "id", "_overflow");
+    assert_eq!(overflow["tasks_in_progress"], 2, "{overflow}");
     let (_, metrics) = app.get("/metrics").await;
-    assert!(metrics
-        .as_str()
-        .unwrap()
-        .contains("observatory_ingest_events_rejected_total{reason=\"cardinality\"} 2"));
+    assert!(
+        metrics.as_str().unwrap().contains("observatory_ingest_events_folded_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,9 @@ pub struct Args {
     /// End an unfinished execution silent this long as abandoned (CANCELLED), e.g. 30m, 2h [default: 1h]
     #[arg(long, env = "OBSERVATORY_ABANDON_AFTER", value_parser = humantime::parse_duration)]
     pub abandon_after: Option<Duration>,
+    /// Take agents, tools, models, workflows and hosts idle this long out of the live tables (history keeps them), e.g. 6h, 7d [default: 24h]
+    #[arg(long, env = "OBSERVATORY_RETIRE_AFTER", value_parser = humantime::parse_duration)]
+    pub retire_after: Option<Duration>,
     /// Interval at which live updates are coalesced and pushed, e.g. 1s, 500ms [default: 1s]
     #[arg(long, env = "OBSERVATORY_WS_INTERVAL", value_parser = humantime::parse_duration)]
     pub ws_interval: Option<Duration>,
@@ -134,6 +137,9 @@ impl Args {
         }
         if let Some(v) = self.abandon_after {
             c.abandon_after = v;
+        }
+        if let Some(v) = self.retire_after {
+            c.retire_after = v;
         }
         if let Some(v) = self.retention_size {
             c.retention_size = Some(v);

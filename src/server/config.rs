@@ -42,6 +42,10 @@ pub struct Config {
     /// retention stay bounded. `ExecutionStuck` alerts before it, at 30 minutes.
     #[serde(with = "crate::server::clock::human_duration")]
     pub abandon_after: Duration,
+    /// Agents, tools, models, workflows and hosts idle this long leave the live set (the
+    /// dashboard's tables, memory); their history stays in the store.
+    #[serde(with = "crate::server::clock::human_duration")]
+    pub retire_after: Duration,
     /// Coalescing interval of live WebSocket updates.
     #[serde(with = "crate::server::clock::human_duration")]
     pub ws_interval: Duration,
@@ -89,6 +93,7 @@ impl Default for Config {
             retention: Duration::from_secs(7 * 24 * 3600),
             retention_size: None,
             abandon_after: Duration::from_secs(3600),
+            retire_after: Duration::from_secs(24 * 3600),
             ws_interval: Duration::from_secs(1),
             log_backlog: 500,
             max_body_bytes: 16 * 1024 * 1024,
@@ -142,6 +147,9 @@ impl Config {
         }
         if self.abandon_after < Duration::from_secs(60) {
             return invalid("abandon_after", "must be at least 1m");
+        }
+        if self.retire_after < Duration::from_secs(60) {
+            return invalid("retire_after", "must be at least 1m");
         }
         if self.retention_size.is_some_and(|s| s.as_u64() < 1024 * 1024) {
             return invalid("retention_size", "must be at least 1MiB");

@@ -170,6 +170,7 @@ impl DashboardServer {
                 state.ingest.clone(),
                 state.config.abandon_after,
             )),
+            tokio::spawn(retire_loop(state.clone())),
             tokio::spawn(state.live.clone().run(state.config.ws_interval)),
             tokio::spawn(
                 state
@@ -251,6 +252,28 @@ async fn retention_loop(state: AppState) {
     }
 }
 
+/// Takes what has been idle for `retire_after` out of the live set, every quarter of it (at
+/// most every minute), and tells the live clients.
+async fn retire_loop(state: AppState) {
+    let mut tick = tokio::time::interval((state.config.retire_after / 4).min(Duration::from_secs(60)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let retired = state.hub.retire(crate::server::clock::now_ms());
+        if !retired.is_empty() {
+            tracing::info!(
+                agents = retired.agents.len(),
+                tools = retired.tools,
+                models = retired.models,
+                workflows = retired.workflows,
+                hosts = retired.hosts,
+                "idle entities left the live set (their history stays in the store)"
+            );
+            state.live.retired(&retired);
+        }
+    }
+}
+
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -296,7 +319,7 @@ impl Collector {
                 );
             }
         }
-        self.state.ingest.submit(events).await
+        Ok(self.state.ingest.submit(events).await?.accepted)
     }
 
     pub async fn update_agent(&self, agent: AgentEvent) -> Result<(), ApiError> {

@@ -37,10 +37,7 @@ pub fn agents(state: &AppState) -> Vec<Agent> {
 }
 
 pub async fn agent(state: &AppState, id: &str) -> Result<AgentDetail, ApiError> {
-    let agent = state
-        .hub
-        .agent(id, now_ms())
-        .ok_or_else(|| ApiError::not_found("agent", id))?;
+    let agent = live_or_stored_agent(state, id).await?;
     let query = ExecutionQuery {
         agent_id: Some(id.to_string()),
         limit: 20,
@@ -88,12 +85,24 @@ pub async fn series(state: &AppState, range: TimeRange) -> Result<Series, ApiErr
     Ok(state.hub.series(range, stored, now))
 }
 
+/// An agent from the live set, or from the store once it has left it (`retire_after`).
+async fn live_or_stored_agent(state: &AppState, id: &str) -> Result<Agent, ApiError> {
+    if let Some(agent) = state.hub.agent(id, now_ms()) {
+        return Ok(agent);
+    }
+    let mut agent = state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent", id))?;
+    agent.state = AgentState::Offline;
+    Ok(agent)
+}
+
 /// One agent over `range`, from its executions in the store.
 pub async fn agent_series(state: &AppState, id: &str, range: TimeRange) -> Result<Series, ApiError> {
     let now = now_ms();
-    if state.hub.agent(id, now).is_none() {
-        return Err(ApiError::not_found("agent", id));
-    }
+    live_or_stored_agent(state, id).await?;
     let runs = state
         .store
         .agent_runs(id, now - range.span_ms() - range.step_ms(), MAX_AGENT_RUNS)

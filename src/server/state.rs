@@ -57,7 +57,11 @@ impl AppState {
 
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         let now = now_ms();
-        let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name()));
+        let limits = hub::LiveLimits {
+            max_agents: config.limits.max_agents,
+            retire_after_ms: config.retire_after.as_millis() as i64,
+        };
+        let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name(), limits));
         let since = now - 24 * 3600 * 1000;
         let snapshot = store.snapshot(since).await?;
         tracing::info!(
@@ -71,7 +75,7 @@ impl AppState {
                 "stored rows that do not decode were left out of the live state (see the errors above)"
             );
         }
-        hub.restore(snapshot);
+        hub.restore(snapshot, now);
         for (step, keep) in hub::TIERS {
             let rows = store.rollups(step, now - keep as i64 * step, i64::MAX).await?;
             hub.restore_rollups(rows, now);
@@ -85,7 +89,6 @@ impl AppState {
             store.clone(),
             live.clone(),
             config.ingest_queue,
-            config.limits.max_agents,
             redactor.clone(),
         );
         let otlp = Arc::new(otlp::Receiver::new(

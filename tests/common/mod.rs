@@ -165,6 +165,9 @@ impl Store for GatedStore {
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
         self.inner.rollups(step_ms, from, to).await
     }
+    async fn agent(&self, id: &str) -> StoreResult<Option<observatory::model::Agent>> {
+        self.inner.agent(id).await
+    }
     async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {
         self.inner.agent_runs(agent_id, from, limit).await
     }

@@ -1,9 +1,9 @@
 //! Events into state: [`Hub::apply`] takes a validated batch, one method per kind of event,
 //! and moves executions through their lifecycle ([`State::transition`]).
 
-use super::state::{fill, mark, set, AgentEntry, Dirty, State, ToolEntry};
+use super::state::{fill, mark, set, Dirty, State, ToolEntry};
 use super::window::quantile;
-use super::{HashSet, Hub, PriceTable, MAX_RESOURCE_SAMPLES};
+use super::{Hub, PriceTable, MAX_RESOURCE_SAMPLES};
 use crate::model::*;
 use crate::server::store::WriteBatch;
 use crate::stream::protocol::Topic;
@@ -17,23 +17,11 @@ pub struct Applied {
     pub status_changes: Vec<Execution>,
     /// Topics whose snapshot changed.
     pub topics: std::collections::HashSet<Topic>,
+    /// Events whose agent was folded into [`super::OVERFLOW_AGENT`] (the live set was full).
+    pub folded: u64,
 }
 
 impl Hub {
-    /// The first agent the events would add beyond `max` agents, if any.
-    pub fn agent_over_limit<'a>(&self, events: &'a [Event], max: usize) -> Option<&'a str> {
-        // Far from the limit (always, but for a runaway producer), without taking the lock.
-        if self.agent_count.load(Ordering::Relaxed) + events.len() <= max {
-            return None;
-        }
-        let s = self.state.read();
-        let mut new = HashSet::default();
-        events
-            .iter()
-            .filter_map(Event::agent_id)
-            .find(|id| !s.agents.contains_key(*id) && new.insert(*id) && s.agents.len() + new.len() > max)
-    }
-
     /// Applies validated events in order. Returns the rows to persist and what changed.
     pub fn apply(&self, events: Vec<Event>, now: i64) -> Applied {
         let mut s = self.state.write();
@@ -43,6 +31,9 @@ impl Hub {
         for event in events {
             out.topics.insert(Topic::Overview);
             s.apply_one(event, now, &self.prices, &mut out, &mut dirty);
+            if std::mem::take(&mut s.folding) {
+                out.folded += 1;
+            }
         }
         for (topic, changed) in [
             (Topic::Agents, !dirty.agents.is_empty()),
@@ -381,14 +372,9 @@ impl State {
         let exec = exec.clone();
         self.finished.push_back(exec.id.clone());
 
-        let entry = self
-            .agents
-            .entry(exec.agent_id.clone())
-            .or_insert_with(|| AgentEntry::blank(&exec.agent_id, at));
-        dirty.agents.insert(exec.agent_id.clone());
+        let entry = self.agent_mut(&exec.agent_id, at, dirty);
         let a = &mut entry.agent;
         a.tasks_in_progress = a.tasks_in_progress.saturating_sub(1);
-        a.last_seen = a.last_seen.max(at);
         match to {
             ExecutionStatus::Completed => a.tasks_completed += 1,
             ExecutionStatus::Failed => a.tasks_failed += 1,

@@ -8,7 +8,9 @@
 //! - `spans.rs`: a span's effect on its execution; `llm.rs`: LLM calls and usage;
 //! - `restore.rs`: state from the store; `views.rs`: what the API reads;
 //! - `facts.rs`: the fleet as the alert rules see it; `window.rs`: roll-ups over time;
-//! - `counters.rs`: totals for the Prometheus exposition; `pricing.rs`: LLM prices.
+//! - `counters.rs`: totals for the Prometheus exposition; `pricing.rs`: LLM prices;
+//! - `retire.rs`: the live set's bounds (agents past `max_agents` fold into one, idle
+//!   entities leave memory).
 
 mod apply;
 mod counters;
@@ -16,6 +18,7 @@ mod facts;
 mod llm;
 mod pricing;
 mod restore;
+mod retire;
 mod spans;
 mod state;
 mod views;
@@ -25,6 +28,7 @@ pub use apply::Applied;
 pub use counters::{AgentMetrics, Buckets, HubMetrics, LlmMetrics, ToolMetrics, DURATION_BOUNDS, LATENCY_BOUNDS};
 pub use facts::{AgentFacts, FinishedRun, FleetFacts, HostMemory, ModelFacts, RunningRun, ToolFailures};
 pub use pricing::{ModelPrice, PriceTable};
+pub use retire::{LiveLimits, Retired, OVERFLOW_AGENT};
 pub use window::{series_from_runs, Bucket, TIERS};
 
 use parking_lot::RwLock;
@@ -50,16 +54,18 @@ pub struct Hub {
     /// How many agents `state` holds, readable without its lock (ingest checks it per request).
     agent_count: AtomicUsize,
     prices: PriceTable,
+    limits: LiveLimits,
     /// The host Observatory itself runs on: `/api/system` reports it first.
     own_host: String,
 }
 
 impl Hub {
-    pub fn new(prices: PriceTable, own_host: String) -> Self {
+    pub fn new(prices: PriceTable, own_host: String, limits: LiveLimits) -> Self {
         Self {
-            state: RwLock::new(State::default()),
+            state: RwLock::new(State::new(limits.max_agents)),
             agent_count: AtomicUsize::new(0),
             prices,
+            limits,
             own_host,
         }
     }

@@ -8,8 +8,9 @@ use crate::server::store::{RollupRow, Snapshot};
 use std::sync::atomic::Ordering;
 
 impl Hub {
-    /// Rebuilds live state from the store at start-up.
-    pub fn restore(&self, snap: Snapshot) {
+    /// Rebuilds live state from the store at start-up (at `now`: what has been idle past
+    /// `retire_after` stays in the store only).
+    pub fn restore(&self, snap: Snapshot, now: i64) {
         let mut s = self.state.write();
         for agent in snap.agents {
             s.agents.insert(agent.id.clone(), AgentEntry::new(agent));
@@ -50,6 +51,7 @@ impl Hub {
             s.executions.insert(exec.id.clone(), exec);
         }
         s.agents.values_mut().for_each(AgentEntry::refresh_p95);
+        s.retire(now - self.limits.retire_after_ms);
         s.evict(0);
         self.agent_count.store(s.agents.len(), Ordering::Relaxed);
     }

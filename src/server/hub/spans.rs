@@ -149,19 +149,19 @@ impl State {
         }
         let from = exec.agent_id.clone();
         let (tokens_in, tokens_out, cost) = (exec.tokens_in, exec.tokens_out, exec.cost_usd);
-        if let Some(a) = self.agents.get_mut(&from) {
-            let a = &mut a.agent;
+        if let Some((key, a)) = self.agent_entry(&from) {
+            let (key, a) = (key.to_string(), &mut a.agent);
             a.tasks_in_progress = a.tasks_in_progress.saturating_sub(1);
             a.tokens_in = a.tokens_in.saturating_sub(tokens_in);
             a.tokens_out = a.tokens_out.saturating_sub(tokens_out);
             a.cost_usd = (a.cost_usd - cost).max(0.0);
             let empty = a.tasks_in_progress + a.tasks_completed + a.tasks_failed + a.tasks_cancelled == 0;
-            if empty && self.fallback_agents.remove(&from) {
-                self.agents.remove(&from);
-                dirty.agents.remove(&from);
-                dirty.removed_agents.insert(from);
+            if empty && self.fallback_agents.remove(&key) {
+                self.agents.remove(&key);
+                dirty.agents.remove(&key);
+                dirty.removed_agents.insert(key);
             } else {
-                dirty.agents.insert(from);
+                dirty.agents.insert(key);
             }
         }
         let a = &mut self.agent_mut(to, ts, dirty).agent;

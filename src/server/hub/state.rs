@@ -1,7 +1,7 @@
 //! The hub's state: its maps, their entries, and the lookups that create an entry when new.
 
 use super::window::{new_histogram, quantile, Rollups};
-use super::{Applied, HashMap, HashSet, MAX_FINISHED_IN_MEMORY, OFFLINE_AFTER_MS};
+use super::{Applied, HashMap, HashSet, MAX_FINISHED_IN_MEMORY, OFFLINE_AFTER_MS, OVERFLOW_AGENT};
 use crate::model::*;
 use crate::stream::protocol::Topic;
 use hdrhistogram::Histogram;
@@ -66,6 +66,10 @@ pub(super) struct State {
     /// Models (`provider/model`) whose calls arrive one by one (spans, `llm_call`): their
     /// aggregated usage metrics are not counted again.
     pub(super) llm_from_calls: HashSet<String>,
+    /// Agents with their own live entry; one more arriving folds into [`OVERFLOW_AGENT`].
+    pub(super) max_agents: usize,
+    /// Set when the event being applied had its agent folded (counted per event by `apply`).
+    pub(super) folding: bool,
 }
 
 #[derive(Default)]
@@ -157,14 +161,40 @@ impl LlmEntry {
 }
 
 impl State {
+    pub(super) fn new(max_agents: usize) -> Self {
+        Self {
+            max_agents,
+            ..Default::default()
+        }
+    }
+
+    /// The live entry an agent's aggregates go to, created when new: its own, or, once the
+    /// live set holds `max_agents`, the one overflow agent (as Prometheus label caps fold
+    /// values). Its executions, spans and log lines keep their agent's id.
     pub(super) fn agent_mut(&mut self, id: &str, ts: i64, dirty: &mut Dirty) -> &mut AgentEntry {
+        let id = if self.agents.contains_key(id) || self.agents.len() < self.max_agents {
+            id
+        } else {
+            self.folding = true;
+            OVERFLOW_AGENT
+        };
         mark(&mut dirty.agents, id);
         if !self.agents.contains_key(id) {
-            self.agents.insert(id.to_string(), AgentEntry::blank(id, ts));
+            let mut entry = AgentEntry::blank(id, ts);
+            if id == OVERFLOW_AGENT {
+                entry.agent.name = "Other agents (past max_agents)".into();
+            }
+            self.agents.insert(id.to_string(), entry);
         }
         let entry = self.agents.get_mut(id).expect("inserted above");
         entry.agent.last_seen = entry.agent.last_seen.max(ts);
         entry
+    }
+
+    /// The live entry holding an agent's aggregates, if any: its own, else the overflow's.
+    pub(super) fn agent_entry<'a>(&'a mut self, id: &'a str) -> Option<(&'a str, &'a mut AgentEntry)> {
+        let key = if self.agents.contains_key(id) { id } else { OVERFLOW_AGENT };
+        self.agents.get_mut(key).map(|e| (key, e))
     }
 
     /// The execution, created (PENDING, for agent `agent_id`) when new.

@@ -1,11 +1,12 @@
 use super::*;
+use super::retire::LiveLimits;
 use crate::model::*;
 use crate::server::store::Snapshot;
 
 const NOW: i64 = 1_800_000_000_000;
 
 fn hub() -> Hub {
-    Hub::new(PriceTable::default(), "host".into())
+    Hub::new(PriceTable::default(), "host".into(), LiveLimits::default())
 }
 
 fn exec(id: &str, agent: &str, status: ExecutionStatus, ts: i64) -> Event {
@@ -256,7 +257,7 @@ fn restore_rebuilds_what_apply_built() {
         ..Default::default()
     };
     let again = hub();
-    again.restore(snap);
+    again.restore(snap, NOW);
     again.restore_rollups(applied.batch.rollups.clone(), NOW);
     assert_eq!(again.agent("a", NOW).unwrap().tasks_completed, 1);
     assert_eq!(again.overview(NOW).executions_finished, 1);
@@ -467,4 +468,65 @@ fn usage_metrics_count_only_for_models_without_calls() {
         (4, 1, 400, 40)
     );
     assert!((metered.avg_latency_ms - 500.0).abs() < 1e-9);
+}
+
+#[test]
+fn agents_past_the_limit_fold_into_one_and_finish_there() {
+    let h = Hub::new(
+        PriceTable::default(),
+        "host".into(),
+        LiveLimits {
+            max_agents: 1,
+            ..Default::default()
+        },
+    );
+    let applied = h.apply(
+        vec![
+            exec("e1", "a", ExecutionStatus::Running, NOW),
+            exec("e2", "b", ExecutionStatus::Running, NOW),
+            exec("e3", "c", ExecutionStatus::Running, NOW),
+        ],
+        NOW,
+    );
+    assert_eq!(applied.folded, 2);
+    let ids: Vec<String> = h.agents(NOW).into_iter().map(|a| a.id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(h.agent(OVERFLOW_AGENT, NOW).unwrap().tasks_in_progress, 2);
+    assert_eq!(h.execution("e2").unwrap().agent_id, "b", "the execution keeps its agent");
+    // Their ends count where their starts did.
+    h.apply(vec![status("e2", ExecutionStatus::Completed, NOW + 5)], NOW + 5);
+    let o = h.agent(OVERFLOW_AGENT, NOW + 5).unwrap();
+    assert_eq!((o.tasks_in_progress, o.tasks_completed), (1, 1));
+    assert!(h.agent("b", NOW + 5).is_none());
+}
+
+#[test]
+fn idle_entities_retire_from_the_live_set_and_stay_out_at_restore() {
+    let h = hub();
+    let day = 24 * 3600 * 1000;
+    let applied = h.apply(
+        vec![
+            exec("old", "gone", ExecutionStatus::Completed, NOW - 2 * day),
+            exec("busy", "busy", ExecutionStatus::Running, NOW - 2 * day),
+            exec("new", "fresh", ExecutionStatus::Completed, NOW - 1000),
+        ],
+        NOW,
+    );
+    let retired = h.retire(NOW);
+    assert_eq!(retired.agents, ["gone"], "in progress or recent agents stay");
+    let ids: Vec<String> = h.agents(NOW).into_iter().map(|a| a.id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(h.retire(NOW).is_empty(), "nothing twice");
+
+    // What the store still holds of it stays out of a restored hub too.
+    let again = hub();
+    again.restore(
+        Snapshot {
+            agents: applied.batch.agents,
+            ..Default::default()
+        },
+        NOW,
+    );
+    assert!(again.agent("gone", NOW).is_none());
+    assert!(again.agent("fresh", NOW).is_some());
 }

@@ -36,7 +36,7 @@ pub async fn sweep(hub: &Hub, ingest: &Ingest, now: i64, after: Duration) -> Res
         })
         .collect();
     tracing::info!(executions = events.len(), "ending abandoned executions");
-    ingest.submit(events).await
+    Ok(ingest.submit(events).await?.accepted)
 }
 
 /// Sweeps every quarter of `after` (at most every minute) until the task is aborted.

@@ -9,7 +9,7 @@ pub mod redact;
 
 pub use redact::Redactor;
 
-use super::hub::Hub;
+use super::hub::{Hub, OVERFLOW_AGENT};
 use super::push::{Changes, Live};
 use super::store::Store;
 use crate::error::{ApiError, ErrorCode};
@@ -46,12 +46,10 @@ pub enum Rejection {
     RateLimited,
     /// Requests without a valid token of a role that may ingest (one per request).
     Unauthorized,
-    /// Batches that would add an agent past `max_agents` (counted per event).
-    Cardinality,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 8] = [
+    pub const ALL: [Rejection; 7] = [
         Self::Validation,
         Self::Malformed,
         Self::TooLarge,
@@ -59,7 +57,6 @@ impl Rejection {
         Self::Overloaded,
         Self::RateLimited,
         Self::Unauthorized,
-        Self::Cardinality,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,7 +68,6 @@ impl Rejection {
             Self::Overloaded => "overloaded",
             Self::RateLimited => "rate_limited",
             Self::Unauthorized => "unauthorized",
-            Self::Cardinality => "cardinality",
         }
     }
 
@@ -96,6 +92,28 @@ pub struct Counters {
     pub overloaded: AtomicU64,
     /// Refusals per [`Rejection`], in the order of [`Rejection::ALL`].
     pub by_reason: [AtomicU64; Rejection::ALL.len()],
+    /// Events stored in full whose agent's live aggregates folded into the overflow agent.
+    pub folded: AtomicU64,
+}
+
+/// What a producer hears back for a durable batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Receipt {
+    pub accepted: usize,
+    /// Events naming an agent the live set had no room for (see [`OVERFLOW_AGENT`]).
+    pub folded: usize,
+}
+
+impl Receipt {
+    /// What the producer should know beyond "stored", if anything.
+    pub fn warning(&self, max_agents: usize) -> Option<String> {
+        (self.folded > 0).then(|| {
+            format!(
+                "{} of {} events name agents past the live limit `max_agents` ({max_agents}): all were stored, and their live aggregates are counted under agent `{OVERFLOW_AGENT}`",
+                self.folded, self.accepted
+            )
+        })
+    }
 }
 
 /// The producer side of the ingest queue; cheap to clone.
@@ -105,20 +123,17 @@ pub struct Ingest {
     counters: Arc<Counters>,
     capacity: usize,
     hub: Arc<Hub>,
-    max_agents: usize,
     /// This server's sensitive keys.
     redactor: Arc<Redactor>,
 }
 
 impl Ingest {
-    /// Creates the queue and starts the pipeline task. Batches that would add an agent past
-    /// `max_agents` are refused before the queue.
+    /// Creates the queue and starts the pipeline task.
     pub fn start(
         hub: Arc<Hub>,
         store: Arc<dyn Store>,
         live: Live,
         capacity: usize,
-        max_agents: usize,
         redactor: Arc<Redactor>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
@@ -129,27 +144,22 @@ impl Ingest {
             counters,
             capacity,
             hub,
-            max_agents,
             redactor,
         };
         (ingest, task)
     }
 
     /// Queues a validated batch and waits until it is durable. Never waits for queue space:
-    /// a full queue is answered at once with `overloaded` (503 + Retry-After).
-    pub async fn submit(&self, mut events: Vec<Event>) -> Result<usize, ApiError> {
+    /// a full queue is answered at once with `overloaded` (503 + Retry-After). Nothing is
+    /// refused for the live set's limits: events naming agents past `max_agents` are stored
+    /// in full and folded for the live aggregates, as the receipt says.
+    pub async fn submit(&self, mut events: Vec<Event>) -> Result<Receipt, ApiError> {
         if events.is_empty() {
-            return Ok(0);
+            return Ok(Receipt::default());
         }
         events.iter_mut().for_each(|e| self.redactor.event(e));
         let n = events.len() as u64;
-        if let Some(agent) = self.hub.agent_over_limit(&events, self.max_agents) {
-            self.counters.by_reason[Rejection::Cardinality as usize].fetch_add(n, Ordering::Relaxed);
-            return Err(ApiError::bad_request(format!(
-                "agent `{agent}` would be new, and the limit `max_agents` ({}) is reached; nothing in this batch was stored",
-                self.max_agents
-            )));
-        }
+        let folded = self.hub.agents_to_fold(&events);
         let (reply, rx) = oneshot::channel();
         if let Err(e) = self.tx.try_send(Batch { events, reply }) {
             self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
@@ -161,8 +171,15 @@ impl Ingest {
             tracing::warn!(events = n, "ingest refused: {why}");
             return Err(ApiError::new(ErrorCode::Overloaded, why));
         }
-        rx.await
-            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))?
+        let accepted = rx
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))??;
+        Ok(Receipt { accepted, folded })
+    }
+
+    /// Events folded into the overflow agent so far.
+    pub fn folded(&self) -> u64 {
+        self.counters.folded.load(Ordering::Relaxed)
     }
 
     /// Counts events or requests refused before the queue, by reason.
@@ -307,6 +324,7 @@ async fn pipeline(
         }
 
         let mut applied = hub.apply(events, crate::server::clock::now_ms());
+        counters.folded.fetch_add(applied.folded, Ordering::Relaxed);
         let changes = live.changes(&mut applied);
         // Queued now, behind the commit under way; awaited on its own task.
         in_flight.push_back(InFlight {

@@ -64,7 +64,7 @@ impl Signal for ExportTraceServiceRequest {
     }
     fn response(o: Outcome) -> Self::Response {
         ExportTraceServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportTracePartialSuccess {
+            partial_success: (o.rejected > 0 || !o.message.is_empty()).then_some(ExportTracePartialSuccess {
                 rejected_spans: o.rejected,
                 error_message: o.message,
             }),
@@ -80,7 +80,7 @@ impl Signal for ExportLogsServiceRequest {
     }
     fn response(o: Outcome) -> Self::Response {
         ExportLogsServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportLogsPartialSuccess {
+            partial_success: (o.rejected > 0 || !o.message.is_empty()).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: o.rejected,
                 error_message: o.message,
             }),
@@ -97,7 +97,7 @@ impl Signal for ExportMetricsServiceRequest {
     }
     fn response(o: Outcome) -> Self::Response {
         ExportMetricsServiceResponse {
-            partial_success: (o.rejected > 0).then_some(ExportMetricsPartialSuccess {
+            partial_success: (o.rejected > 0 || !o.message.is_empty()).then_some(ExportMetricsPartialSuccess {
                 rejected_data_points: o.rejected,
                 error_message: o.message,
             }),
@@ -153,10 +153,14 @@ impl Receiver {
             self.ingest
                 .count_rejected(Rejection::Validation, mapped.rejected as usize);
         }
-        let message = mapped.error_message();
+        let mut message = mapped.error_message();
         let rejected = mapped.rejected as i64;
         let events: Vec<Event> = mapped.events;
-        self.ingest.submit(events).await?;
+        let receipt = self.ingest.submit(events).await?;
+        if let Some(warning) = receipt.warning(self.limits.max_agents) {
+            // A partial success with nothing rejected is OTLP's warning.
+            message = [message, warning].into_iter().filter(|m| !m.is_empty()).collect::<Vec<_>>().join("; ");
+        }
         Ok(Outcome { rejected, message })
     }
 }

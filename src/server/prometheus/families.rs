@@ -11,6 +11,8 @@ pub struct Sources {
     pub ingest_accepted: u64,
     /// `(reason, count)` for every reason, zeros included.
     pub ingest_rejected: Vec<(&'static str, u64)>,
+    /// Events stored whose agent's live aggregates folded into the overflow agent.
+    pub ingest_folded: u64,
     pub queue_depth: u64,
     pub queue_capacity: u64,
     pub ws_connections: u64,
@@ -212,6 +214,12 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
         Kind::Counter,
         "Ingest refusals by reason: events for validation and overloaded, requests otherwise.",
         rejected,
+    ));
+    out.push(single(
+        "observatory_ingest_events_folded",
+        Kind::Counter,
+        "Events stored in full whose agent had no room in the live set (`max_agents`): their live aggregates count under agent `_overflow`.",
+        src.ingest_folded as f64,
     ));
     out.push(single(
         "observatory_ingest_queue_depth",

@@ -12,7 +12,7 @@ pub use client::{Client, Inbox, CLIENT_QUEUE, CLIENT_QUEUE_BYTES, MAX_WATCHED, S
 pub use connection::{run_connection, Heartbeat};
 
 use super::clock::now_ms;
-use super::hub::{Applied, Hub};
+use super::hub::{Applied, Hub, Retired};
 use crate::model::{Execution, LogRecord, ResourceSample};
 use crate::stream::protocol::{LogData, MetricsData, ServerMessage, StatusData, Topic, TopicData};
 use parking_lot::{Mutex, RwLock};
@@ -373,6 +373,30 @@ impl Live {
                 timestamp: r.timestamp,
             });
             targets(id).for_each(|c| c.send(f.clone()));
+        }
+    }
+
+    /// Entities left the live set ([`Hub::retire`]): the next deltas say so.
+    pub fn retired(&self, r: &Retired) {
+        if r.is_empty() {
+            return;
+        }
+        let mut p = self.inner.pending.lock();
+        p.topics.insert(Topic::Overview);
+        for (topic, any) in [
+            (Topic::Agents, !r.agents.is_empty()),
+            (Topic::Plugins, r.tools > 0),
+            (Topic::Llm, r.models > 0),
+            (Topic::Workflows, r.workflows > 0),
+            (Topic::System, r.hosts > 0),
+        ] {
+            if any {
+                p.topics.insert(topic);
+            }
+        }
+        for id in &r.agents {
+            p.agents.remove(id);
+            p.removed_agents.insert(id.clone());
         }
     }
 

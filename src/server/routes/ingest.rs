@@ -19,6 +19,15 @@ pub fn router() -> Router<AppState> {
 #[derive(Serialize)]
 struct Accepted {
     accepted: usize,
+    /// Events whose agent's live aggregates folded into the overflow agent (all stored).
+    #[serde(skip_serializing_if = "is_zero")]
+    folded: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 async fn events(
@@ -53,6 +62,14 @@ async fn events(
             return Err(e);
         }
     };
-    let accepted = state.ingest.submit(events).await?;
-    Ok((StatusCode::OK, Json(Accepted { accepted })))
+    let receipt = state.ingest.submit(events).await?;
+    let warning = receipt.warning(state.config.limits.max_agents);
+    Ok((
+        StatusCode::OK,
+        Json(Accepted {
+            accepted: receipt.accepted,
+            folded: receipt.folded,
+            warning,
+        }),
+    ))
 }

@@ -170,6 +170,8 @@ pub trait Store: Send + Sync + 'static {
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;
     /// Roll-up steps of one resolution with `from <= t < to`, oldest first.
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>>;
+    /// An agent as last stored (agents that left the live set are found here).
+    async fn agent(&self, id: &str) -> StoreResult<Option<Agent>>;
     /// The most recent `limit` executions of an agent created since `from`, newest first.
     async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>>;
     /// Deletes finished executions, their logs and samples older than `cutoff` (ms); then,

@@ -21,7 +21,7 @@ use super::{
     AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError,
     StoreResult, WriteBatch,
 };
-use crate::model::{Execution, LogRecord, Span, StoreStats};
+use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
 use checkpoint::Checkpointer;
 use encode::Encoded;
@@ -234,6 +234,11 @@ impl Store for SqliteStore {
 
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
         self.read(move |c| reads::rollups(c, step_ms, from, to)).await
+    }
+
+    async fn agent(&self, id: &str) -> StoreResult<Option<Agent>> {
+        let id = id.to_string();
+        self.read(move |c| reads::agent(c, &id)).await
     }
 
     async fn agent_runs(&self, agent_id: &str, from: i64, limit: u64) -> StoreResult<Vec<RunRow>> {

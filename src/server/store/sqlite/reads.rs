@@ -2,7 +2,7 @@
 
 use super::super::span_chunks;
 use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, Snapshot, StoreResult};
-use crate::model::{Execution, LogRecord, Span};
+use crate::model::{Agent, Execution, LogRecord, Span};
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
@@ -89,6 +89,11 @@ pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
         system,
         skipped,
     })
+}
+
+pub(super) fn agent(c: &Connection, id: &str) -> StoreResult<Option<Agent>> {
+    let mut skipped = 0;
+    Ok(decodable(c, "SELECT data FROM agents WHERE id = ?1", params![id], "agents", &mut skipped)?.pop())
 }
 
 pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
