@@ -1,6 +1,8 @@
 //! Alerting end to end on the server: rules fire from ingested data, acknowledgements and
 //! silences persist across a restart, notifications reach a real HTTP receiver.
 
+mod common;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -60,7 +62,10 @@ struct Running {
 }
 
 async fn start(config: Config) -> Running {
-    let state = AppState::open(config).await.unwrap();
+    start_with(AppState::open(config).await.unwrap()).await
+}
+
+async fn start_with(state: AppState) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -298,5 +303,48 @@ async fn a_failing_receiver_is_visible_and_degrades_readiness() {
         .await
         .unwrap();
     assert_eq!(ready["status"], "degraded");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_acknowledgement_or_silence_the_store_refuses_leaves_no_trace() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, _inbox) = receiver().await;
+    let store = Arc::new(common::GatedStore::open(
+        dir.path(),
+        Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
+    ));
+    let state = AppState::with_store(config(dir.path(), &hook), store.clone()).await.unwrap();
+    let s = start_with(state).await;
+    s.fail(3).await;
+    let id = eventually("a firing alert", async || {
+        let v = s.alerts().await;
+        v["alerts"][0]["id"].as_str().map(str::to_string)
+    })
+    .await;
+
+    store.fail_commits.store(true, Ordering::Relaxed);
+    let (code, body) = s.post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"})).await;
+    assert!(code >= 500, "{code} {body}");
+    let (code, body) = s
+        .post(
+            "/api/silences",
+            json!({"matchers": {"agent_id": "flaky"}, "duration_minutes": 30, "created_by": "ana"}),
+        )
+        .await;
+    assert!(code >= 500, "{code} {body}");
+    let v = s.alerts().await;
+    assert!(v["alerts"][0]["ack"].is_null(), "an acknowledgement that is not durable is not shown: {v}");
+    assert!(v["alerts"][0]["silenced_by"].is_null(), "{v}");
+    assert_eq!(v["silences"].as_array().map_or(0, Vec::len), 0, "{v}");
+    assert!(
+        !v["history"].as_array().unwrap().iter().any(|e| e["kind"] == "acknowledged"),
+        "{v}"
+    );
+
+    store.fail_commits.store(false, Ordering::Relaxed);
+    let (code, body) = s.post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"})).await;
+    assert_eq!(code, 200, "{body}");
     s.shutdown().await;
 }

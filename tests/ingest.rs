@@ -260,3 +260,84 @@ async fn executions_silent_past_abandon_after_end_cancelled_and_say_why() {
     let a = common::find_item(&agents, "id", "a");
     assert_eq!(a["tasks_in_progress"], 1, "only the busy one is still in progress: {a}");
 }
+
+/// A server on a store whose faults the test switches on and off.
+async fn faulty() -> (Arc<GatedStore>, common::TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(GatedStore::open(dir.path(), Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))));
+    let config = Config {
+        data_dir: dir.path().into(),
+        ..Config::default()
+    };
+    let state = AppState::with_store(config, store.clone()).await.unwrap();
+    (store.clone(), common::TestApp::from_state(state, dir))
+}
+
+#[tokio::test]
+async fn a_commit_the_store_refuses_leaves_nothing_live_and_ingest_recovers() {
+    use std::sync::atomic::Ordering;
+    let (store, app) = faulty().await;
+    let (s, _) = app
+        .ingest(json!([
+            {"type": "execution", "id": "kept", "agent_id": "a", "status": "RUNNING"},
+            {"type": "log", "execution_id": "kept", "message": "one"}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    store.fail_commits.store(true, Ordering::Relaxed);
+    let (s, v) = app
+        .ingest(json!([
+            {"type": "log", "execution_id": "kept", "message": "lost two"},
+            {"type": "execution", "id": "refused", "agent_id": "b", "status": "RUNNING"}
+        ]))
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("nothing of it was stored"), "{v}");
+    store.fail_commits.store(false, Ordering::Relaxed);
+
+    // The next batch finds the live state as the store has it: no execution or agent that
+    // was refused, the log numbering where the store left it.
+    let (s, _) = app.ingest(json!([{"type": "log", "execution_id": "kept", "message": "two"}])).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.get("/api/executions/refused").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, agents) = app.get("/api/agents").await;
+    assert_eq!(agents.as_array().unwrap().len(), 1, "{agents}");
+    let (_, logs) = app.get("/api/executions/kept/logs").await;
+    let lines: Vec<(u64, &str)> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["seq"].as_u64().unwrap(), l["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines, [(1, "one"), (2, "two")]);
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("observatory_ingest_events_rejected_total{reason=\"store_unavailable\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_read_of_stored_executions_refuses_the_group_instead_of_starting_them_again() {
+    use std::sync::atomic::Ordering;
+    let (store, app) = faulty().await;
+    store.fail_reads.store(true, Ordering::Relaxed);
+    let (s, v) = app
+        .ingest(json!([{"type": "log", "execution_id": "x", "message": "one"}]))
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("could not be read"), "{v}");
+    store.fail_reads.store(false, Ordering::Relaxed);
+    let (s, _) = app.get("/api/executions/x").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .ingest(json!([{"type": "log", "execution_id": "x", "message": "one"}]))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, logs) = app.get("/api/executions/x/logs").await;
+    assert_eq!(logs.as_array().unwrap().len(), 1, "{logs}");
+}

@@ -62,23 +62,17 @@ impl AppState {
             retire_after_ms: config.retire_after.as_millis() as i64,
         };
         let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name(), limits));
-        let since = now - 24 * 3600 * 1000;
-        let snapshot = store.snapshot(since).await?;
+        let reloaded = hub.reload(store.as_ref(), now).await?;
         tracing::info!(
-            agents = snapshot.agents.len(),
-            executions = snapshot.executions.len(),
+            agents = reloaded.agents,
+            executions = reloaded.executions,
             "restored state from the store"
         );
-        if snapshot.skipped > 0 {
+        if reloaded.skipped > 0 {
             tracing::warn!(
-                rows = snapshot.skipped,
+                rows = reloaded.skipped,
                 "stored rows that do not decode were left out of the live state (see the errors above)"
             );
-        }
-        hub.restore(snapshot, now);
-        for (step, keep) in hub::TIERS {
-            let rows = store.rollups(step, now - keep as i64 * step, i64::MAX).await?;
-            hub.restore_rollups(rows, now);
         }
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);

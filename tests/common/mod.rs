@@ -50,11 +50,15 @@ pub async fn app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     };
     tweak(&mut config);
     let state = AppState::open(config).await.expect("state opens");
-    let router = observatory::server::router(state.clone());
-    TestApp { state, router, dir }
+    TestApp::from_state(state, dir)
 }
 
 impl TestApp {
+    pub fn from_state(state: AppState, dir: tempfile::TempDir) -> Self {
+        let router = observatory::server::router(state.clone());
+        TestApp { state, router, dir }
+    }
+
     pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
         let resp = self
             .router
@@ -113,11 +117,18 @@ pub fn fleet() -> Value {
 }
 
 /// A store whose commits wait for a permit, to hold the pipeline busy; it counts how often
-/// it is asked for its stats (which the default readiness probe also reads).
+/// it is asked for its stats (which the default readiness probe also reads), and fails
+/// commits or reads of executions on demand (a full disk, a broken read).
 pub struct GatedStore {
     inner: SqliteStore,
     gate: Arc<Semaphore>,
     pub stats_calls: std::sync::atomic::AtomicU64,
+    pub fail_commits: std::sync::atomic::AtomicBool,
+    pub fail_reads: std::sync::atomic::AtomicBool,
+}
+
+fn injected(what: &str) -> observatory::server::store::StoreError {
+    std::io::Error::other(format!("{what} failed (injected by the test)")).into()
 }
 
 impl GatedStore {
@@ -127,6 +138,8 @@ impl GatedStore {
             inner: SqliteStore::open(dir, 3600).expect("store opens"),
             gate,
             stats_calls: Default::default(),
+            fail_commits: Default::default(),
+            fail_reads: Default::default(),
         }
     }
 }
@@ -134,6 +147,9 @@ impl GatedStore {
 #[async_trait]
 impl Store for GatedStore {
     fn commit(&self, batch: WriteBatch) -> Committing {
+        if self.fail_commits.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(async { Err(injected("commit")) });
+        }
         // Written at once, acknowledged only with a permit.
         let (gate, committing) = (self.gate.clone(), self.inner.commit(batch));
         Box::pin(async move {
@@ -148,6 +164,9 @@ impl Store for GatedStore {
         self.inner.executions(q).await
     }
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<observatory::model::Execution>> {
+        if self.fail_reads.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(injected("reading executions"));
+        }
         self.inner.executions_by_id(ids).await
     }
     async fn logs(&self, id: &str, after: u64, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {

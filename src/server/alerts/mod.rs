@@ -246,8 +246,11 @@ impl Alerts {
         let _op = e.op.lock().await;
         let now = now_ms();
         let expires = req.expires_in_minutes.map(|m| now + m as i64 * 60_000);
-        let change = e.book.lock().acknowledge(id, &req.by, &req.note, expires, now)?;
+        // Changed on a copy that becomes the book once durable: a refused commit leaves no trace.
+        let mut book = e.book.lock().clone();
+        let change = book.acknowledge(id, &req.by, &req.note, expires, now)?;
         self.commit(vec![change.clone()], None).await?;
+        *e.book.lock() = book;
         tracing::info!(alert = %id, by = %req.by, "alert acknowledged");
         let alert = change.0.clone();
         self.publish(vec![change]);
@@ -258,8 +261,10 @@ impl Alerts {
     pub async fn unacknowledge(&self, id: &str, by: &str) -> Result<Alert, ApiError> {
         let e = &self.inner;
         let _op = e.op.lock().await;
-        let change = e.book.lock().unacknowledge(id, by, now_ms())?;
+        let mut book = e.book.lock().clone();
+        let change = book.unacknowledge(id, by, now_ms())?;
         self.commit(vec![change.clone()], None).await?;
+        *e.book.lock() = book;
         let alert = change.0.clone();
         self.publish(vec![change]);
         Ok(alert)
@@ -291,12 +296,11 @@ impl Alerts {
             comment: req.comment,
             created_at: now,
         };
-        let changes = {
-            let mut book = e.book.lock();
-            book.silences.insert(silence.id.clone(), silence.clone());
-            book.housekeeping(now)
-        };
+        let mut book = e.book.lock().clone();
+        book.silences.insert(silence.id.clone(), silence.clone());
+        let changes = book.housekeeping(now);
         self.commit(changes.clone(), Some(&silence)).await?;
+        *e.book.lock() = book;
         self.publish(changes);
         Ok(silence)
     }
@@ -305,8 +309,8 @@ impl Alerts {
         let e = &self.inner;
         let _op = e.op.lock().await;
         let now = now_ms();
+        let mut book = e.book.lock().clone();
         let (silence, changes) = {
-            let mut book = e.book.lock();
             let s = book
                 .silences
                 .get_mut(id)
@@ -325,28 +329,31 @@ impl Alerts {
             (s, book.housekeeping(now + 1))
         };
         self.commit(changes.clone(), Some(&silence)).await?;
+        *e.book.lock() = book;
         self.publish(changes);
         Ok(silence)
     }
 
     /// Writes changed alerts, their history lines and (when given) a silence in one commit.
     async fn commit(&self, changes: Vec<(Alert, AlertEvent)>, silence: Option<&Silence>) -> Result<(), ApiError> {
-        self.remember(&changes);
-        let (alerts, alert_events) = changes.into_iter().unzip();
+        let (alerts, alert_events): (Vec<Alert>, Vec<AlertEvent>) = changes.into_iter().unzip();
         let silences = silence.into_iter().cloned().collect();
         let batch = WriteBatch {
             alerts,
-            alert_events,
+            alert_events: alert_events.clone(),
             silences,
             ..Default::default()
         };
-        Ok(self.inner.store.commit(batch).await?)
+        self.inner.store.commit(batch).await?;
+        self.remember(alert_events);
+        Ok(())
     }
 
-    fn remember(&self, changes: &[(Alert, AlertEvent)]) {
+    /// History lines, once durable.
+    fn remember(&self, events: Vec<AlertEvent>) {
         let mut h = self.inner.history.lock();
-        for (_, ev) in changes {
-            h.push_back(ev.clone());
+        for ev in events {
+            h.push_back(ev);
             if h.len() > HISTORY {
                 h.pop_front();
             }

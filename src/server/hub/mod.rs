@@ -28,6 +28,7 @@ pub use apply::Applied;
 pub use counters::{AgentMetrics, Buckets, HubMetrics, LlmMetrics, ToolMetrics, DURATION_BOUNDS, LATENCY_BOUNDS};
 pub use facts::{AgentFacts, FinishedRun, FleetFacts, HostMemory, ModelFacts, RunningRun, ToolFailures};
 pub use pricing::{ModelPrice, PriceTable};
+pub use restore::Reloaded;
 pub use retire::{LiveLimits, Retired, OVERFLOW_AGENT};
 pub use window::{series_from_runs, Bucket, TIERS};
 

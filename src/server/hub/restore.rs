@@ -1,13 +1,50 @@
 //! State from the store: the start-up snapshot, roll-up steps, and executions a batch refers
 //! to that memory no longer holds.
 
-use super::state::{AgentEntry, LlmEntry, ToolEntry, WorkflowEntry};
-use super::{HashSet, Hub};
+use super::state::{AgentEntry, LlmEntry, State, ToolEntry, WorkflowEntry};
+use super::{HashSet, Hub, TIERS};
 use crate::model::*;
-use crate::server::store::{RollupRow, Snapshot};
+use crate::server::store::{RollupRow, Snapshot, Store, StoreResult};
+
+/// Finished executions [`Hub::reload`] brings back (older ones are read from the store).
+const RELOAD_FINISHED_MS: i64 = 24 * 3600 * 1000;
 use std::sync::atomic::Ordering;
 
+/// What [`Hub::reload`] read back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reloaded {
+    pub agents: usize,
+    pub executions: usize,
+    /// Stored rows that do not decode, left out (each logged).
+    pub skipped: u64,
+}
+
 impl Hub {
+    /// Replaces live state with what the store holds: at start, and after a failed commit
+    /// (the hub then holds nothing the store lacks). Finished executions of the last day come
+    /// back, and the roll-ups each tier keeps; the alerts the engine published stay.
+    pub async fn reload(&self, store: &dyn Store, now: i64) -> StoreResult<Reloaded> {
+        let snapshot = store.snapshot(now - RELOAD_FINISHED_MS).await?;
+        let mut rollups = Vec::new();
+        for (step, keep) in TIERS {
+            rollups.extend(store.rollups(step, now - keep as i64 * step, i64::MAX).await?);
+        }
+        let out = Reloaded {
+            agents: snapshot.agents.len(),
+            executions: snapshot.executions.len(),
+            skipped: snapshot.skipped,
+        };
+        {
+            let mut s = self.state.write();
+            let alerts = std::mem::take(&mut s.alerts);
+            *s = State::new(self.limits.max_agents);
+            s.alerts = alerts;
+        }
+        self.restore(snapshot, now);
+        self.restore_rollups(rollups, now);
+        Ok(out)
+    }
+
     /// Rebuilds live state from the store at start-up (at `now`: what has been idle past
     /// `retire_after` stays in the store only).
     pub fn restore(&self, snap: Snapshot, now: i64) {

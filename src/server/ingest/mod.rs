@@ -46,10 +46,13 @@ pub enum Rejection {
     RateLimited,
     /// Requests without a valid token of a role that may ingest (one per request).
     Unauthorized,
+    /// Batches the store could not read for or commit (counted per event): retried, they
+    /// are taken again once it recovers.
+    StoreUnavailable,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 7] = [
+    pub const ALL: [Rejection; 8] = [
         Self::Validation,
         Self::Malformed,
         Self::TooLarge,
@@ -57,6 +60,7 @@ impl Rejection {
         Self::Overloaded,
         Self::RateLimited,
         Self::Unauthorized,
+        Self::StoreUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Rejection {
             Self::Overloaded => "overloaded",
             Self::RateLimited => "rate_limited",
             Self::Unauthorized => "unauthorized",
+            Self::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -218,14 +223,16 @@ struct InFlight {
 }
 
 impl InFlight {
-    /// Waits for the commit, then publishes and acknowledges (or refuses) the group.
-    async fn finish(mut self, live: &Live, counters: &Counters) {
+    /// Waits for the commit, then publishes and acknowledges (or refuses) the group; false
+    /// when it failed.
+    async fn finish(mut self, live: &Live, counters: &Counters) -> bool {
         let done = (&mut self.commit).await;
-        self.settle(done, live, counters);
+        self.settle(done, live, counters)
     }
 
-    /// Publishes and acknowledges the group once its commit task `done`, or refuses it.
-    fn settle(self, done: Result<CommitResult, tokio::task::JoinError>, live: &Live, counters: &Counters) {
+    /// Publishes and acknowledges the group once its commit task `done`, or refuses it;
+    /// false when it failed.
+    fn settle(self, done: Result<CommitResult, tokio::task::JoinError>, live: &Live, counters: &Counters) -> bool {
         let result = match done {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(format!("the commit task failed: {e}")),
@@ -238,18 +245,27 @@ impl InFlight {
                 for (reply, count) in self.replies {
                     let _ = reply.send(Ok(count));
                 }
+                true
             }
             Err(e) => {
                 tracing::error!(error = %e, events = self.events, "ingest commit failed");
                 live.discard(self.changes);
-                for (reply, _) in self.replies {
-                    let _ = reply.send(Err(ApiError::new(
-                        ErrorCode::Overloaded,
-                        "the store could not commit the batch; retry",
-                    )));
-                }
+                refuse(self.replies, counters, &format!("the store could not commit the batch ({e})"));
+                false
             }
         }
+    }
+}
+
+/// Refuses a group the store could not take: nothing of it is stored, and the producers
+/// hear 503 so they retry.
+fn refuse(replies: Vec<(oneshot::Sender<Result<usize, ApiError>>, usize)>, counters: &Counters, why: &str) {
+    for (reply, count) in replies {
+        counters.by_reason[Rejection::StoreUnavailable as usize].fetch_add(count as u64, Ordering::Relaxed);
+        let _ = reply.send(Err(ApiError::new(
+            ErrorCode::Overloaded,
+            format!("{why}; nothing of it was stored: retry"),
+        )));
     }
 }
 
@@ -266,6 +282,9 @@ async fn pipeline(
     counters: Arc<Counters>,
 ) {
     let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
+    // Set by a failed commit: the hub holds what the store lacks, and is rebuilt from the
+    // store before the next group is applied.
+    let mut diverged = false;
     loop {
         let first = match in_flight.front_mut() {
             None => match rx.recv().await {
@@ -282,7 +301,7 @@ async fn pipeline(
                 },
                 done = &mut f.commit => {
                     if let Some(f) = in_flight.pop_front() {
-                        f.settle(done, &live, &counters);
+                        diverged |= !f.settle(done, &live, &counters);
                     }
                     continue;
                 }
@@ -309,17 +328,36 @@ async fn pipeline(
         // At most one commit under way while this group is applied: the hub evicts only
         // executions that finished in groups before this one, so with the one before it
         // durable, whatever the hub no longer holds is in the store.
-        while in_flight.len() >= IN_FLIGHT {
+        while in_flight.len() >= IN_FLIGHT || (diverged && !in_flight.is_empty()) {
             if let Some(f) = in_flight.pop_front() {
-                f.finish(&live, &counters).await;
+                diverged |= !f.finish(&live, &counters).await;
             }
         }
-        // Executions evicted from memory come back from the store, so numbering continues.
+        if diverged {
+            // The hub applied groups the store refused: it goes back to what is durable.
+            match hub.reload(store.as_ref(), crate::server::clock::now_ms()).await {
+                Ok(_) => {
+                    tracing::warn!("the live state was rebuilt from the store after a failed commit");
+                    diverged = false;
+                    live.resync_all();
+                }
+                Err(e) => {
+                    refuse(replies, &counters, &format!("the store is failing ({e})"));
+                    continue;
+                }
+            }
+        }
+        // Executions evicted from memory come back from the store, so numbering continues;
+        // without them the group would start them again, so it waits for the store.
         let unknown = hub.unknown_executions(&events);
         if !unknown.is_empty() {
             match store.executions_by_id(unknown).await {
                 Ok(found) => hub.adopt(found),
-                Err(e) => tracing::error!(error = %e, "loading executions for ingest failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "loading executions for ingest failed");
+                    refuse(replies, &counters, &format!("the store could not be read ({e})"));
+                    continue;
+                }
             }
         }
 

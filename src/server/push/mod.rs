@@ -376,6 +376,14 @@ impl Live {
         }
     }
 
+    /// The hub was rebuilt from the store: every client starts again from snapshots.
+    pub fn resync_all(&self) {
+        for c in self.inner.clients.read().values() {
+            c.lagging.store(true, Ordering::Relaxed);
+            c.lag.notify_one();
+        }
+    }
+
     /// Entities left the live set ([`Hub::retire`]): the next deltas say so.
     pub fn retired(&self, r: &Retired) {
         if r.is_empty() {

@@ -608,12 +608,19 @@ async fn the_count_of_log_lines_follows_commits_repeats_retention_and_restarts()
         .await
         .unwrap();
     assert_eq!(count(&store).await, 5);
-    // A line written again (a producer's retry reaching the store twice) is not counted twice.
-    store
-        .commit(batch("new", ExecutionStatus::Running, 2..=2))
+    // A line numbered again is a conflict that fails its whole commit, never a line dropped
+    // in silence: the ingest pipeline then rebuilds its numbering from the store.
+    let err = store
+        .commit(WriteBatch {
+            executions: vec![exec("new", ExecutionStatus::Running, 10), exec("other", ExecutionStatus::Running, 10)],
+            logs: vec![log("other", 1), log("new", 2)],
+            ..Default::default()
+        })
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(err.to_string().contains("UNIQUE"), "{err}");
     assert_eq!(count(&store).await, 5);
+    assert!(store.executions_by_id(vec!["other".into()]).await.unwrap().is_empty());
     let report = store.retain(i64::MAX, None).await.unwrap();
     assert_eq!(report.logs, 3);
     assert_eq!(count(&store).await, 2);

@@ -47,19 +47,30 @@ pub(super) fn writer_loop(
                         Err(_) => break,
                     }
                 }
-                let result = write(&mut conn, &batches, ids);
-                match &result {
+                // One transaction for the group; if it fails, one per commit, so one bad
+                // commit does not fail those merged with it.
+                let results = match write(&mut conn, &batches, ids) {
                     Ok(logs) => {
-                        log_rows.fetch_add(*logs, Ordering::Relaxed);
-                        checkpointer.wake()
+                        log_rows.fetch_add(logs, Ordering::Relaxed);
+                        batches.iter().map(|_| Ok(())).collect()
                     }
-                    Err(e) => tracing::error!(error = %e, batches = batches.len(), "store commit failed"),
+                    Err(e) if batches.len() == 1 => vec![Err(e)],
+                    Err(_) => batches
+                        .iter()
+                        .map(|b| {
+                            let logs = write(&mut conn, std::slice::from_ref(b), ids)?;
+                            log_rows.fetch_add(logs, Ordering::Relaxed);
+                            Ok(())
+                        })
+                        .collect::<Vec<StoreResult<()>>>(),
+                };
+                if results.iter().any(Result::is_ok) {
+                    checkpointer.wake();
                 }
-                for (r, b) in replies.into_iter().zip(batches) {
-                    let result = match &result {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
-                    };
+                for ((r, b), result) in replies.into_iter().zip(batches).zip(results) {
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "store commit failed");
+                    }
                     let _ = r.send((result, b));
                 }
                 if let Some(other) = deferred {
@@ -155,7 +166,7 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
         )?;
         let mut insert_log = InPlace::prepare(
             &tx,
-            "INSERT OR IGNORE INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut insert_llm = tx.prepare_cached("INSERT INTO llm_calls (ts, execution_id, data) VALUES (?1, ?2, ?3)")?;
         let mut insert_tool =
