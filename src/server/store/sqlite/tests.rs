@@ -661,3 +661,37 @@ async fn the_finest_roll_ups_are_kept_by_the_clock_not_by_their_latest_step() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn commits_go_through_while_a_large_retention_run_deletes_chunk_by_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    let old: Vec<String> = (0..20_000).map(|i| format!("old-{i}")).collect();
+    store
+        .commit(WriteBatch {
+            executions: old.iter().map(|id| exec(id, ExecutionStatus::Completed, 10)).collect(),
+            logs: old.iter().map(|id| log(id, 1)).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let retain = store.retain(100, None);
+    tokio::pin!(retain);
+    assert!(futures::poll!(&mut retain).is_pending(), "the run is queued");
+    // Queued behind the run, the commit is written between two of its chunks.
+    store
+        .commit(WriteBatch {
+            executions: vec![exec("new", ExecutionStatus::Running, 1_000)],
+            logs: vec![log("new", 1)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        futures::poll!(&mut retain).is_pending(),
+        "the commit did not wait for the whole run"
+    );
+    let report = retain.await.unwrap();
+    assert_eq!((report.executions, report.logs), (20_000, 20_000));
+    assert_eq!(store.executions(ExecutionQuery::default()).await.unwrap().1, 1);
+}

@@ -6,9 +6,9 @@ use super::super::in_place::InPlace;
 use super::super::{RetentionReport, StoreError, StoreResult};
 use super::checkpoint::Checkpointer;
 use super::encode::Encoded;
-use super::retention::retain;
+use super::retention::Retention;
 use rusqlite::{params, Connection};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +21,8 @@ pub(super) enum Command {
     Probe(String, oneshot::Sender<StoreResult<()>>),
 }
 
+type RetainReply = oneshot::Sender<StoreResult<RetentionReport>>;
+
 pub(super) fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Command>,
@@ -28,56 +30,59 @@ pub(super) fn writer_loop(
     ids: &Directory,
     log_rows: &AtomicU64,
 ) {
-    while let Some(first) = rx.blocking_recv() {
-        match first {
-            Command::Commit(batch, reply) => {
-                let mut batches = vec![batch];
-                let mut replies = vec![reply];
-                let mut deferred = None;
-                while batches.len() < GROUP_MAX {
-                    match rx.try_recv() {
-                        Ok(Command::Commit(b, r)) => {
-                            batches.push(b);
-                            replies.push(r);
+    // A retention run under way, deleting a chunk at a time between groups of commits, and
+    // runs asked for meanwhile.
+    let mut running: Option<(Retention, RetainReply)> = None;
+    let mut asked: VecDeque<(i64, Option<u64>, RetainReply)> = VecDeque::new();
+    loop {
+        let first = if running.is_some() {
+            match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(mpsc::error::TryRecvError::Empty) => None,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match rx.blocking_recv() {
+                Some(c) => Some(c),
+                None => break,
+            }
+        };
+        let other = match first {
+            // Nothing waiting: the next chunk of retention.
+            None => {
+                if let Some((mut run, reply)) = running.take() {
+                    match checkpointer.paused(|| run.step(&mut conn, ids)) {
+                        Ok(false) => running = Some((run, reply)),
+                        Ok(true) => {
+                            let _ = reply.send(Ok(run.report));
                         }
-                        Ok(other) => {
-                            deferred = Some(other);
-                            break;
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
                         }
-                        Err(_) => break,
                     }
                 }
-                // One transaction for the group; if it fails, one per commit, so one bad
-                // commit does not fail those merged with it.
-                let results = match write(&mut conn, &batches, ids) {
-                    Ok(logs) => {
-                        log_rows.fetch_add(logs, Ordering::Relaxed);
-                        batches.iter().map(|_| Ok(())).collect()
+                None
+            }
+            Some(Command::Commit(batch, reply)) => commit_group(&mut conn, &mut rx, (batch, reply), &checkpointer, ids, log_rows),
+            Some(other) => Some(other),
+        };
+        match other {
+            Some(Command::Retain(cutoff, max_bytes, reply)) => asked.push_back((cutoff, max_bytes, reply)),
+            Some(Command::Probe(value, reply)) => {
+                let _ = reply.send(probe(&conn, &value));
+            }
+            Some(Command::Commit(..)) => unreachable!("commits are grouped by commit_group"),
+            None => {}
+        }
+        if running.is_none() {
+            if let Some((cutoff, max_bytes, reply)) = asked.pop_front() {
+                match Retention::start(&conn, cutoff, max_bytes) {
+                    Ok(run) => running = Some((run, reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
                     }
-                    Err(e) if batches.len() == 1 => vec![Err(e)],
-                    Err(_) => batches
-                        .iter()
-                        .map(|b| {
-                            let logs = write(&mut conn, std::slice::from_ref(b), ids)?;
-                            log_rows.fetch_add(logs, Ordering::Relaxed);
-                            Ok(())
-                        })
-                        .collect::<Vec<StoreResult<()>>>(),
-                };
-                if results.iter().any(Result::is_ok) {
-                    checkpointer.wake();
-                }
-                for ((r, b), result) in replies.into_iter().zip(batches).zip(results) {
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "store commit failed");
-                    }
-                    let _ = r.send((result, b));
-                }
-                if let Some(other) = deferred {
-                    other_command(&mut conn, other, &checkpointer, ids);
                 }
             }
-            other => other_command(&mut conn, other, &checkpointer, ids),
         }
     }
     // Channel closed: checkpoint so the next start opens a compact database.
@@ -85,6 +90,72 @@ pub(super) fn writer_loop(
     if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
         tracing::warn!(error = %e, "wal checkpoint at shutdown failed");
     }
+}
+
+type CommitReply = oneshot::Sender<(StoreResult<()>, Box<Encoded>)>;
+
+/// Writes `first` and the commits waiting behind it in one transaction (group commit);
+/// returns the command that ended the group, if any.
+fn commit_group(
+    conn: &mut Connection,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    first: (Box<Encoded>, CommitReply),
+    checkpointer: &Checkpointer,
+    ids: &Directory,
+    log_rows: &AtomicU64,
+) -> Option<Command> {
+    let mut batches = vec![first.0];
+    let mut replies = vec![first.1];
+    let mut deferred = None;
+    while batches.len() < GROUP_MAX {
+        match rx.try_recv() {
+            Ok(Command::Commit(b, r)) => {
+                batches.push(b);
+                replies.push(r);
+            }
+            Ok(other) => {
+                deferred = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    // One transaction for the group; if it fails, one per commit, so one bad commit does
+    // not fail those merged with it.
+    let results = match write(conn, &batches, ids) {
+        Ok(logs) => {
+            log_rows.fetch_add(logs, Ordering::Relaxed);
+            batches.iter().map(|_| Ok(())).collect()
+        }
+        Err(e) if batches.len() == 1 => vec![Err(e)],
+        Err(_) => batches
+            .iter()
+            .map(|b| {
+                let logs = write(conn, std::slice::from_ref(b), ids)?;
+                log_rows.fetch_add(logs, Ordering::Relaxed);
+                Ok(())
+            })
+            .collect::<Vec<StoreResult<()>>>(),
+    };
+    if results.iter().any(Result::is_ok) {
+        checkpointer.wake();
+    }
+    for ((r, b), result) in replies.into_iter().zip(batches).zip(results) {
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "store commit failed");
+        }
+        let _ = r.send((result, b));
+    }
+    deferred
+}
+
+/// The readiness probe's write.
+fn probe(conn: &Connection, value: &str) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![value],
+    )?;
+    Ok(())
 }
 
 /// Executions' sequence numbers, which key their spans and log lines: from the transaction's
@@ -271,24 +342,4 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
     tx.commit()?;
     ids.insert(seqs.inserted);
     Ok(logs)
-}
-
-/// Everything but commits, which the writer loop groups.
-fn other_command(conn: &mut Connection, command: Command, checkpointer: &Checkpointer, ids: &Directory) {
-    match command {
-        Command::Retain(cutoff, max_bytes, reply) => {
-            let _ = reply.send(checkpointer.paused(|| retain(conn, cutoff, max_bytes, ids)));
-        }
-        Command::Probe(value, reply) => {
-            let written = conn
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ('probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![value],
-                )
-                .map(drop)
-                .map_err(Into::into);
-            let _ = reply.send(written);
-        }
-        Command::Commit(..) => unreachable!("commits are grouped by the writer loop"),
-    }
 }
