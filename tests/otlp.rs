@@ -731,6 +731,73 @@ async fn exporters_need_an_ingest_token_over_http_and_grpc() {
     assert_eq!(anonymous.status(), 401);
 }
 
+#[tokio::test]
+async fn grpc_checks_the_token_before_reading_the_message() {
+    use observatory::server::auth::Role;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let server = start_secured(&[("ingest", Role::Ingest)], |c| c.max_otlp_body_bytes = 4096).await;
+    // Over the size limit and without a token: refused for the token, not decoded first.
+    let mut req = one_span_request();
+    req.resource_spans[0].scope_spans[0].spans[0].name = "x".repeat(10_000);
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
+        .await
+        .unwrap();
+    let err = client.export(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
+}
+
+#[tokio::test]
+async fn requests_past_the_ingest_memory_budget_are_503_until_it_frees() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Semaphore::new(0));
+    let store = GatedStore::open(dir.path(), gate.clone());
+    let config = Config {
+        data_dir: dir.path().into(),
+        otlp_grpc_listen: None,
+        max_body_bytes: 40 * 1024,
+        max_otlp_body_bytes: 40 * 1024,
+        ingest_memory: bytesize::ByteSize::kib(48),
+        ..Config::default()
+    };
+    let state = AppState::with_store(config, Arc::new(store)).await.unwrap();
+    let server = start_with(state, dir).await;
+    // One span with a 30 KiB name: held in the budget until its commit is through.
+    let body = |trace: u32| {
+        let mut span = span_json(&format!("{trace:032x}"), "b7ad6b7169203331", "invoke_agent a");
+        span["name"] = json!(format!("invoke_agent {}", "a".repeat(30 * 1024)));
+        traces_json(vec![span])
+    };
+    let post = |trace: u32| {
+        let url = format!("http://{}/v1/traces", server.http);
+        let body = body(trace);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry, r.text().await.unwrap())
+        }
+    };
+    let first = tokio::spawn(post(1));
+    // The first request holds its bytes while its commit waits at the gate.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.state.ingest.budget().in_use() < 30 * 1024 {
+        assert!(std::time::Instant::now() < deadline, "the first request never held its bytes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, retry, text) = post(2).await;
+    assert_eq!((status, retry.as_deref()), (503, Some("1")), "{text}");
+    assert!(text.contains("ingest_memory"), "{text}");
+    gate.add_permits(1000);
+    assert_eq!(first.await.unwrap().0, 200);
+    assert_eq!(server.state.ingest.budget().in_use(), 0, "the answer gave the bytes back");
+    assert_eq!(post(2).await.0, 200, "retried, it is taken");
+}
+
 /// A spent ingest rate is 429 + `Retry-After` with a `google.rpc.Status` in the request's
 /// encoding over HTTP, and RESOURCE_EXHAUSTED with `RetryInfo` over gRPC; a message over the
 /// size limit is RESOURCE_EXHAUSTED without it (retrying cannot help).

@@ -62,6 +62,9 @@ pub struct Config {
     pub max_batch_events: usize,
     /// Ingest batches waiting for the pipeline before producers get 503.
     pub ingest_queue: usize,
+    /// Bytes of ingest requests in flight (bodies read, inflated, decoded and waiting for
+    /// their commit): past it, requests are answered 503 with `Retry-After` at once.
+    pub ingest_memory: bytesize::ByteSize,
     /// Allow cross-origin requests from any origin.
     pub cors: bool,
     /// Origins (`https://ops.example.com`) allowed to call the API from a browser.
@@ -101,6 +104,7 @@ impl Default for Config {
             max_otlp_body_bytes: 64 * 1024 * 1024,
             max_batch_events: 10_000,
             ingest_queue: 1024,
+            ingest_memory: bytesize::ByteSize::mib(256),
             cors: false,
             cors_origins: Vec::new(),
             insecure: false,
@@ -153,6 +157,12 @@ impl Config {
         }
         if self.retention_size.is_some_and(|s| s.as_u64() < 1024 * 1024) {
             return invalid("retention_size", "must be at least 1MiB");
+        }
+        if (self.ingest_memory.as_u64() as usize) < self.max_body_bytes.max(self.max_otlp_body_bytes) {
+            return invalid(
+                "ingest_memory",
+                "must hold at least the largest request body (`max_body_bytes`, `max_otlp_body_bytes`)",
+            );
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");

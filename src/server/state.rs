@@ -84,6 +84,7 @@ impl AppState {
             live.clone(),
             config.ingest_queue,
             redactor.clone(),
+            ingest::Budget::new(config.ingest_memory.as_u64() as usize),
         );
         let otlp = Arc::new(otlp::Receiver::new(
             ingest.clone(),

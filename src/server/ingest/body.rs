@@ -2,6 +2,7 @@
 //! body with a limit that applies after decompression.
 
 use crate::error::{ApiError, ErrorCode};
+use super::budget::{Budget, Lease};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::BodyExt;
@@ -31,39 +32,83 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// The whole body, gunzipped when `Content-Encoding: gzip`; 413 past `limit` bytes.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let raw = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| {
+/// Decompressed bytes produced between two checks of the budget and the limit.
+const INFLATE_STEP: usize = 64 * 1024;
+
+/// The whole body, gunzipped when `Content-Encoding: gzip`; 413 past `limit` bytes (after
+/// decompression), 503 once the ingest budget cannot cover what is read (compressed and
+/// decompressed bytes both count). The lease holds the bytes until the request is answered.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, budget: &Budget) -> Result<(Bytes, Lease), ApiError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let gzip = match encoding.as_str() {
+        "" | "identity" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("unsupported Content-Encoding `{other}`: send identity or gzip"),
+            ))
+        }
+    };
+    let mut lease = budget.lease();
+    // A declared length is covered before anything is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared {
+        if n > limit {
+            return Err(too_large(limit));
+        }
+        lease.cover(n)?;
+    }
+    let mut body = http_body_util::Limited::new(body, limit);
+    let mut raw = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 too_large(limit)
             } else {
                 ApiError::bad_request(format!("could not read the request body: {e}"))
             }
-        })?
-        .to_bytes();
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity");
-    match encoding.trim().to_ascii_lowercase().as_str() {
-        "" | "identity" => Ok(raw),
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(raw.len() * 4);
-            let mut decoder = flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1);
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::bad_request(format!("invalid gzip body: {e}")))?;
-            if out.len() > limit {
-                return Err(too_large(limit));
-            }
-            Ok(Bytes::from(out))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            lease.cover(raw.len() + data.len())?;
+            raw.extend_from_slice(&data);
         }
-        other => Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            format!("unsupported Content-Encoding `{other}`: send identity or gzip"),
-        )),
+    }
+    let raw = Bytes::from(raw);
+    if !gzip {
+        return Ok((raw, lease));
+    }
+    // Inflating is CPU work: off the async workers, so other requests and pushes go on.
+    tokio::task::spawn_blocking(move || inflate(&raw, limit, &mut lease).map(|out| (out, lease)))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("inflating the body failed: {e}")))?
+}
+
+/// Gunzips `raw`, step by step within `limit` and the lease's budget.
+fn inflate(raw: &[u8], limit: usize, lease: &mut Lease) -> Result<Bytes, ApiError> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(raw);
+    loop {
+        lease.cover(raw.len() + out.len() + INFLATE_STEP)?;
+        let start = out.len();
+        out.resize(start + INFLATE_STEP, 0);
+        let n = decoder
+            .read(&mut out[start..])
+            .map_err(|e| ApiError::bad_request(format!("invalid gzip body: {e}")))?;
+        out.truncate(start + n);
+        if out.len() > limit {
+            return Err(too_large(limit));
+        }
+        if n == 0 {
+            return Ok(Bytes::from(out));
+        }
     }
 }

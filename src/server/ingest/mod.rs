@@ -4,9 +4,11 @@
 
 pub mod abandon;
 pub mod body;
+pub mod budget;
 pub mod native;
 pub mod redact;
 
+pub use budget::{Budget, Lease};
 pub use redact::Redactor;
 
 use super::hub::{Hub, OVERFLOW_AGENT};
@@ -130,6 +132,8 @@ pub struct Ingest {
     hub: Arc<Hub>,
     /// This server's sensitive keys.
     redactor: Arc<Redactor>,
+    /// Bytes of requests in flight, across every route.
+    budget: Budget,
 }
 
 impl Ingest {
@@ -140,6 +144,7 @@ impl Ingest {
         live: Live,
         capacity: usize,
         redactor: Arc<Redactor>,
+        budget: Budget,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
@@ -150,6 +155,7 @@ impl Ingest {
             capacity,
             hub,
             redactor,
+            budget,
         };
         (ingest, task)
     }
@@ -180,6 +186,11 @@ impl Ingest {
             .await
             .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))??;
         Ok(Receipt { accepted, folded })
+    }
+
+    /// The memory budget every ingest route reads its bodies within.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Events folded into the overflow agent so far.

@@ -7,6 +7,7 @@
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::model::*;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Most item errors listed in one response.
@@ -38,38 +39,34 @@ impl Format {
 
 /// Decodes and validates a whole batch.
 pub fn decode(body: &[u8], format: Format, limits: &Limits, max_events: usize) -> Result<Vec<Event>, ApiError> {
-    let items: Vec<(usize, Result<Value, String>)> = match format {
-        Format::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(items)) => items.into_iter().map(Ok).enumerate().collect(),
-            Ok(obj @ Value::Object(_)) => vec![(0, Ok(obj))],
-            Ok(_) => {
-                return Err(ApiError::bad_request(
-                    "the body must be a JSON array of events or one event object",
-                ))
-            }
-            Err(e) => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                )))
+    // Each item stays text until its turn: the batch is never one tree of values in memory.
+    let invalid = |e: serde_json::Error| {
+        ApiError::bad_request(format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
+    };
+    let items: Vec<(usize, &str)> = match format {
+        Format::Json => match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_slice::<Vec<&RawValue>>(body)
+                .map_err(invalid)?
+                .into_iter()
+                .map(RawValue::get)
+                .enumerate()
+                .collect(),
+            _ => {
+                let one = serde_json::from_slice::<&RawValue>(body).map_err(invalid)?;
+                if !one.get().starts_with('{') {
+                    return Err(ApiError::bad_request(
+                        "the body must be a JSON array of events or one event object",
+                    ));
+                }
+                vec![(0, one.get())]
             }
         },
-        Format::Ndjson => {
-            let text =
-                std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-            text.lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| {
-                    (
-                        i,
-                        serde_json::from_str::<Value>(l)
-                            .map_err(|e| format!("invalid JSON at column {}: {e}", e.column())),
-                    )
-                })
-                .collect()
-        }
+        Format::Ndjson => std::str::from_utf8(body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect(),
     };
     if items.is_empty() {
         return Err(ApiError::bad_request("the batch is empty: send at least one event"));
@@ -89,12 +86,12 @@ pub fn decode(body: &[u8], format: Format, limits: &Limits, max_events: usize) -
     let mut errors: Vec<FieldError> = Vec::new();
     let mut bad_items = 0;
     for (index, item) in items {
-        let result = item
-            .map_err(|message| {
+        let result = serde_json::from_str::<Value>(item)
+            .map_err(|e| {
                 vec![FieldError {
                     index: None,
                     field: String::new(),
-                    message,
+                    message: format!("invalid JSON at column {}: {e}", e.column()),
                 }]
             })
             .and_then(|v| decode_one(v).map_err(|e| vec![e]))

@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -57,11 +58,23 @@ impl Collector {
         })
     }
 
-    /// Every signal's `Export`: authorize, map, submit, answer with its partial success.
+    /// Every signal's `Export` (authorized by [`Collector::interceptor`] before tonic decoded
+    /// it): hold its size in the ingest budget, map, submit, answer with its partial success.
     async fn export<S: Signal>(&self, request: Request<S>) -> Result<Response<S::Response>, Status> {
-        self.authorize(&request)?;
-        let outcome = self.receiver.export(request.into_inner()).await.map_err(status)?;
+        let request = request.into_inner();
+        let mut lease = self.receiver.budget().lease();
+        lease.cover(request.encoded_len()).map_err(|e| {
+            self.receiver.count_refused(&e);
+            status(e)
+        })?;
+        let outcome = self.receiver.export(request).await.map_err(status)?;
         Ok(Response::new(S::response(outcome)))
+    }
+
+    /// Checks the token on the request's metadata, before tonic reads and decodes its message.
+    fn interceptor(&self) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
+        let me = self.clone();
+        move |request: Request<()>| me.authorize(&request).map(|()| request)
     }
 }
 
@@ -115,25 +128,35 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let limit = receiver.max_body_bytes;
     let collector = Collector { receiver, auth };
+    let interceptor = collector.interceptor();
     tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(over_limit_is_resource_exhausted))
         .add_service(
-            TraceServiceServer::new(collector.clone())
-                .max_decoding_message_size(limit)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+            InterceptedService::new(
+                TraceServiceServer::new(collector.clone())
+                    .max_decoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+                interceptor.clone(),
+            ),
         )
         .add_service(
-            LogsServiceServer::new(collector.clone())
-                .max_decoding_message_size(limit)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+            InterceptedService::new(
+                LogsServiceServer::new(collector.clone())
+                    .max_decoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+                interceptor.clone(),
+            ),
         )
         .add_service(
-            MetricsServiceServer::new(collector)
-                .max_decoding_message_size(limit)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+            InterceptedService::new(
+                MetricsServiceServer::new(collector)
+                    .max_decoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+                interceptor,
+            ),
         )
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
         .await

@@ -11,6 +11,10 @@ use super::{Outcome, Receiver, Signal};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::error::status_of;
 use crate::server::ingest::body::read_body;
+use crate::server::ingest::Lease;
+
+/// Bodies larger than this are decoded on the blocking pool.
+const OFF_WORKER_BYTES: usize = 64 * 1024;
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -80,18 +84,30 @@ fn error_response(encoding: Encoding, e: ApiError) -> Response {
 }
 
 /// Reads and decodes the body, or the error response.
-async fn request<T: Signal>(receiver: &Receiver, headers: &HeaderMap, body: Body) -> Result<(Encoding, T), Response> {
+async fn request<T: Signal>(
+    receiver: &Receiver,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Encoding, T, Lease), Response> {
     // Without a known type, errors are answered in JSON.
     let refused = |encoding, e: ApiError| {
         receiver.count_refused(&e);
         error_response(encoding, e)
     };
     let encoding = Encoding::from_headers(headers).map_err(|e| refused(Encoding::Json, e))?;
-    let bytes = read_body(headers, body, receiver.max_body_bytes)
+    let (bytes, lease) = read_body(headers, body, receiver.max_body_bytes, receiver.budget())
         .await
         .map_err(|e| refused(encoding, e))?;
-    let req = decode(encoding, &bytes).map_err(|e| refused(encoding, e))?;
-    Ok((encoding, req))
+    // Decoding is CPU work: a large body is decoded off the async workers.
+    let decoded = if bytes.len() > OFF_WORKER_BYTES {
+        tokio::task::spawn_blocking(move || decode::<T>(encoding, &bytes))
+            .await
+            .unwrap_or_else(|e| Err(ApiError::new(ErrorCode::Internal, format!("decoding the body failed: {e}"))))
+    } else {
+        decode(encoding, &bytes)
+    };
+    let req = decoded.map_err(|e| refused(encoding, e))?;
+    Ok((encoding, req, lease))
 }
 
 /// The JSON export response: `{}`, or `partialSuccess` with the count as a decimal string
@@ -105,7 +121,8 @@ fn json_response(o: &Outcome, count_field: &str) -> serde_json::Value {
 }
 
 async fn export<S: Signal>(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
-    let (encoding, req) = match request::<S>(&receiver, &headers, body).await {
+    // The lease holds the body's bytes in the ingest budget until the answer.
+    let (encoding, req, _lease) = match request::<S>(&receiver, &headers, body).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };

@@ -117,6 +117,11 @@ impl Receiver {
     }
 
     /// Counts a request refused before it was mapped (undecodable, too large, not allowed).
+    /// The ingest memory budget requests are read within.
+    pub fn budget(&self) -> &crate::server::ingest::Budget {
+        self.ingest.budget()
+    }
+
     pub fn count_refused(&self, e: &ApiError) {
         self.ingest.count_rejected(Rejection::of(e), 1);
     }

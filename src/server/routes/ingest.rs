@@ -1,6 +1,6 @@
 //! Native ingest: `POST /api/v1/events`.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::server::ingest::body::read_body;
 use crate::server::ingest::native::{decode, Format};
 use crate::server::ingest::Rejection;
@@ -26,6 +26,9 @@ struct Accepted {
     warning: Option<String>,
 }
 
+/// Bodies larger than this are decoded on the blocking pool.
+const OFF_WORKER_BYTES: usize = 64 * 1024;
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -41,10 +44,20 @@ async fn events(
     };
     let format =
         Format::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())).map_err(refused)?;
-    let bytes = read_body(&headers, body, state.config.max_body_bytes)
+    // The lease holds the body's bytes in the ingest budget until the answer.
+    let (bytes, _lease) = read_body(&headers, body, state.config.max_body_bytes, state.ingest.budget())
         .await
         .map_err(refused)?;
-    let events = match decode(&bytes, format, &state.config.limits, state.config.max_batch_events) {
+    let (limits, max_events) = (state.config.limits, state.config.max_batch_events);
+    // Decoding is CPU work: a large body is decoded off the async workers.
+    let decoded = if bytes.len() > OFF_WORKER_BYTES {
+        tokio::task::spawn_blocking(move || decode(&bytes, format, &limits, max_events))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("decoding the body failed: {e}")))?
+    } else {
+        decode(&bytes, format, &limits, max_events)
+    };
+    let events = match decoded {
         Ok(events) => events,
         Err(e) => {
             let items = e
