@@ -341,3 +341,82 @@ async fn a_failed_read_of_stored_executions_refuses_the_group_instead_of_startin
     let (_, logs) = app.get("/api/executions/x/logs").await;
     assert_eq!(logs.as_array().unwrap().len(), 1, "{logs}");
 }
+
+#[tokio::test]
+async fn ingest_health_counts_the_last_hour_by_source_and_reason() {
+    use observatory::server::auth::{hash_token, Role, TokenConfig};
+    let app = app_with(|c| {
+        c.auth.tokens = [("alpha", Role::Ingest), ("beta", Role::Ingest), ("ops", Role::Viewer)]
+            .into_iter()
+            .map(|(name, role)| TokenConfig {
+                name: name.into(),
+                role,
+                sha256: hash_token(&format!("{name}-secret")),
+            })
+            .collect();
+    })
+    .await;
+    let send = |token: Option<&str>, uri: &str, body: String| {
+        let mut req = axum::http::Request::post(uri).header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}-secret"));
+        }
+        app.send(req.body(axum::body::Body::from(body)).unwrap())
+    };
+    let ahead = observatory::server::now_ms() + 3_600_000;
+    let (s, v) = send(
+        Some("alpha"),
+        "/api/v1/events",
+        json!([
+            {"type": "agent", "id": "a"},
+            {"type": "log", "execution_id": "e", "message": "from the future", "timestamp": ahead}
+        ])
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = send(Some("beta"), "/api/v1/events", json!([{"type": "log"}]).to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = send(None, "/api/v1/events", json!([{"type": "agent", "id": "b"}]).to_string()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // OTLP, in part: one span of two has no valid trace id.
+    let span = |trace: &str, id: &str| {
+        json!({"traceId": trace, "spanId": id, "name": "invoke_agent a",
+               "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000100000000"})
+    };
+    let traces = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
+        span("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        span("00000000000000000000000000000000", "b7ad6b7169203332")
+    ]}]}]});
+    let (s, v) = send(Some("alpha"), "/v1/traces", traces.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let read = axum::http::Request::get("/api/ingest/health")
+        .header("authorization", "Bearer ops-secret")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (s, h) = app.send(read).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    let source = |name: &str| {
+        h["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == name)
+            .unwrap_or_else(|| panic!("no source {name}: {h}"))
+            .clone()
+    };
+    let alpha = source("alpha");
+    assert_eq!(alpha["accepted"], 3, "two events and a span: {alpha}");
+    assert_eq!(alpha["refused"]["validation"], 1, "{alpha}");
+    assert_eq!(alpha["partial"], 1, "{alpha}");
+    assert_eq!(source("beta")["refused"]["validation"], 1);
+    assert_eq!(source("unauthenticated")["refused"]["unauthorized"], 1);
+    assert_eq!(h["totals"]["accepted"], 3);
+    assert_eq!(h["clock_skew"]["items_ahead"], 1, "{h}");
+    assert!(h["clock_skew"]["max_ahead_ms"].as_i64().unwrap() > 3_500_000, "{h}");
+    assert_eq!(h["window_minutes"], 60);
+    assert!(h["budget_capacity"].as_u64().unwrap() > 0);
+    assert_eq!(h["live_agents"], 2, "a and the span's service: {h}");
+    assert_eq!(h["minutes"].as_array().unwrap().len(), 1);
+}

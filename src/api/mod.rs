@@ -131,6 +131,11 @@ pub async fn expire_silence(id: String, by: String) -> Result<Silence, ApiError>
     respond(crate::server::service::expire_silence(&state()?, &id, &actor(by)).await)
 }
 
+#[server(prefix = "/api/fn", endpoint = "ingest_health")]
+pub async fn get_ingest_health() -> Result<IngestHealth, ApiError> {
+    Ok(crate::server::service::ingest_health(&state()?))
+}
+
 #[server(prefix = "/api/fn", endpoint = "health")]
 pub async fn get_health() -> Result<HealthReport, ApiError> {
     Ok(crate::server::service::health(&state()?).await)

@@ -85,6 +85,11 @@ pub async fn series(state: &AppState, range: TimeRange) -> Result<Series, ApiErr
     Ok(state.hub.series(range, stored, now))
 }
 
+/// What ingest took, refused and folded over the last hour (`GET /api/ingest/health`).
+pub fn ingest_health(state: &AppState) -> IngestHealth {
+    state.ingest.health(now_ms())
+}
+
 /// An agent from the live set, or from the store once it has left it (`retire_after`).
 async fn live_or_stored_agent(state: &AppState, id: &str) -> Result<Agent, ApiError> {
     if let Some(agent) = state.hub.agent(id, now_ms()) {

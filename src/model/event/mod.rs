@@ -63,6 +63,24 @@ events! {
 }
 
 impl Event {
+    /// When the producer says it happened (ms), if it says.
+    pub fn timestamp(&self) -> Option<i64> {
+        match self {
+            Event::Agent(e) => e.timestamp,
+            Event::Execution(e) => e.timestamp,
+            Event::Status(e) => e.timestamp,
+            Event::Log(e) => e.timestamp,
+            Event::Resource(e) => e.timestamp,
+            Event::LlmCall(e) => e.timestamp,
+            Event::ToolCall(e) => e.timestamp,
+            Event::Workflow(e) => e.timestamp,
+            Event::Plugin(e) => e.timestamp,
+            Event::System(e) => e.timestamp,
+            Event::Span(e) => Some((e.span.end_unix_nano.max(e.span.start_unix_nano) / 1_000_000) as i64),
+            Event::LlmUsage(e) => e.timestamp,
+        }
+    }
+
     /// The agent this event names, if any.
     pub fn agent_id(&self) -> Option<&str> {
         match self {

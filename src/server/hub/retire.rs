@@ -51,6 +51,11 @@ impl Hub {
         self.limits
     }
 
+    /// Agents in the live set.
+    pub fn agent_count(&self) -> usize {
+        self.agent_count.load(Ordering::Relaxed)
+    }
+
     /// How many of these events name an agent the live set has no room for (a forecast for
     /// the producer's answer: the pipeline decides, and counts, when it applies them).
     pub fn agents_to_fold(&self, events: &[Event]) -> usize {

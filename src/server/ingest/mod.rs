@@ -5,6 +5,7 @@
 pub mod abandon;
 pub mod body;
 pub mod budget;
+pub mod ledger;
 pub mod native;
 pub mod redact;
 
@@ -15,7 +16,8 @@ use super::hub::{Hub, OVERFLOW_AGENT};
 use super::push::{Changes, Live};
 use super::store::Store;
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{Event, IngestStats};
+use crate::model::{Event, IngestHealth, IngestStats};
+use ledger::{current_source, Ledger};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -134,6 +136,8 @@ pub struct Ingest {
     redactor: Arc<Redactor>,
     /// Bytes of requests in flight, across every route.
     budget: Budget,
+    /// The last hour, by source and reason.
+    ledger: Arc<Ledger>,
 }
 
 impl Ingest {
@@ -156,6 +160,7 @@ impl Ingest {
             hub,
             redactor,
             budget,
+            ledger: Arc::default(),
         };
         (ingest, task)
     }
@@ -170,6 +175,8 @@ impl Ingest {
         }
         events.iter_mut().for_each(|e| self.redactor.event(e));
         let n = events.len() as u64;
+        let (source, now) = (current_source(), crate::server::clock::now_ms());
+        self.ledger.timestamps(events.iter().filter_map(Event::timestamp), now);
         let folded = self.hub.agents_to_fold(&events);
         let (reply, rx) = oneshot::channel();
         if let Err(e) = self.tx.try_send(Batch { events, reply }) {
@@ -180,12 +187,23 @@ impl Ingest {
                 mpsc::error::TrySendError::Closed(_) => "the server is shutting down",
             };
             tracing::warn!(events = n, "ingest refused: {why}");
+            self.ledger.refused(&source, Rejection::Overloaded, n, now);
             return Err(ApiError::new(ErrorCode::Overloaded, why));
         }
-        let accepted = rx
+        let done = rx
             .await
-            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))??;
-        Ok(Receipt { accepted, folded })
+            .unwrap_or_else(|_| Err(ApiError::new(ErrorCode::Overloaded, "the server is shutting down")));
+        let now = crate::server::clock::now_ms();
+        match done {
+            Ok(accepted) => {
+                self.ledger.accepted(&source, accepted as u64, folded as u64, now);
+                Ok(Receipt { accepted, folded })
+            }
+            Err(e) => {
+                self.ledger.refused(&source, Rejection::StoreUnavailable, n, now);
+                Err(e)
+            }
+        }
     }
 
     /// The memory budget every ingest route reads its bodies within.
@@ -201,9 +219,40 @@ impl Ingest {
     /// Counts events or requests refused before the queue, by reason.
     pub fn count_rejected(&self, reason: Rejection, n: usize) {
         let n = n as u64;
+        let source = match reason {
+            Rejection::Unauthorized => Arc::from(ledger::UNAUTHENTICATED),
+            _ => current_source(),
+        };
+        self.ledger.refused(&source, reason, n, crate::server::clock::now_ms());
         self.counters.by_reason[reason as usize].fetch_add(n, Ordering::Relaxed);
         if matches!(reason, Rejection::Validation | Rejection::Malformed) {
             self.counters.rejected.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a request stored in part (some of its items were refused).
+    pub fn count_partial(&self) {
+        self.ledger.partial(&current_source(), crate::server::clock::now_ms());
+    }
+
+    /// The last hour of ingest, with the queue, the budget and the live set as they are now.
+    pub fn health(&self, now: i64) -> IngestHealth {
+        let report = self.ledger.report(now);
+        let stats = self.stats();
+        IngestHealth {
+            window_minutes: ledger::WINDOW_MINUTES as u32,
+            totals: report.totals,
+            sources: report.sources,
+            minutes: report.minutes,
+            clock_skew: report.skew,
+            queue_depth: stats.queue_depth,
+            queue_capacity: stats.queue_capacity,
+            budget_in_use: self.budget.in_use() as u64,
+            budget_capacity: self.budget.capacity() as u64,
+            live_agents: self.hub.agent_count() as u64,
+            max_agents: self.hub.limits().max_agents as u64,
+            folded_since_start: self.folded(),
+            budget_refusals_since_start: self.budget.refused(),
         }
     }
 

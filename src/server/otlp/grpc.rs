@@ -5,7 +5,8 @@
 
 use super::{Receiver, Signal};
 use crate::error::{ApiError, ErrorCode};
-use crate::server::auth::{Access, Auth};
+use crate::server::auth::{Access, Auth, Principal};
+use crate::server::ingest::ledger;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
@@ -49,32 +50,48 @@ fn status(e: ApiError) -> Status {
 }
 
 impl Collector {
-    /// The bearer token in the metadata, its role and its ingest rate, as on HTTP.
-    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+    /// The bearer token in the metadata, its role and its ingest rate, as on HTTP; the
+    /// token's name goes with the request, to count what it sends.
+    fn authorize(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let headers = request.metadata().clone().into_headers();
-        self.auth.authorize(&headers, Access::Ingest).map(drop).map_err(|e| {
-            self.receiver.count_refused(&e);
-            status(e)
-        })
+        match self.auth.authorize(&headers, Access::Ingest) {
+            Ok(principal) => {
+                if let Some(p) = principal {
+                    request.extensions_mut().insert(p);
+                }
+                Ok(request)
+            }
+            Err(e) => {
+                self.receiver.count_refused(&e);
+                Err(status(e))
+            }
+        }
     }
 
     /// Every signal's `Export` (authorized by [`Collector::interceptor`] before tonic decoded
     /// it): hold its size in the ingest budget, map, submit, answer with its partial success.
     async fn export<S: Signal>(&self, request: Request<S>) -> Result<Response<S::Response>, Status> {
+        let source = request
+            .extensions()
+            .get::<Principal>()
+            .map_or(ledger::ANONYMOUS.to_string(), |p| p.name.clone());
         let request = request.into_inner();
-        let mut lease = self.receiver.budget().lease();
-        lease.cover(request.encoded_len()).map_err(|e| {
-            self.receiver.count_refused(&e);
-            status(e)
-        })?;
-        let outcome = self.receiver.export(request).await.map_err(status)?;
-        Ok(Response::new(S::response(outcome)))
+        ledger::as_source(&source, async move {
+            let mut lease = self.receiver.budget().lease();
+            lease.cover(request.encoded_len()).map_err(|e| {
+                self.receiver.count_refused(&e);
+                status(e)
+            })?;
+            let outcome = self.receiver.export(request).await.map_err(status)?;
+            Ok(Response::new(S::response(outcome)))
+        })
+        .await
     }
 
     /// Checks the token on the request's metadata, before tonic reads and decodes its message.
     fn interceptor(&self) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
         let me = self.clone();
-        move |request: Request<()>| me.authorize(&request).map(|()| request)
+        move |request: Request<()>| me.authorize(request)
     }
 }
 

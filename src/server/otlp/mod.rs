@@ -157,6 +157,9 @@ impl Receiver {
         if mapped.rejected > 0 {
             self.ingest
                 .count_rejected(Rejection::Validation, mapped.rejected as usize);
+            if !mapped.events.is_empty() {
+                self.ingest.count_partial();
+            }
         }
         let mut message = mapped.error_message();
         let rejected = mapped.rejected as i64;

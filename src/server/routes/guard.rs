@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::auth::{required, Access};
-use crate::server::ingest::Rejection;
+use crate::server::ingest::{ledger, Rejection};
 use crate::server::otlp;
 use crate::server::state::AppState;
 use axum::extract::{Request, State};
@@ -16,8 +16,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Err(e) = check_host(&state, req.headers()).and_then(|()| check_origin(&state, req.method(), req.headers())) {
         return e.into_response();
     }
+    // Ingest is counted by the name of its token (`ingest::ledger`).
+    let mut source = ledger::ANONYMOUS.to_string();
     match state.auth.authorize(req.headers(), access) {
         Ok(Some(principal)) => {
+            source.clone_from(&principal.name);
             req.extensions_mut().insert(principal);
         }
         Ok(None) => {}
@@ -39,6 +42,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             }
             return resp;
         }
+    }
+    if access == Access::Ingest {
+        return ledger::as_source(&source, next.run(req)).await;
     }
     next.run(req).await
 }

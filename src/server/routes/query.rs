@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
             "/api/agents",
             get(|State(s): State<AppState>| async move { Json(service::agents(&s)) }),
         )
+        .route(
+            "/api/ingest/health",
+            get(|State(s): State<AppState>| async move { Json(service::ingest_health(&s)) }),
+        )
         .route("/api/agents/{id}", get(agent))
         .route("/api/agents/{id}/series", get(agent_series))
         .route("/api/workflows/{id}", get(workflow))
