@@ -127,3 +127,19 @@ test('workflows, LLM, tools and system views render with demo data', async ({ pa
   await expect(page.getByRole('region', { name: /^Host / }).first()).toBeVisible();
   await expect(d.kpi('WebSocket clients')).toHaveText(/^[1-9]/);
 });
+
+test('the ingest page shows the last hour by source and the reasons for refusals', async ({ page, request }) => {
+  // One bad batch, so a refusal is there to read.
+  const bad = await request.post('/api/v1/events', { data: [{ type: 'log' }] });
+  expect(bad.status()).toBe(400);
+  const d = new Dashboard(page);
+  await d.open('/');
+  await d.nav('Ingest').click();
+  await expect(page.getByRole('heading', { name: /Ingest, last 60 minutes/ })).toBeVisible();
+  await expect(d.kpi('Items accepted')).toHaveText(/^[1-9]/);
+  // Without auth, producers are anonymous; the demo feeds in-process.
+  await expect(d.table('Ingest by source')).toContainText('in-process');
+  await expect(d.table('Ingest by source')).toContainText('anonymous');
+  await expect(d.table('Refused by reason').locator('tr[data-reason="validation"]')).toBeVisible();
+  await expect(page.getByRole('img', { name: 'Items per minute' })).toBeVisible();
+});

@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/llm") view=pages::fleet::LlmPage/>
                             <Route path=path!("/plugins") view=pages::fleet::PluginsPage/>
                             <Route path=path!("/system") view=pages::system::SystemPage/>
+                            <Route path=path!("/ingest") view=pages::ingest::IngestPage/>
                             <Route path=path!("/login") view=pages::login::LoginPage/>
                         </Routes>
                     </main>

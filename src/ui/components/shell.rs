@@ -67,6 +67,11 @@ const LINKS: &[(&str, &str, &str)] = &[
         "M4 4h16v10H4zm-2 12h20v2H2zm6 3h8v2H8z",
     ),
     (
+        "/ingest",
+        "Ingest",
+        "M12 3v10.6l-3.3-3.3-1.4 1.4L12 16.4l4.7-4.7-1.4-1.4-3.3 3.3V3zM4 15v4a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-4h-2v4H6v-4z",
+    ),
+    (
         "/alerts",
         "Alerts",
         "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1z",
@@ -162,6 +167,7 @@ pub fn TopBar() -> impl IntoView {
             "llm" => "LLM providers and models",
             "plugins" => "Tools and plugins",
             "system" => "System",
+            "ingest" => "Ingest health",
             "login" => "Sign in",
             _ => "Not found",
         }
