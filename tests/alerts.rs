@@ -315,7 +315,9 @@ async fn an_acknowledgement_or_silence_the_store_refuses_leaves_no_trace() {
         dir.path(),
         Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
     ));
-    let state = AppState::with_store(config(dir.path(), &hook), store.clone()).await.unwrap();
+    let state = AppState::with_store(config(dir.path(), &hook), store.clone())
+        .await
+        .unwrap();
     let s = start_with(state).await;
     s.fail(3).await;
     let id = eventually("a firing alert", async || {
@@ -325,7 +327,9 @@ async fn an_acknowledgement_or_silence_the_store_refuses_leaves_no_trace() {
     .await;
 
     store.fail_commits.store(true, Ordering::Relaxed);
-    let (code, body) = s.post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"})).await;
+    let (code, body) = s
+        .post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"}))
+        .await;
     assert!(code >= 500, "{code} {body}");
     let (code, body) = s
         .post(
@@ -335,16 +339,25 @@ async fn an_acknowledgement_or_silence_the_store_refuses_leaves_no_trace() {
         .await;
     assert!(code >= 500, "{code} {body}");
     let v = s.alerts().await;
-    assert!(v["alerts"][0]["ack"].is_null(), "an acknowledgement that is not durable is not shown: {v}");
+    assert!(
+        v["alerts"][0]["ack"].is_null(),
+        "an acknowledgement that is not durable is not shown: {v}"
+    );
     assert!(v["alerts"][0]["silenced_by"].is_null(), "{v}");
     assert_eq!(v["silences"].as_array().map_or(0, Vec::len), 0, "{v}");
     assert!(
-        !v["history"].as_array().unwrap().iter().any(|e| e["kind"] == "acknowledged"),
+        !v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "acknowledged"),
         "{v}"
     );
 
     store.fail_commits.store(false, Ordering::Relaxed);
-    let (code, body) = s.post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"})).await;
+    let (code, body) = s
+        .post(&format!("/api/alerts/{id}/ack"), json!({"by": "ana", "note": "n"}))
+        .await;
     assert_eq!(code, 200, "{body}");
     s.shutdown().await;
 }

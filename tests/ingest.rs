@@ -264,7 +264,10 @@ async fn executions_silent_past_abandon_after_end_cancelled_and_say_why() {
 /// A server on a store whose faults the test switches on and off.
 async fn faulty() -> (Arc<GatedStore>, common::TestApp) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(GatedStore::open(dir.path(), Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))));
+    let store = Arc::new(GatedStore::open(
+        dir.path(),
+        Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+    ));
     let config = Config {
         data_dir: dir.path().into(),
         ..Config::default()
@@ -292,12 +295,17 @@ async fn a_commit_the_store_refuses_leaves_nothing_live_and_ingest_recovers() {
         ]))
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("nothing of it was stored"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("nothing of it was stored"),
+        "{v}"
+    );
     store.fail_commits.store(false, Ordering::Relaxed);
 
     // The next batch finds the live state as the store has it: no execution or agent that
     // was refused, the log numbering where the store left it.
-    let (s, _) = app.ingest(json!([{"type": "log", "execution_id": "kept", "message": "two"}])).await;
+    let (s, _) = app
+        .ingest(json!([{"type": "log", "execution_id": "kept", "message": "two"}]))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = app.get("/api/executions/refused").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -377,7 +385,12 @@ async fn ingest_health_counts_the_last_hour_by_source_and_reason() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, _) = send(Some("beta"), "/api/v1/events", json!([{"type": "log"}]).to_string()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = send(None, "/api/v1/events", json!([{"type": "agent", "id": "b"}]).to_string()).await;
+    let (s, _) = send(
+        None,
+        "/api/v1/events",
+        json!([{"type": "agent", "id": "b"}]).to_string(),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // OTLP, in part: one span of two has no valid trace id.
     let span = |trace: &str, id: &str| {

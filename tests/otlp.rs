@@ -442,17 +442,28 @@ async fn spans_of_agents_past_the_limit_are_stored_with_a_warning_not_refused() 
     };
     let (t1, t2) = ("0af7651916cd43dd8448eb211c80319c", "1af7651916cd43dd8448eb211c80319c");
     let (s, v) = app
-        .post("/v1/traces", "application/json", traces_json(vec![agent_span(t1, "b7ad6b7169203331", "first")]))
+        .post(
+            "/v1/traces",
+            "application/json",
+            traces_json(vec![agent_span(t1, "b7ad6b7169203331", "first")]),
+        )
         .await;
     assert_eq!((s, v), (StatusCode::OK, json!({})));
     let (s, v) = app
-        .post("/v1/traces", "application/json", traces_json(vec![agent_span(t2, "b7ad6b7169203332", "second")]))
+        .post(
+            "/v1/traces",
+            "application/json",
+            traces_json(vec![agent_span(t2, "b7ad6b7169203332", "second")]),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // OTLP's warning: a partial success that rejects nothing.
     assert_eq!(v["partialSuccess"]["rejectedSpans"].as_str().unwrap_or("0"), "0", "{v}");
     assert!(
-        v["partialSuccess"]["errorMessage"].as_str().unwrap().contains("max_agents"),
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("max_agents"),
         "{v}"
     );
     let (s, e) = app.get(&format!("/api/executions/{t2}")).await;
@@ -786,7 +797,10 @@ async fn requests_past_the_ingest_memory_budget_are_503_until_it_frees() {
     // The first request holds its bytes while its commit waits at the gate.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while server.state.ingest.budget().in_use() < 30 * 1024 {
-        assert!(std::time::Instant::now() < deadline, "the first request never held its bytes");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first request never held its bytes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let (status, retry, text) = post(2).await;
@@ -794,7 +808,11 @@ async fn requests_past_the_ingest_memory_budget_are_503_until_it_frees() {
     assert!(text.contains("ingest_memory"), "{text}");
     gate.add_permits(1000);
     assert_eq!(first.await.unwrap().0, 200);
-    assert_eq!(server.state.ingest.budget().in_use(), 0, "the answer gave the bytes back");
+    assert_eq!(
+        server.state.ingest.budget().in_use(),
+        0,
+        "the answer gave the bytes back"
+    );
     assert_eq!(post(2).await.0, 200, "retried, it is taken");
 }
 

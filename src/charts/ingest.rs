@@ -40,9 +40,11 @@ pub fn minutes<DB: DrawingBackend>(
     let s = theme.px(12.0) as i32;
     let (ok, refused, folded) = (theme.completed, theme.failed, theme.warning);
     chart
-        .draw_series(points.iter().map(|p| {
-            Rectangle::new([(p.t + gap, 0.0), (p.t + MINUTE - gap, p.accepted as f64)], ok.filled())
-        }))?
+        .draw_series(
+            points
+                .iter()
+                .map(|p| Rectangle::new([(p.t + gap, 0.0), (p.t + MINUTE - gap, p.accepted as f64)], ok.filled())),
+        )?
         .label("accepted")
         .legend(move |(x, y)| Rectangle::new([(x, y - s / 3), (x + s, y + s / 3)], ok.filled()));
     chart
@@ -84,8 +86,18 @@ mod tests {
     fn draws_a_bar_per_minute_with_refusals_stacked_on_top() {
         let t0 = 1_800_000_000_000 / MINUTE * MINUTE;
         let points = vec![
-            MinuteTally { t: t0, accepted: 100, refused: 0, folded: 0 },
-            MinuteTally { t: t0 + MINUTE, accepted: 80, refused: 20, folded: 5 },
+            MinuteTally {
+                t: t0,
+                accepted: 100,
+                refused: 0,
+                folded: 0,
+            },
+            MinuteTally {
+                t: t0 + MINUTE,
+                accepted: 80,
+                refused: 20,
+                folded: 5,
+            },
         ];
         let mut out = String::new();
         {

@@ -70,7 +70,8 @@ impl Hub {
             .iter()
             .filter_map(Event::agent_id)
             .filter(|id| {
-                !s.agents.contains_key(*id) && (new.contains(*id) || (new.insert(id) && s.agents.len() + new.len() > max))
+                !s.agents.contains_key(*id)
+                    && (new.contains(*id) || (new.insert(id) && s.agents.len() + new.len() > max))
             })
             .count()
     }

@@ -193,7 +193,11 @@ impl State {
 
     /// The live entry holding an agent's aggregates, if any: its own, else the overflow's.
     pub(super) fn agent_entry<'a>(&'a mut self, id: &'a str) -> Option<(&'a str, &'a mut AgentEntry)> {
-        let key = if self.agents.contains_key(id) { id } else { OVERFLOW_AGENT };
+        let key = if self.agents.contains_key(id) {
+            id
+        } else {
+            OVERFLOW_AGENT
+        };
         self.agents.get_mut(key).map(|e| (key, e))
     }
 

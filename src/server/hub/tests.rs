@@ -1,5 +1,5 @@
-use super::*;
 use super::retire::LiveLimits;
+use super::*;
 use crate::model::*;
 use crate::server::store::Snapshot;
 
@@ -492,7 +492,11 @@ fn agents_past_the_limit_fold_into_one_and_finish_there() {
     let ids: Vec<String> = h.agents(NOW).into_iter().map(|a| a.id).collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert_eq!(h.agent(OVERFLOW_AGENT, NOW).unwrap().tasks_in_progress, 2);
-    assert_eq!(h.execution("e2").unwrap().agent_id, "b", "the execution keeps its agent");
+    assert_eq!(
+        h.execution("e2").unwrap().agent_id,
+        "b",
+        "the execution keeps its agent"
+    );
     // Their ends count where their starts did.
     h.apply(vec![status("e2", ExecutionStatus::Completed, NOW + 5)], NOW + 5);
     let o = h.agent(OVERFLOW_AGENT, NOW + 5).unwrap();

@@ -1,8 +1,8 @@
 //! Request bodies as every ingest route reads them: the media type of `Content-Type`, and the
 //! body with a limit that applies after decompression.
 
-use crate::error::{ApiError, ErrorCode};
 use super::budget::{Budget, Lease};
+use crate::error::{ApiError, ErrorCode};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::BodyExt;
@@ -38,7 +38,12 @@ const INFLATE_STEP: usize = 64 * 1024;
 /// The whole body, gunzipped when `Content-Encoding: gzip`; 413 past `limit` bytes (after
 /// decompression), 503 once the ingest budget cannot cover what is read (compressed and
 /// decompressed bytes both count). The lease holds the bytes until the request is answered.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, budget: &Budget) -> Result<(Bytes, Lease), ApiError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    budget: &Budget,
+) -> Result<(Bytes, Lease), ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())

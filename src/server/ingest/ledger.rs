@@ -64,9 +64,15 @@ impl Ledger {
         let t = now.div_euclid(60_000) * 60_000;
         let mut minutes = self.minutes.lock();
         if minutes.back().is_none_or(|m| m.t < t) {
-            minutes.push_back(Minute { t, ..Default::default() });
+            minutes.push_back(Minute {
+                t,
+                ..Default::default()
+            });
         }
-        while minutes.front().is_some_and(|m| m.t <= t - WINDOW_MINUTES as i64 * 60_000) {
+        while minutes
+            .front()
+            .is_some_and(|m| m.t <= t - WINDOW_MINUTES as i64 * 60_000)
+        {
             minutes.pop_front();
         }
         // A clock that stepped back counts in the newest minute.
@@ -92,7 +98,9 @@ impl Ledger {
     }
 
     pub fn refused(&self, source: &Arc<str>, reason: Rejection, n: u64, now: i64) {
-        self.tally(source, now, |t| *t.refused.entry(reason.as_str().to_string()).or_default() += n);
+        self.tally(source, now, |t| {
+            *t.refused.entry(reason.as_str().to_string()).or_default() += n
+        });
     }
 
     pub fn partial(&self, source: &Arc<str>, now: i64) {
@@ -178,7 +186,11 @@ mod tests {
         assert_eq!(r.sources[0].source, "a");
         assert_eq!(r.minutes.len(), 2);
         assert_eq!((r.minutes[0].accepted, r.minutes[0].refused), (10, 3));
-        assert_eq!((r.skew.items_ahead, r.skew.max_ahead_ms), (1, 90_000), "half a second is not skew");
+        assert_eq!(
+            (r.skew.items_ahead, r.skew.max_ahead_ms),
+            (1, 90_000),
+            "half a second is not skew"
+        );
         // An hour on, the first minute is gone.
         let r = l.report(T + 60 * 60_000);
         assert_eq!(r.totals.accepted, 5);

@@ -310,7 +310,11 @@ impl InFlight {
             Err(e) => {
                 tracing::error!(error = %e, events = self.events, "ingest commit failed");
                 live.discard(self.changes);
-                refuse(self.replies, counters, &format!("the store could not commit the batch ({e})"));
+                refuse(
+                    self.replies,
+                    counters,
+                    &format!("the store could not commit the batch ({e})"),
+                );
                 false
             }
         }

@@ -148,33 +148,27 @@ pub async fn serve(
     let interceptor = collector.interceptor();
     tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(over_limit_is_resource_exhausted))
-        .add_service(
-            InterceptedService::new(
-                TraceServiceServer::new(collector.clone())
-                    .max_decoding_message_size(limit)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Gzip),
-                interceptor.clone(),
-            ),
-        )
-        .add_service(
-            InterceptedService::new(
-                LogsServiceServer::new(collector.clone())
-                    .max_decoding_message_size(limit)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Gzip),
-                interceptor.clone(),
-            ),
-        )
-        .add_service(
-            InterceptedService::new(
-                MetricsServiceServer::new(collector)
-                    .max_decoding_message_size(limit)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Gzip),
-                interceptor,
-            ),
-        )
+        .add_service(InterceptedService::new(
+            TraceServiceServer::new(collector.clone())
+                .max_decoding_message_size(limit)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            interceptor.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            LogsServiceServer::new(collector.clone())
+                .max_decoding_message_size(limit)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            interceptor.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            MetricsServiceServer::new(collector)
+                .max_decoding_message_size(limit)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            interceptor,
+        ))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
         .await
 }

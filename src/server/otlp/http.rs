@@ -102,7 +102,12 @@ async fn request<T: Signal>(
     let decoded = if bytes.len() > OFF_WORKER_BYTES {
         tokio::task::spawn_blocking(move || decode::<T>(encoding, &bytes))
             .await
-            .unwrap_or_else(|e| Err(ApiError::new(ErrorCode::Internal, format!("decoding the body failed: {e}"))))
+            .unwrap_or_else(|e| {
+                Err(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("decoding the body failed: {e}"),
+                ))
+            })
     } else {
         decode(encoding, &bytes)
     };

@@ -167,7 +167,11 @@ impl Receiver {
         let receipt = self.ingest.submit(events).await?;
         if let Some(warning) = receipt.warning(self.limits.max_agents) {
             // A partial success with nothing rejected is OTLP's warning.
-            message = [message, warning].into_iter().filter(|m| !m.is_empty()).collect::<Vec<_>>().join("; ");
+            message = [message, warning]
+                .into_iter()
+                .filter(|m| !m.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
         }
         Ok(Outcome { rejected, message })
     }

@@ -18,7 +18,11 @@ struct Harness {
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), 3600).unwrap());
-    let hub = Arc::new(Hub::new(PriceTable::default(), "h".into(), crate::server::hub::LiveLimits::default()));
+    let hub = Arc::new(Hub::new(
+        PriceTable::default(),
+        "h".into(),
+        crate::server::hub::LiveLimits::default(),
+    ));
     Harness {
         live: Live::new(hub.clone()),
         hub,

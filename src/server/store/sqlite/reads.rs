@@ -93,7 +93,14 @@ pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
 
 pub(super) fn agent(c: &Connection, id: &str) -> StoreResult<Option<Agent>> {
     let mut skipped = 0;
-    Ok(decodable(c, "SELECT data FROM agents WHERE id = ?1", params![id], "agents", &mut skipped)?.pop())
+    Ok(decodable(
+        c,
+        "SELECT data FROM agents WHERE id = ?1",
+        params![id],
+        "agents",
+        &mut skipped,
+    )?
+    .pop())
 }
 
 pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {

@@ -100,7 +100,9 @@ impl Retention {
         let tx = conn.transaction()?;
         let gone: Vec<(i64, String)> = tx
             .prepare_cached(&format!("SELECT seq, id FROM executions WHERE {FINISHED} LIMIT ?2"))?
-            .query_map(params![self.cutoff, CHUNK_EXECUTIONS as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![self.cutoff, CHUNK_EXECUTIONS as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         let mut more = gone.len() == CHUNK_EXECUTIONS;
         for (seq, _) in &gone {

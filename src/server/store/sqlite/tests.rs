@@ -612,7 +612,10 @@ async fn the_count_of_log_lines_follows_commits_repeats_retention_and_restarts()
     // in silence: the ingest pipeline then rebuilds its numbering from the store.
     let err = store
         .commit(WriteBatch {
-            executions: vec![exec("new", ExecutionStatus::Running, 10), exec("other", ExecutionStatus::Running, 10)],
+            executions: vec![
+                exec("new", ExecutionStatus::Running, 10),
+                exec("other", ExecutionStatus::Running, 10),
+            ],
             logs: vec![log("other", 1), log("new", 2)],
             ..Default::default()
         })

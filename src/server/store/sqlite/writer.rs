@@ -63,7 +63,9 @@ pub(super) fn writer_loop(
                 }
                 None
             }
-            Some(Command::Commit(batch, reply)) => commit_group(&mut conn, &mut rx, (batch, reply), &checkpointer, ids, log_rows),
+            Some(Command::Commit(batch, reply)) => {
+                commit_group(&mut conn, &mut rx, (batch, reply), &checkpointer, ids, log_rows)
+            }
             Some(other) => Some(other),
         };
         match other {
