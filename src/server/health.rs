@@ -35,6 +35,8 @@ async fn make_report(state: &AppState) -> HealthReport {
     let probe_ms = started.elapsed().as_secs_f64() * 1000.0;
     let stats = state.store.stats().await;
     let store_ok = probe.is_ok() && stats.is_ok();
+    // A full disk may still take the probe's one row, and refuse every batch.
+    let refusing = state.ingest.store_failure();
     let mut store = stats.unwrap_or_else(|e| {
         tracing::error!(error = %e, "store stats failed");
         StoreStats::default()
@@ -43,6 +45,11 @@ async fn make_report(state: &AppState) -> HealthReport {
     checks.insert(
         "store".into(),
         match &probe {
+            Ok(()) if refusing.is_some() => check(
+                "error",
+                format!("ingest commits are failing: {}", refusing.unwrap_or_default()),
+                json!({ "backend": store.backend }),
+            ),
             Ok(()) if store_ok => check(
                 "ok",
                 "probe write and read succeeded",

@@ -103,6 +103,8 @@ pub struct Counters {
     pub by_reason: [AtomicU64; Rejection::ALL.len()],
     /// Events stored in full whose agent's live aggregates folded into the overflow agent.
     pub folded: AtomicU64,
+    /// Why the store refused the last group, until a group commits again.
+    pub store_failure: parking_lot::Mutex<Option<String>>,
 }
 
 /// What a producer hears back for a durable batch.
@@ -211,6 +213,11 @@ impl Ingest {
         &self.budget
     }
 
+    /// Why the store refused the last group of ingest, while it goes on refusing.
+    pub fn store_failure(&self) -> Option<String> {
+        self.counters.store_failure.lock().clone()
+    }
+
     /// Events folded into the overflow agent so far.
     pub fn folded(&self) -> u64 {
         self.counters.folded.load(Ordering::Relaxed)
@@ -300,6 +307,7 @@ impl InFlight {
         match result {
             Ok(()) => {
                 counters.accepted.fetch_add(self.events as u64, Ordering::Relaxed);
+                counters.store_failure.lock().take();
                 // Live first: watched log lines go out before producers hear back.
                 live.publish(self.changes);
                 for (reply, count) in self.replies {
@@ -324,6 +332,7 @@ impl InFlight {
 /// Refuses a group the store could not take: nothing of it is stored, and the producers
 /// hear 503 so they retry.
 fn refuse(replies: Vec<(oneshot::Sender<Result<usize, ApiError>>, usize)>, counters: &Counters, why: &str) {
+    *counters.store_failure.lock() = Some(why.to_string());
     for (reply, count) in replies {
         counters.by_reason[Rejection::StoreUnavailable as usize].fetch_add(count as u64, Ordering::Relaxed);
         let _ = reply.send(Err(ApiError::new(
