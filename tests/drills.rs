@@ -14,7 +14,9 @@ const LINES_PER_BATCH: u64 = 20;
 const SPANS_PER_TRACE: u64 = 5;
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_observatory"))
+    // OBSERVATORY_BIN runs the drills against another build (the release binary, for figures).
+    let bin = std::env::var("OBSERVATORY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_observatory").into());
+    Command::new(bin)
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -149,7 +151,7 @@ async fn kill_9_during_sustained_ingest_loses_nothing_acknowledged() {
 
     let mut child = start(dir.path(), port);
     wait_ready(&client, &base).await;
-    let acked = acked.lock().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     let (mut lines, mut spans) = (0, 0);
     for (execution, messages) in &acked.lines {
         let mut stored = BTreeSet::new();
@@ -338,6 +340,98 @@ async fn a_full_disk_is_503_with_a_reason_loses_nothing_and_ingest_recovers() {
     }
     let missing = acked.difference(&stored).count();
     assert_eq!(missing, 0, "{missing} acknowledged lines lost");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Resident memory of a process, from `/proc`.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// `lines` log lines of `execution` in native batches of 1000; lines per second.
+async fn send_lines(client: &reqwest::Client, base: &str, execution: &str, lines: u64) -> f64 {
+    let started = std::time::Instant::now();
+    for chunk in (0..lines).step_by(1000) {
+        let events: Vec<Value> = (chunk..(chunk + 1000).min(lines))
+            .map(|i| json!({"type": "log", "execution_id": execution, "message": format!("line {i} {}", "x".repeat(100))}))
+            .collect();
+        let r = client
+            .post(format!("{base}/api/v1/events"))
+            .json(&events)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    lines as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_clients_that_never_read_leave_memory_bounded_and_lose_nothing() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    const CLIENTS: usize = 1000;
+    const LINES: u64 = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut child = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+
+    let alone = send_lines(&client, &base, "calm", LINES).await;
+    let rss_before = rss_bytes(child.id());
+
+    // Each watches the flooded execution and every topic, and never reads a byte.
+    let mut stuck = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
+            .await
+            .unwrap();
+        ws.send(Message::Text(
+            json!({"type": "subscribe", "executionId": "flood",
+                   "topics": ["overview", "agents", "executions", "alerts"]})
+            .to_string()
+            .into(),
+        ))
+        .await
+        .unwrap();
+        stuck.push(ws);
+    }
+    let health = get(&client, format!("{base}/api/health")).await;
+    assert_eq!(health["live"]["connections"], CLIENTS, "{}", health["live"]);
+
+    let crowded = send_lines(&client, &base, "flood", LINES).await;
+    let rss_after = rss_bytes(child.id());
+    let health = get(&client, format!("{base}/api/health")).await;
+    println!(
+        "drill: {LINES} lines at {alone:.0} lines/s alone, {crowded:.0} lines/s with {CLIENTS} clients that never read ({:+.1} %); rss {} MiB -> {} MiB; live {}",
+        (crowded / alone - 1.0) * 100.0,
+        rss_before >> 20,
+        rss_after >> 20,
+        health["live"]
+    );
+    assert!(
+        rss_after < rss_before + (512 << 20),
+        "memory stays bounded: {} -> {} MiB",
+        rss_before >> 20,
+        rss_after >> 20
+    );
+    // Everything was stored all the same.
+    let tail = get(
+        &client,
+        format!("{base}/api/executions/flood/logs?after={}&limit=10", LINES - 1),
+    )
+    .await;
+    assert_eq!(tail[0]["seq"], LINES, "{tail}");
+    drop(stuck);
     child.kill().unwrap();
     child.wait().unwrap();
 }

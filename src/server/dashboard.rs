@@ -209,6 +209,12 @@ impl DashboardServer {
         };
         tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
         let app = super::routes::router(state.clone());
+        // A peer that stops reading holds at most this much in the kernel for each socket
+        // (autotuned, it grows to megabytes): a WebSocket client that never reads is found
+        // out, and dropped from what it watches, after a few thousand lines, not tens.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER_BYTES);
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stopped(stop_rx))
             .await;
@@ -251,6 +257,9 @@ async fn retention_loop(state: AppState) {
         tick.tick().await;
     }
 }
+
+/// The kernel's send buffer of each HTTP and WebSocket connection.
+const SEND_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Takes what has been idle for `retire_after` out of the live set, every quarter of it (at
 /// most every minute), and tells the live clients.

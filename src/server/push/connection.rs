@@ -16,6 +16,8 @@ use tokio::time::Instant;
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Most log lines sent when resuming an execution after a sequence number.
 const MAX_RESUME: u64 = 2000;
+/// Queued bytes written with one flush.
+const WRITE_BATCH_BYTES: usize = 32 * 1024;
 /// A socket that accepts nothing for this long is closed: the client stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,7 +58,7 @@ pub async fn run_connection<Si, St, E>(
         tokio::select! {
             out = rx.recv() => {
                 let Some(f) = out else { break "closed" };
-                match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(f.as_ref().into()))).await {
+                match tokio::time::timeout(SEND_TIMEOUT, write_queued(&mut sink, f, &mut rx)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => break "send failed",
                     Err(_) => break "client stopped reading",
@@ -96,6 +98,23 @@ pub async fn run_connection<Si, St, E>(
         dropped = client.dropped.load(Ordering::Relaxed),
         "websocket closed"
     );
+}
+
+/// Writes `first` and what else is queued (up to [`WRITE_BATCH_BYTES`]) with one flush: a
+/// busy execution's lines go out in a few writes, not one system call each.
+async fn write_queued<Si: Sink<Message> + Unpin>(
+    sink: &mut Si,
+    first: super::Frame,
+    rx: &mut Inbox,
+) -> Result<(), Si::Error> {
+    let mut bytes = first.len();
+    sink.feed(Message::Text(first.as_ref().into())).await?;
+    while bytes < WRITE_BATCH_BYTES {
+        let Ok(f) = rx.try_recv() else { break };
+        bytes += f.len();
+        sink.feed(Message::Text(f.as_ref().into())).await?;
+    }
+    sink.flush().await
 }
 
 /// The client fell behind: drop what is queued, forget its subscriptions and tell it to

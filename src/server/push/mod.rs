@@ -6,6 +6,7 @@
 
 mod client;
 mod connection;
+mod route;
 
 use client::ExecSub;
 pub use client::{Client, Inbox, CLIENT_QUEUE, CLIENT_QUEUE_BYTES, MAX_WATCHED, SUBSCRIBE_BURST, SUBSCRIBE_RATE};
@@ -323,33 +324,7 @@ impl Live {
                 targets(&e.id).for_each(|c| c.send(f.clone()));
             }
         }
-        for record in changes.logs {
-            if !watchers.contains_key(&record.execution_id) {
-                continue;
-            }
-            let (id, seq) = (record.execution_id.clone(), record.seq);
-            // A client that is lagging gets nothing until it resyncs: skip the encoding.
-            if targets(&id).all(|c| c.lagging.load(Ordering::Relaxed)) {
-                targets(&id).for_each(|c| {
-                    c.dropped.fetch_add(1, Ordering::Relaxed);
-                });
-                continue;
-            }
-            let f = frame(&log_message(record, now));
-            for c in targets(&id) {
-                let mut subs = c.executions.lock();
-                match subs.get_mut(&id) {
-                    Some(ExecSub::Buffering(held)) if held.len() < MAX_BUFFERED => held.push((seq, f.clone())),
-                    Some(ExecSub::Buffering(_)) => {
-                        drop(subs);
-                        c.lagging.store(true, Ordering::Relaxed);
-                        c.lag.notify_one();
-                    }
-                    Some(ExecSub::Live) => c.send(f.clone()),
-                    None => {}
-                }
-            }
-        }
+        route::send_logs(changes.logs, &watchers, &clients, now);
         for r in changes.resources {
             let Some(id) = r.execution_id.as_deref() else {
                 continue;
