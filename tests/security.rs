@@ -573,3 +573,83 @@ async fn cors_for_any_origin_never_admits_cookie_changes_or_websockets() {
     assert_eq!(s, StatusCode::OK, "a bearer token is what `cors = true` is for: {v}");
     assert_eq!(upgrade_from_elsewhere(&app).await, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_and_past_ten_pause_sign_in() {
+    let app = secured(|_| {}).await;
+    let login = |token: &str| {
+        Request::post("/api/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "token": token }).to_string()))
+            .unwrap()
+    };
+    for _ in 0..11 {
+        let (s, _) = app.send(login("guess")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right token waits now.
+    let resp = app.router.clone().oneshot(login("viewer-token")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key(header::RETRY_AFTER));
+    let (_, v) = split(resp).await;
+    assert!(
+        v["message"].as_str().unwrap().contains("too many failed sign-ins"),
+        "{v}"
+    );
+    // Bearer tokens on the API are not affected.
+    let (s, _, _) = call(&app, Method::GET, "/api/agents", Some("viewer-token"), &Req::Empty).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, metrics, _) = call(&app, Method::GET, "/metrics", Some("viewer-token"), &Req::Empty).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("observatory_login_failures_total 11"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_opened_in_a_session_closes_when_it_signs_out() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = secured(|_| {}).await;
+    let resp = app
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/api/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({ "token": "viewer-token" }).to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("cookie", session.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+
+    let logout = Request::post("/api/auth/logout")
+        .header(header::COOKIE, &session)
+        .body(Body::empty())
+        .unwrap();
+    let (s, _) = app.send(logout).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(m) = ws.next().await {
+            if let Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) = m {
+                return frame.map(|f| f.reason.to_string());
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closes at sign-out");
+    assert!(closed.unwrap_or_default().contains("session ended"));
+}

@@ -13,6 +13,8 @@ pub mod policy;
 pub use crate::model::{Principal, Role};
 pub use policy::{required, Access};
 
+pub mod signin;
+
 use crate::error::{ApiError, ErrorCode};
 use crate::format::hex;
 use axum::http::{header, HeaderMap};
@@ -104,6 +106,10 @@ struct Session {
 pub struct Auth {
     tokens: Vec<StoredToken>,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
+    /// Bumped whenever a session ends, so sockets opened in it can close.
+    ended: tokio::sync::watch::Sender<u64>,
+    /// Failed sign-ins, counted and throttled.
+    pub sign_ins: signin::SignIns,
     session_ttl: Duration,
     pub secure_cookie: bool,
     ingest_limit: Option<(u32, DefaultKeyedRateLimiter<String>)>,
@@ -159,6 +165,8 @@ impl Auth {
         Self {
             tokens,
             sessions: Mutex::default(),
+            ended: tokio::sync::watch::Sender::new(0),
+            sign_ins: signin::SignIns::default(),
             session_ttl: config.session_ttl,
             secure_cookie: config.secure_cookie,
             ingest_limit,
@@ -263,6 +271,37 @@ impl Auth {
     pub fn end_session(&self, headers: &HeaderMap) {
         if let Some(id) = session_cookie(headers) {
             self.sessions.lock().remove(&digest(id));
+            self.ended.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The session a request is made in, when it carries no bearer token (a bearer token
+    /// outranks the cookie).
+    pub fn session_of(&self, headers: &HeaderMap) -> Option<[u8; 32]> {
+        if headers.contains_key(header::AUTHORIZATION) {
+            return None;
+        }
+        let key = digest(session_cookie(headers)?);
+        self.sessions.lock().contains_key(&key).then_some(key)
+    }
+
+    /// Completes when the session ends: signed out, or expired (checked every minute).
+    pub async fn until_ended(&self, session: [u8; 32]) {
+        let mut changed = self.ended.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            let alive = self
+                .sessions
+                .lock()
+                .get(&session)
+                .is_some_and(|s| s.expires > Instant::now());
+            if !alive {
+                return;
+            }
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = tick.tick() => {}
+            }
         }
     }
 

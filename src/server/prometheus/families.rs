@@ -13,6 +13,8 @@ pub struct Sources {
     pub ingest_rejected: Vec<(&'static str, u64)>,
     /// Events stored whose agent's live aggregates folded into the overflow agent.
     pub ingest_folded: u64,
+    /// Sign-ins refused for a wrong token.
+    pub login_failures: u64,
     pub queue_depth: u64,
     pub queue_capacity: u64,
     pub ws_connections: u64,
@@ -220,6 +222,12 @@ pub fn families(src: &Sources, caps: &Caps) -> Vec<Family> {
         Kind::Counter,
         "Events stored in full whose agent had no room in the live set (`max_agents`): their live aggregates count under agent `_overflow`.",
         src.ingest_folded as f64,
+    ));
+    out.push(single(
+        "observatory_login_failures",
+        Kind::Counter,
+        "Sign-ins refused for an unknown token (past 10 a minute, sign-in pauses).",
+        src.login_failures as f64,
     ));
     out.push(single(
         "observatory_ingest_queue_depth",

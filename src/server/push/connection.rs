@@ -38,14 +38,15 @@ impl Default for Heartbeat {
     }
 }
 
-/// Serves one client until it leaves, falls silent, or the socket fails.
+/// Serves one client until it leaves, falls silent, the socket fails, or `ended` completes
+/// (the browser session it was opened in ended).
 pub async fn run_connection<Si, St, E>(
     live: Live,
     store: Arc<dyn Store>,
     backlog: u64,
     heartbeat: Heartbeat,
-    mut sink: Si,
-    mut stream: St,
+    (mut sink, mut stream): (Si, St),
+    ended: impl std::future::Future<Output = ()>,
 ) where
     Si: Sink<Message> + Unpin,
     St: Stream<Item = Result<Message, E>> + Unpin,
@@ -54,8 +55,14 @@ pub async fn run_connection<Si, St, E>(
     tracing::debug!(client = client.id, "websocket connected");
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
     let mut last_heard = Instant::now();
+    let mut ended = std::pin::pin!(ended);
     let reason = loop {
         tokio::select! {
+            () = &mut ended => {
+                let close = CloseFrame { code: 1008, reason: "the session ended: sign in again".into() };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break "session ended";
+            }
             out = rx.recv() => {
                 let Some(f) = out else { break "closed" };
                 match tokio::time::timeout(SEND_TIMEOUT, write_queued(&mut sink, f, &mut rx)).await {

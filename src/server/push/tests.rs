@@ -55,8 +55,8 @@ impl Harness {
             self.store.clone(),
             500,
             heartbeat,
-            sink,
-            from_client,
+            (sink, from_client),
+            std::future::pending(),
         ));
         (to_server, from_server)
     }

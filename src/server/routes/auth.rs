@@ -35,8 +35,16 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJ
         )
         .into_response();
     }
+    if let Err(e) = s.auth.sign_ins.admit() {
+        tracing::warn!("sign-in refused: paused after too many failures");
+        let mut resp = e.into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return resp;
+    }
     let Some(principal) = s.auth.verify_token(req.token.trim()) else {
-        tracing::info!("sign-in refused: unknown token");
+        s.auth.sign_ins.failed();
+        tracing::warn!(failures = s.auth.sign_ins.failures(), "sign-in refused: unknown token");
         return unauthorized("unknown token").into_response();
     };
     tracing::info!(name = %principal.name, role = principal.role.as_str(), "signed in");

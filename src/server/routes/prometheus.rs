@@ -48,6 +48,7 @@ async fn collect(state: &AppState) -> Vec<Family> {
         ingest_accepted: ingest.events_accepted,
         ingest_rejected: state.ingest.rejected_by_reason().map(|(r, n)| (r.as_str(), n)).to_vec(),
         ingest_folded: state.ingest.folded(),
+        login_failures: state.auth.sign_ins.failures(),
         queue_depth: ingest.queue_depth,
         queue_capacity: ingest.queue_capacity,
         ws_connections: state.live.connections() as u64,
