@@ -28,6 +28,10 @@ fn reason_hint(reason: &str) -> &'static str {
     }
 }
 
+fn plural(n: u64, what: &str) -> String {
+    format!("{} {what}{}", format::human_count(n as f64), if n == 1 { "" } else { "s" })
+}
+
 fn refused_list(t: &IngestTally) -> String {
     if t.refused.is_empty() {
         return "–".into();
@@ -72,9 +76,9 @@ fn Report(h: IngestHealth) -> impl IntoView {
                 <Kpi label="Refused" value=count(refused) tone=refused_tone/>
                 <Kpi label="Folded" value=count(t.folded) hint=format!("{} live agents of {} (max_agents)", count(h.live_agents), count(h.max_agents))/>
                 <Kpi label="Partial requests" value=count(t.partial) hint="stored in part: some items refused"/>
-                <Kpi label="Clock skew" value=skew hint=format!("{} items stamped ahead", count(h.clock_skew.items_ahead))/>
+                <Kpi label="Clock skew" value=skew hint=format!("{} stamped ahead of the clock", plural(h.clock_skew.items_ahead, "item"))/>
                 <Kpi label="Queue" value=format!("{} / {}", h.queue_depth, h.queue_capacity)/>
-                <Kpi label="Memory budget" value=format!("{} / {}", format::bytes(h.budget_in_use), format::bytes(h.budget_capacity)) hint=format!("{} requests refused since start", count(h.budget_refusals_since_start))/>
+                <Kpi label="Memory in flight" value=format::bytes(h.budget_in_use) hint=format!("of {} (ingest_memory); {} requests refused since start", format::bytes(h.budget_capacity), count(h.budget_refusals_since_start))/>
             </div>
             {if h.minutes.is_empty() {
                 view! { <Empty title="Nothing ingested in the last hour" hint="Send OTLP to /v1/traces, /v1/logs, /v1/metrics or native events to /api/v1/events."/> }.into_any()
