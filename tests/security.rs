@@ -653,3 +653,41 @@ async fn a_websocket_opened_in_a_session_closes_when_it_signs_out() {
     .expect("the socket closes at sign-out");
     assert!(closed.unwrap_or_default().contains("session ended"));
 }
+
+#[tokio::test]
+async fn a_session_survives_a_restart_and_a_signed_out_one_does_not() {
+    let app = secured(|_| {}).await;
+    let login = || {
+        Request::post("/api/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "token": "viewer-token" }).to_string()))
+            .unwrap()
+    };
+    let session = |resp: &axum::response::Response| {
+        let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_string()
+    };
+    let kept = session(&app.router.clone().oneshot(login()).await.unwrap());
+    let ended = session(&app.router.clone().oneshot(login()).await.unwrap());
+    let with = |cookie: &str, method: Method, uri: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _) = app.send(with(&ended, Method::POST, "/api/auth/logout")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // The same data directory, a new process's state.
+    let config = app.state.config.as_ref().clone();
+    let dir = app.dir;
+    app.state.store.close().await;
+    let again = TestApp::from_state(observatory::server::AppState::open(config).await.unwrap(), dir);
+    let (s, me) = again.send(with(&kept, Method::GET, "/api/auth/me")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["principal"]["name"], "viewer-user", "{me}");
+    let (s, _) = again.send(with(&ended, Method::GET, "/api/agents")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a signed-out session stays out");
+}

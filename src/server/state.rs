@@ -93,6 +93,7 @@ impl AppState {
             redactor,
         ));
         let auth = Arc::new(auth::Auth::new(&config.auth, config.ingest_rate_limit));
+        auth.restore_sessions(store.sessions(now).await?);
         Ok(Self {
             config: Arc::new(config),
             hub,

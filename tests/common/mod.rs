@@ -184,6 +184,9 @@ impl Store for GatedStore {
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
         self.inner.rollups(step_ms, from, to).await
     }
+    async fn sessions(&self, now: i64) -> StoreResult<Vec<observatory::server::store::SessionRow>> {
+        self.inner.sessions(now).await
+    }
     async fn agent(&self, id: &str) -> StoreResult<Option<observatory::model::Agent>> {
         self.inner.agent(id).await
     }

@@ -17,6 +17,8 @@ pub mod signin;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::format::hex;
+use crate::server::clock::now_ms;
+use crate::server::store::SessionRow;
 use axum::http::{header, HeaderMap};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
@@ -24,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// The name of the session cookie.
@@ -99,7 +101,8 @@ struct StoredToken {
 
 struct Session {
     principal: Principal,
-    expires: Instant,
+    /// Wall clock (ms): sessions are stored, and outlive the process.
+    expires: i64,
 }
 
 /// The runtime side of [`AuthConfig`], shared by every request.
@@ -247,10 +250,12 @@ impl Auth {
         })
     }
 
-    /// Starts a session for `principal`; returns the cookie value.
-    pub fn start_session(&self, principal: Principal) -> String {
+    /// Starts a session for `principal`; returns the cookie value, and the row to store
+    /// (before the cookie is handed out: sessions survive a restart).
+    pub fn start_session(&self, principal: Principal) -> (String, SessionRow) {
         let id = new_token();
-        let now = Instant::now();
+        let now = now_ms();
+        let expires = now + self.session_ttl.as_millis() as i64;
         let mut sessions = self.sessions.lock();
         sessions.retain(|_, s| s.expires > now);
         if sessions.len() >= MAX_SESSIONS {
@@ -258,20 +263,48 @@ impl Auth {
                 sessions.remove(&oldest);
             }
         }
+        let key = digest(&id);
         sessions.insert(
-            digest(&id),
+            key,
             Session {
-                principal,
-                expires: now + self.session_ttl,
+                principal: principal.clone(),
+                expires,
             },
         );
-        id
+        let row = SessionRow {
+            digest: hex(&key),
+            principal,
+            expires_at: expires,
+        };
+        (id, row)
     }
 
+    /// The digest the store keeps the request's session under.
+    pub fn session_digest(&self, headers: &HeaderMap) -> Option<String> {
+        session_cookie(headers).map(|id| hex(&digest(id)))
+    }
+
+    /// Ends the request's session (once the store has forgotten it), and the sockets opened in it.
     pub fn end_session(&self, headers: &HeaderMap) {
         if let Some(id) = session_cookie(headers) {
             self.sessions.lock().remove(&digest(id));
             self.ended.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Sessions read back from the store at start.
+    pub fn restore_sessions(&self, rows: Vec<SessionRow>) {
+        let mut sessions = self.sessions.lock();
+        for row in rows {
+            if let Some(key) = decode_digest(&row.digest) {
+                sessions.insert(
+                    key,
+                    Session {
+                        principal: row.principal,
+                        expires: row.expires_at,
+                    },
+                );
+            }
         }
     }
 
@@ -290,11 +323,7 @@ impl Auth {
         let mut changed = self.ended.subscribe();
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            let alive = self
-                .sessions
-                .lock()
-                .get(&session)
-                .is_some_and(|s| s.expires > Instant::now());
+            let alive = self.sessions.lock().get(&session).is_some_and(|s| s.expires > now_ms());
             if !alive {
                 return;
             }
@@ -312,7 +341,7 @@ impl Auth {
     fn session(&self, id: &str) -> Option<Principal> {
         let sessions = self.sessions.lock();
         let s = sessions.get(&digest(id))?;
-        (s.expires > Instant::now()).then(|| s.principal.clone())
+        (s.expires > now_ms()).then(|| s.principal.clone())
     }
 }
 
@@ -390,7 +419,7 @@ mod tests {
     #[test]
     fn sessions_start_resolve_and_end() {
         let a = auth();
-        let id = a.start_session(a.verify_token("viewer-secret").unwrap());
+        let (id, _) = a.start_session(a.verify_token("viewer-secret").unwrap());
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, format!("theme=dark; {COOKIE}={id}").parse().unwrap());
         assert_eq!(a.authenticate(&h).unwrap().unwrap().name, "vera");

@@ -7,6 +7,7 @@ use crate::model::{Principal, SessionInfo};
 use crate::server::auth::{unauthorized, COOKIE};
 use crate::server::error::ApiJson;
 use crate::server::state::AppState;
+use crate::server::store::WriteBatch;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +49,15 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJ
         return unauthorized("unknown token").into_response();
     };
     tracing::info!(name = %principal.name, role = principal.role.as_str(), "signed in");
-    let id = s.auth.start_session(principal.clone());
+    let (id, row) = s.auth.start_session(principal.clone());
+    // Durable before the cookie is handed out: the session survives a restart.
+    let stored = s.store.commit(WriteBatch {
+        sessions: vec![row],
+        ..Default::default()
+    });
+    if let Err(e) = stored.await {
+        return ApiError::from(e).into_response();
+    }
     let cookie = cookie(&s, &headers, &id, s.auth.session_ttl().as_secs());
     (
         [
@@ -64,6 +73,16 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJ
 }
 
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    // Forgotten by the store first, so a restart cannot bring the session back.
+    if let Some(digest) = s.auth.session_digest(&headers) {
+        let forgotten = s.store.commit(WriteBatch {
+            ended_sessions: vec![digest],
+            ..Default::default()
+        });
+        if let Err(e) = forgotten.await {
+            return ApiError::from(e).into_response();
+        }
+    }
     s.auth.end_session(&headers);
     (
         StatusCode::NO_CONTENT,

@@ -192,4 +192,9 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE spans;
     CREATE INDEX span_chunks_execution ON span_chunks (exec_seq);
     "#,
+    // 9: browser sessions survive a restart: the SHA-256 of each cookie (never the cookie),
+    // who holds it and until when.
+    r#"
+    CREATE TABLE sessions (digest TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
+    "#,
 ];

@@ -63,6 +63,18 @@ pub struct WriteBatch {
     pub removed_agents: Vec<String>,
     /// Roll-up steps, replacing what the store holds for the same step.
     pub rollups: Vec<RollupRow>,
+    /// Browser sessions started, and ended (by digest).
+    pub sessions: Vec<SessionRow>,
+    pub ended_sessions: Vec<String>,
+}
+
+/// A browser session as the store keeps it: the SHA-256 of its cookie in hex (never the
+/// cookie itself), who holds it, and until when (ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub digest: String,
+    pub principal: crate::model::Principal,
+    pub expires_at: i64,
 }
 
 /// One step of one roll-up resolution, encoded by the hub.
@@ -87,22 +99,45 @@ pub struct RunRow {
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.agents.is_empty()
-            && self.executions.is_empty()
-            && self.workflows.is_empty()
-            && self.llm.is_empty()
-            && self.plugins.is_empty()
-            && self.logs.is_empty()
-            && self.llm_calls.is_empty()
-            && self.tool_calls.is_empty()
-            && self.resources.is_empty()
-            && self.system.is_empty()
-            && self.alerts.is_empty()
-            && self.alert_events.is_empty()
-            && self.silences.is_empty()
-            && self.rollups.is_empty()
-            && self.spans.is_empty()
-            && self.removed_agents.is_empty()
+        // Every field named: a new one cannot be forgotten here.
+        let WriteBatch {
+            agents,
+            executions,
+            workflows,
+            llm,
+            plugins,
+            logs,
+            llm_calls,
+            tool_calls,
+            resources,
+            system,
+            alerts,
+            alert_events,
+            silences,
+            spans,
+            removed_agents,
+            rollups,
+            sessions,
+            ended_sessions,
+        } = self;
+        agents.is_empty()
+            && executions.is_empty()
+            && workflows.is_empty()
+            && llm.is_empty()
+            && plugins.is_empty()
+            && logs.is_empty()
+            && llm_calls.is_empty()
+            && tool_calls.is_empty()
+            && resources.is_empty()
+            && system.is_empty()
+            && alerts.is_empty()
+            && alert_events.is_empty()
+            && silences.is_empty()
+            && spans.is_empty()
+            && removed_agents.is_empty()
+            && rollups.is_empty()
+            && sessions.is_empty()
+            && ended_sessions.is_empty()
     }
 }
 
@@ -170,6 +205,8 @@ pub trait Store: Send + Sync + 'static {
     async fn alert_snapshot(&self, since: i64, history: u64) -> StoreResult<AlertSnapshot>;
     /// Roll-up steps of one resolution with `from <= t < to`, oldest first.
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>>;
+    /// Browser sessions that have not expired at `now`.
+    async fn sessions(&self, now: i64) -> StoreResult<Vec<SessionRow>>;
     /// An agent as last stored (agents that left the live set are found here).
     async fn agent(&self, id: &str) -> StoreResult<Option<Agent>>;
     /// The most recent `limit` executions of an agent created since `from`, newest first.

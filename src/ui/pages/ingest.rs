@@ -29,7 +29,11 @@ fn reason_hint(reason: &str) -> &'static str {
 }
 
 fn plural(n: u64, what: &str) -> String {
-    format!("{} {what}{}", format::human_count(n as f64), if n == 1 { "" } else { "s" })
+    format!(
+        "{} {what}{}",
+        format::human_count(n as f64),
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 fn refused_list(t: &IngestTally) -> String {

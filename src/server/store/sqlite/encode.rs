@@ -21,6 +21,8 @@ pub(super) struct Encoded {
     pub(super) alerts: Vec<String>,
     pub(super) alert_events: Vec<String>,
     pub(super) silences: Vec<String>,
+    /// Each session's principal.
+    pub(super) sessions: Vec<String>,
     /// The batch's spans, a chunk per run of one execution's spans: (its id, the chunk).
     pub(super) span_chunks: Vec<(String, Vec<u8>)>,
 }
@@ -64,6 +66,11 @@ impl Encoded {
             alerts: json_all(&b.alerts)?,
             alert_events: json_all(&b.alert_events)?,
             silences: json_all(&b.silences)?,
+            sessions: b
+                .sessions
+                .iter()
+                .map(|s| Ok(serde_json::to_string(&s.principal)?))
+                .collect::<StoreResult<_>>()?,
             span_chunks,
             batch,
         })

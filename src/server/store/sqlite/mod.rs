@@ -18,8 +18,8 @@ use super::directory::Directory;
 use super::migrations::MIGRATIONS;
 use super::span_chunks;
 use super::{
-    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, Store, StoreError,
-    StoreResult, WriteBatch,
+    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, SessionRow, Snapshot, Store,
+    StoreError, StoreResult, WriteBatch,
 };
 use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
@@ -234,6 +234,10 @@ impl Store for SqliteStore {
 
     async fn rollups(&self, step_ms: i64, from: i64, to: i64) -> StoreResult<Vec<RollupRow>> {
         self.read(move |c| reads::rollups(c, step_ms, from, to)).await
+    }
+
+    async fn sessions(&self, now: i64) -> StoreResult<Vec<SessionRow>> {
+        self.read(move |c| reads::sessions(c, now)).await
     }
 
     async fn agent(&self, id: &str) -> StoreResult<Option<Agent>> {

@@ -1,7 +1,7 @@
 //! The reads: plain functions over a read connection, which `SqliteStore` runs on its pool.
 
 use super::super::span_chunks;
-use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, Snapshot, StoreResult};
+use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
 use crate::model::{Agent, Execution, LogRecord, Span};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -89,6 +89,26 @@ pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
         system,
         skipped,
     })
+}
+
+pub(super) fn sessions(c: &Connection, now: i64) -> StoreResult<Vec<SessionRow>> {
+    let mut stmt = c.prepare("SELECT digest, expires_at, data FROM sessions WHERE expires_at > ?1")?;
+    let rows = stmt.query_map(params![now], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (digest, expires_at, data) = row?;
+        match serde_json::from_str(&data) {
+            Ok(principal) => out.push(SessionRow {
+                digest,
+                principal,
+                expires_at,
+            }),
+            Err(e) => tracing::error!(error = %e, "a stored session does not decode; it is left out"),
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn agent(c: &Connection, id: &str) -> StoreResult<Option<Agent>> {

@@ -25,7 +25,7 @@ const FUTURE_KEPT_MS: i64 = 24 * 3_600_000;
 const FINISHED: &str = "updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
 
 /// Timed rows older than the cutoff (`?1`), by table: (table, condition).
-const TIMED: [(&str, &str); 8] = [
+const TIMED: [(&str, &str); 9] = [
     ("resource_samples", "ts < ?1"),
     ("llm_calls", "ts < ?1"),
     ("tool_calls", "ts < ?1"),
@@ -33,6 +33,7 @@ const TIMED: [(&str, &str); 8] = [
     ("alerts", "updated_at < ?1 AND state IN ('resolved','inactive')"),
     ("alert_events", "at < ?1"),
     ("silences", "ends_at < ?1"),
+    ("sessions", "expires_at < ?1"),
     // The finest steps only serve ranges up to an hour; two hours of them are plenty. Steps
     // in the future came from producers' clocks before the hub counted them now: no range
     // ever shows them. (`?2`: the finest step, `?3` its oldest kept, `?4` the newest kept.)

@@ -339,6 +339,17 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
             for (s, json) in b.silences.iter().zip(&e.silences) {
                 upsert_silence.execute(params![s.id, s.ends_at, json])?;
             }
+            for (s, json) in b.sessions.iter().zip(&e.sessions) {
+                tx.prepare_cached(
+                    "INSERT INTO sessions (digest, expires_at, data) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(digest) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data",
+                )?
+                .execute(params![s.digest, s.expires_at, json])?;
+            }
+            for digest in &b.ended_sessions {
+                tx.prepare_cached("DELETE FROM sessions WHERE digest = ?1")?
+                    .execute(params![digest])?;
+            }
         }
     }
     tx.commit()?;
