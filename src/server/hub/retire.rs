@@ -5,7 +5,7 @@
 //! memory, and stay in the store for history.
 
 use super::state::State;
-use super::{HashSet, Hub};
+use super::{HashMap, Hub};
 use crate::model::Event;
 use std::sync::atomic::Ordering;
 
@@ -65,13 +65,19 @@ impl Hub {
             return 0;
         }
         let s = self.state.read();
-        let mut new: HashSet<&str> = HashSet::default();
+        // Each new agent once, in order, as `apply` decides: it finds room, or it folds.
+        let mut room = max.saturating_sub(s.agents.len());
+        let mut folds: HashMap<&str, bool> = HashMap::default();
         events
             .iter()
             .filter_map(Event::agent_id)
+            .filter(|id| !s.agents.contains_key(*id))
             .filter(|id| {
-                !s.agents.contains_key(*id)
-                    && (new.contains(*id) || (new.insert(id) && s.agents.len() + new.len() > max))
+                *folds.entry(id).or_insert_with(|| {
+                    let fold = room == 0;
+                    room = room.saturating_sub(1);
+                    fold
+                })
             })
             .count()
     }

@@ -534,3 +534,22 @@ fn idle_entities_retire_from_the_live_set_and_stay_out_at_restore() {
     assert!(again.agent("gone", NOW).is_none());
     assert!(again.agent("fresh", NOW).is_some());
 }
+
+#[test]
+fn the_fold_forecast_counts_only_events_of_agents_without_room() {
+    let h = Hub::new(
+        PriceTable::default(),
+        "host".into(),
+        LiveLimits {
+            max_agents: 1,
+            ..Default::default()
+        },
+    );
+    let events = vec![
+        exec("e1", "a", ExecutionStatus::Running, NOW),
+        exec("e2", "a", ExecutionStatus::Running, NOW),
+        exec("e3", "b", ExecutionStatus::Running, NOW),
+    ];
+    assert_eq!(h.agents_to_fold(&events), 1, "`a` takes the one slot; only `b` folds");
+    assert_eq!(h.apply(events, NOW).folded, 1, "as apply decides");
+}
