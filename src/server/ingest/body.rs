@@ -32,6 +32,28 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// Bodies larger than this are decoded on the blocking pool.
+const OFF_WORKER_BYTES: usize = 64 * 1024;
+
+/// `decode(&bytes)`: inline for a small body, on the blocking pool for a large one (decoding
+/// is CPU work, and the async workers serve everyone else meanwhile).
+pub async fn decode_body<T: Send + 'static>(
+    bytes: Bytes,
+    decode: impl FnOnce(&[u8]) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if bytes.len() <= OFF_WORKER_BYTES {
+        return decode(&bytes);
+    }
+    tokio::task::spawn_blocking(move || decode(&bytes))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApiError::new(
+                ErrorCode::Internal,
+                format!("decoding the body failed: {e}"),
+            ))
+        })
+}
+
 /// Decompressed bytes produced between two checks of the budget and the limit.
 const INFLATE_STEP: usize = 64 * 1024;
 

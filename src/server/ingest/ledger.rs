@@ -36,7 +36,10 @@ pub async fn as_source<F: Future>(source: &str, f: F) -> F::Output {
 
 /// The source ingest is attributed to in this task.
 pub fn current_source() -> Arc<str> {
-    SOURCE.try_with(Arc::clone).unwrap_or_else(|_| Arc::from(IN_PROCESS))
+    static IN_PROCESS_SOURCE: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(IN_PROCESS));
+    SOURCE
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| IN_PROCESS_SOURCE.clone())
 }
 
 #[derive(Default)]

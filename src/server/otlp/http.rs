@@ -10,11 +10,9 @@ pub use super::encoding::{decode, Encoding};
 use super::{Outcome, Receiver, Signal};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::error::status_of;
-use crate::server::ingest::body::read_body;
+use crate::server::ingest::body::{decode_body, read_body};
 use crate::server::ingest::Lease;
 
-/// Bodies larger than this are decoded on the blocking pool.
-const OFF_WORKER_BYTES: usize = 64 * 1024;
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -98,19 +96,7 @@ async fn request<T: Signal>(
     let (bytes, lease) = read_body(headers, body, receiver.max_body_bytes, receiver.budget())
         .await
         .map_err(|e| refused(encoding, e))?;
-    // Decoding is CPU work: a large body is decoded off the async workers.
-    let decoded = if bytes.len() > OFF_WORKER_BYTES {
-        tokio::task::spawn_blocking(move || decode::<T>(encoding, &bytes))
-            .await
-            .unwrap_or_else(|e| {
-                Err(ApiError::new(
-                    ErrorCode::Internal,
-                    format!("decoding the body failed: {e}"),
-                ))
-            })
-    } else {
-        decode(encoding, &bytes)
-    };
+    let decoded = decode_body(bytes, move |b| decode::<T>(encoding, b)).await;
     let req = decoded.map_err(|e| refused(encoding, e))?;
     Ok((encoding, req, lease))
 }

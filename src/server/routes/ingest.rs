@@ -1,7 +1,7 @@
 //! Native ingest: `POST /api/v1/events`.
 
-use crate::error::{ApiError, ErrorCode};
-use crate::server::ingest::body::read_body;
+use crate::error::ApiError;
+use crate::server::ingest::body::{decode_body, read_body};
 use crate::server::ingest::native::{decode, Format};
 use crate::server::ingest::Rejection;
 use crate::server::state::AppState;
@@ -26,9 +26,6 @@ struct Accepted {
     warning: Option<String>,
 }
 
-/// Bodies larger than this are decoded on the blocking pool.
-const OFF_WORKER_BYTES: usize = 64 * 1024;
-
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -49,14 +46,7 @@ async fn events(
         .await
         .map_err(refused)?;
     let (limits, max_events) = (state.config.limits, state.config.max_batch_events);
-    // Decoding is CPU work: a large body is decoded off the async workers.
-    let decoded = if bytes.len() > OFF_WORKER_BYTES {
-        tokio::task::spawn_blocking(move || decode(&bytes, format, &limits, max_events))
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("decoding the body failed: {e}")))?
-    } else {
-        decode(&bytes, format, &limits, max_events)
-    };
+    let decoded = decode_body(bytes, move |b| decode(b, format, &limits, max_events)).await;
     let events = match decoded {
         Ok(events) => events,
         Err(e) => {
