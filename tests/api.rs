@@ -336,12 +336,7 @@ async fn an_idle_agent_leaves_the_live_table_and_is_still_found_by_id() {
     let retired = app.state.hub.retire(now);
     assert_eq!(retired.agents, ["nightly"]);
     let (_, agents) = app.get("/api/agents").await;
-    let ids: Vec<&str> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<String> = common::ids(&agents);
     assert_eq!(ids, ["busy"]);
     let (s, detail) = app.get("/api/agents/nightly").await;
     assert_eq!(s, StatusCode::OK, "{detail}");

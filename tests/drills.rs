@@ -2,9 +2,12 @@
 //! events and OTLP spans, ten times over; after each restart every item it acknowledged is
 //! there, counted one by one.
 
+mod common;
+
+use common::{free_port, spawn_server as start, wait_ready};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,44 +15,6 @@ use std::time::Duration;
 const CYCLES: u64 = 10;
 const LINES_PER_BATCH: u64 = 20;
 const SPANS_PER_TRACE: u64 = 5;
-
-fn start(dir: &std::path::Path, port: u16) -> Child {
-    // OBSERVATORY_BIN runs the drills against another build (the release binary, for figures).
-    let bin = std::env::var("OBSERVATORY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_observatory").into());
-    Command::new(bin)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--otlp-grpc-listen",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/health/live")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not start");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What the server acknowledged.
 #[derive(Default)]
@@ -119,6 +84,25 @@ async fn otlp(base: String, cycle: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<
     }
 }
 
+/// Every stored log line of `execution`, read page by page.
+async fn stored_messages(client: &reqwest::Client, base: &str, execution: &str) -> BTreeSet<String> {
+    let mut stored = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = get(
+            client,
+            format!("{base}/api/executions/{execution}/logs?after={after}&limit=5000"),
+        )
+        .await;
+        let page = page.as_array().unwrap();
+        let Some(last) = page.last() else {
+            return stored;
+        };
+        after = last["seq"].as_u64().unwrap();
+        stored.extend(page.iter().map(|l| l["message"].as_str().unwrap().to_string()));
+    }
+}
+
 async fn get(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
@@ -154,21 +138,7 @@ async fn kill_9_during_sustained_ingest_loses_nothing_acknowledged() {
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     let (mut lines, mut spans) = (0, 0);
     for (execution, messages) in &acked.lines {
-        let mut stored = BTreeSet::new();
-        let mut after = 0;
-        loop {
-            let page = get(
-                &client,
-                format!("{base}/api/executions/{execution}/logs?after={after}&limit=5000"),
-            )
-            .await;
-            let page = page.as_array().unwrap();
-            if page.is_empty() {
-                break;
-            }
-            after = page.last().unwrap()["seq"].as_u64().unwrap();
-            stored.extend(page.iter().map(|l| l["message"].as_str().unwrap().to_string()));
-        }
+        let stored = stored_messages(&client, &base, execution).await;
         let missing: Vec<&String> = messages.difference(&stored).collect();
         assert!(
             missing.is_empty(),
@@ -193,13 +163,8 @@ async fn kill_9_during_sustained_ingest_loses_nothing_acknowledged() {
         spans += ids.len();
     }
     let agents = get(&client, format!("{base}/api/agents")).await;
-    let stored: BTreeSet<&str> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
-    let lost: Vec<&String> = acked.agents.iter().filter(|a| !stored.contains(a.as_str())).collect();
+    let stored: BTreeSet<String> = common::ids(&agents);
+    let lost: Vec<&String> = acked.agents.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged agents lost: {lost:?}");
     assert!(lines > 0 && spans > 0, "the producers got nothing acknowledged");
     println!(
@@ -323,21 +288,7 @@ async fn a_full_disk_is_503_with_a_reason_loses_nothing_and_ingest_recovers() {
     }
     assert!(recovered, "ingest did not recover once space returned");
     acked.insert("after".into());
-    let mut stored = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let page = get(
-            &client,
-            format!("{base}/api/executions/full/logs?after={after}&limit=5000"),
-        )
-        .await;
-        let page = page.as_array().unwrap();
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().unwrap()["seq"].as_u64().unwrap();
-        stored.extend(page.iter().map(|l| l["message"].as_str().unwrap().to_string()));
-    }
+    let stored = stored_messages(&client, &base, "full").await;
     let missing = acked.difference(&stored).count();
     assert_eq!(missing, 0, "{missing} acknowledged lines lost");
     child.kill().unwrap();

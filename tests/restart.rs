@@ -2,11 +2,9 @@
 
 mod common;
 
-use common::{fleet, free_port};
+use common::{fleet, free_port, spawn_server as start, wait_ready};
 use observatory::server::{AppState, Config};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 #[tokio::test]
 async fn state_survives_a_clean_restart_and_numbering_continues() {
@@ -51,30 +49,6 @@ async fn state_survives_a_clean_restart_and_numbering_continues() {
         .map(|l| l["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [1, 2, 3]);
-}
-
-fn start(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_observatory"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..100 {
-        if client.get(format!("{base}/health/live")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not start");
 }
 
 #[tokio::test]

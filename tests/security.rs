@@ -491,14 +491,9 @@ async fn agents_past_the_cardinality_limit_are_stored_and_folded_into_one_live_a
     let (_, logs) = app.get("/api/executions/x3/logs").await;
     assert_eq!(logs[0]["message"], "kept", "{logs}");
     let (_, agents) = app.get("/api/agents").await;
-    let ids: Vec<&str> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<String> = common::ids(&agents);
     assert_eq!(ids.len(), 3, "two agents and the overflow: {ids:?}");
-    assert!(ids.contains(&"_overflow"), "{ids:?}");
+    assert!(ids.iter().any(|id| id == "_overflow"), "{ids:?}");
     let overflow = common::find_item(&agents, "id", "_overflow");
     assert_eq!(overflow["tasks_in_progress"], 2, "{overflow}");
     let (_, metrics) = app.get("/metrics").await;

@@ -30,12 +30,58 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// The `id` of every item of a JSON list.
+pub fn ids<B: FromIterator<String>>(list: &Value) -> B {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|item| {
+            item["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {item}"))
+                .to_string()
+        })
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The server binary on `127.0.0.1:port` with its store in `dir` (gRPC off). `OBSERVATORY_BIN`
+/// runs another build (the release binary, for the drills' figures).
+pub fn spawn_server(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let bin = std::env::var("OBSERVATORY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_observatory").into());
+    std::process::Command::new(bin)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--otlp-grpc-listen",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("binary starts")
+}
+
+/// Waits until the server at `base` answers its liveness probe.
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{base}/health/live")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
 }
 
 pub async fn app() -> TestApp {
