@@ -176,33 +176,35 @@ impl Ingest {
             return Ok(Receipt::default());
         }
         events.iter_mut().for_each(|e| self.redactor.event(e));
-        let n = events.len() as u64;
-        let (source, now) = (current_source(), crate::server::clock::now_ms());
-        self.ledger.timestamps(events.iter().filter_map(Event::timestamp), now);
+        let n = events.len();
+        self.ledger.timestamps(
+            events.iter().filter_map(Event::timestamp),
+            crate::server::clock::now_ms(),
+        );
         let folded = self.hub.agents_to_fold(&events);
         let (reply, rx) = oneshot::channel();
+        let shutting_down = || ApiError::new(ErrorCode::Overloaded, "the server is shutting down");
         if let Err(e) = self.tx.try_send(Batch { events, reply }) {
             self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-            self.counters.by_reason[Rejection::Overloaded as usize].fetch_add(n, Ordering::Relaxed);
-            let why = match e {
-                mpsc::error::TrySendError::Full(_) => "the ingest queue is full; retry after 1 s",
-                mpsc::error::TrySendError::Closed(_) => "the server is shutting down",
-            };
-            tracing::warn!(events = n, "ingest refused: {why}");
-            self.ledger.refused(&source, Rejection::Overloaded, n, now);
-            return Err(ApiError::new(ErrorCode::Overloaded, why));
+            self.count_rejected(Rejection::Overloaded, n);
+            return Err(match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    tracing::warn!(events = n, "ingest refused: the queue is full");
+                    ApiError::new(ErrorCode::Overloaded, "the ingest queue is full; retry after 1 s")
+                }
+                mpsc::error::TrySendError::Closed(_) => shutting_down(),
+            });
         }
-        let done = rx
-            .await
-            .unwrap_or_else(|_| Err(ApiError::new(ErrorCode::Overloaded, "the server is shutting down")));
-        let now = crate::server::clock::now_ms();
-        match done {
+        match rx.await.map_err(|_| shutting_down())? {
             Ok(accepted) => {
-                self.ledger.accepted(&source, accepted as u64, folded as u64, now);
+                let now = crate::server::clock::now_ms();
+                self.ledger
+                    .accepted(&current_source(), accepted as u64, folded as u64, now);
                 Ok(Receipt { accepted, folded })
             }
+            // The pipeline refuses a group only when the store cannot take it.
             Err(e) => {
-                self.ledger.refused(&source, Rejection::StoreUnavailable, n, now);
+                self.count_rejected(Rejection::StoreUnavailable, n);
                 Err(e)
             }
         }
@@ -330,11 +332,10 @@ impl InFlight {
 }
 
 /// Refuses a group the store could not take: nothing of it is stored, and the producers
-/// hear 503 so they retry.
+/// hear 503 so they retry (and count it, by source: [`Ingest::submit`]).
 fn refuse(replies: Vec<(oneshot::Sender<Result<usize, ApiError>>, usize)>, counters: &Counters, why: &str) {
     *counters.store_failure.lock() = Some(why.to_string());
-    for (reply, count) in replies {
-        counters.by_reason[Rejection::StoreUnavailable as usize].fetch_add(count as u64, Ordering::Relaxed);
+    for (reply, _) in replies {
         let _ = reply.send(Err(ApiError::new(
             ErrorCode::Overloaded,
             format!("{why}; nothing of it was stored: retry"),
