@@ -1,12 +1,17 @@
 //! Durable storage behind one trait, so the embedded SQLite default and a PostgreSQL
 //! backend for scale-out serve the hub and the query paths the same way.
 
+#[cfg(test)]
+mod contract;
 mod directory;
+mod encode;
 mod in_place;
 mod migrations;
+pub mod postgres;
 pub mod span_chunks;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::{
@@ -19,6 +24,8 @@ use async_trait::async_trait;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {}", postgres_message(.0))]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("encoding: {0}")]
     Encoding(#[from] serde_json::Error),
     #[error("io: {0}")]
@@ -29,6 +36,18 @@ pub enum StoreError {
     NoExecution(String),
     #[error("schema version {found} is newer than this build understands ({known})")]
     FutureSchema { found: i64, known: i64 },
+}
+
+/// PostgreSQL's own words for an error (`duplicate key value violates unique constraint …`),
+/// which the driver's `Display` leaves out.
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        },
+        None => e.to_string(),
+    }
 }
 
 /// A store failure reaches clients as a bare 500; its cause is logged here.

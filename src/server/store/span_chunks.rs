@@ -176,6 +176,30 @@ pub fn encode(spans: &[Span]) -> StoreResult<Vec<u8>> {
     Ok(compress(&json))
 }
 
+/// One span as a row keeps it (the PostgreSQL store): its stored form, and its attributes
+/// apart (None when it has none), so each is a JSON document of its own.
+pub fn encode_one(span: &Span) -> StoreResult<(String, Option<String>)> {
+    let mut stored = Stored::from(span);
+    let empty = Attributes::default();
+    stored.attributes = &empty;
+    let attributes = match &span.attributes_json {
+        Some(a) => Some(a.clone()),
+        None if span.attributes.is_empty() => None,
+        None => Some(serde_json::to_string(&span.attributes)?),
+    };
+    Ok((serde_json::to_string(&stored)?, attributes))
+}
+
+/// A span from its row: the inverse of [`encode_one`].
+pub fn decode_one(span: &str, attributes: Option<&str>) -> StoreResult<Span> {
+    let mut span: Span = serde_json::from_str(span)?;
+    if let Some(a) = attributes {
+        span.attributes = serde_json::from_str(a)?;
+    }
+    span.set_ms();
+    Ok(span)
+}
+
 /// A chunk's JSON, compressed as the store keeps it.
 pub fn compress(json: &[u8]) -> Vec<u8> {
     lz4_flex::compress_prepend_size(json)

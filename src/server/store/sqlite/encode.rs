@@ -1,78 +1,35 @@
-//! A batch with the JSON columns of its rows already encoded.
+//! A batch as the SQLite writer takes it: the JSON columns every backend encodes, and the
+//! batch's spans as compressed chunks.
 
+use super::super::encode::Json;
 use super::super::span_chunks;
 use super::super::{StoreResult, WriteBatch};
 
-/// A batch with the JSON columns of its rows already encoded. The caller of
-/// [`Store::commit`] encodes and the writer thread only binds and steps; the writer hands
-/// the batch back, so the caller also frees it.
+/// Encoded by the caller of [`Store::commit`](super::super::Store::commit); the writer thread
+/// only binds and steps, and hands the batch back so the caller also frees it.
 pub(super) struct Encoded {
-    pub(super) batch: WriteBatch,
-    pub(super) agents: Vec<String>,
-    pub(super) workflows: Vec<String>,
-    pub(super) llm: Vec<String>,
-    pub(super) plugins: Vec<String>,
-    pub(super) executions: Vec<String>,
-    /// Per log record: its attributes, None when there are none.
-    pub(super) log_attributes: Vec<Option<String>>,
-    pub(super) llm_calls: Vec<String>,
-    pub(super) tool_calls: Vec<String>,
-    pub(super) system: Vec<String>,
-    pub(super) alerts: Vec<String>,
-    pub(super) alert_events: Vec<String>,
-    pub(super) silences: Vec<String>,
-    /// Each session's principal.
-    pub(super) sessions: Vec<String>,
+    json: Json,
     /// The batch's spans, a chunk per run of one execution's spans: (its id, the chunk).
     pub(super) span_chunks: Vec<(String, Vec<u8>)>,
 }
 
-fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
-    items.iter().map(|i| Ok(serde_json::to_string(i)?)).collect()
-}
-
-/// `value` as JSON, or None when there is nothing to store.
-fn json_unless<T: serde::Serialize + ?Sized>(nothing: bool, value: &T) -> StoreResult<Option<String>> {
-    Ok(if nothing {
-        None
-    } else {
-        Some(serde_json::to_string(value)?)
-    })
+impl std::ops::Deref for Encoded {
+    type Target = Json;
+    fn deref(&self) -> &Json {
+        &self.json
+    }
 }
 
 impl Encoded {
     pub(super) fn new(batch: WriteBatch) -> StoreResult<Self> {
-        let b = &batch;
-        let log_attributes = b
-            .logs
-            .iter()
-            .map(|l| json_unless(l.attributes.is_empty(), &l.attributes))
-            .collect::<StoreResult<_>>()?;
-        let span_chunks = b
+        let span_chunks = batch
             .spans
             .chunk_by(|a, b| a.execution_id == b.execution_id)
             .map(|run| Ok((run[0].execution_id.clone(), span_chunks::encode(run)?)))
             .collect::<StoreResult<_>>()?;
         Ok(Self {
-            agents: json_all(&b.agents)?,
-            workflows: json_all(&b.workflows)?,
-            llm: json_all(&b.llm)?,
-            plugins: json_all(&b.plugins)?,
-            executions: json_all(&b.executions)?,
-            log_attributes,
-            llm_calls: json_all(&b.llm_calls)?,
-            tool_calls: json_all(&b.tool_calls)?,
-            system: json_all(&b.system)?,
-            alerts: json_all(&b.alerts)?,
-            alert_events: json_all(&b.alert_events)?,
-            silences: json_all(&b.silences)?,
-            sessions: b
-                .sessions
-                .iter()
-                .map(|s| Ok(serde_json::to_string(&s.principal)?))
-                .collect::<StoreResult<_>>()?,
+            json: Json::new(batch)?,
             span_chunks,
-            batch,
         })
     }
 }

@@ -1,0 +1,67 @@
+//! A batch with the JSON columns of its rows encoded, the same for every backend. The caller
+//! of [`Store::commit`](super::Store::commit) encodes, so the writer only binds and writes.
+
+use super::{StoreResult, WriteBatch};
+
+pub struct Json {
+    pub batch: WriteBatch,
+    pub agents: Vec<String>,
+    pub workflows: Vec<String>,
+    pub llm: Vec<String>,
+    pub plugins: Vec<String>,
+    pub executions: Vec<String>,
+    /// Per log record: its attributes, None when there are none.
+    pub log_attributes: Vec<Option<String>>,
+    pub llm_calls: Vec<String>,
+    pub tool_calls: Vec<String>,
+    pub system: Vec<String>,
+    pub alerts: Vec<String>,
+    pub alert_events: Vec<String>,
+    pub silences: Vec<String>,
+    /// Each session's principal.
+    pub sessions: Vec<String>,
+}
+
+fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
+    items.iter().map(|i| Ok(serde_json::to_string(i)?)).collect()
+}
+
+/// `value` as JSON, or None when there is nothing to store.
+fn json_unless<T: serde::Serialize + ?Sized>(nothing: bool, value: &T) -> StoreResult<Option<String>> {
+    Ok(if nothing {
+        None
+    } else {
+        Some(serde_json::to_string(value)?)
+    })
+}
+
+impl Json {
+    pub fn new(batch: WriteBatch) -> StoreResult<Self> {
+        let b = &batch;
+        let log_attributes = b
+            .logs
+            .iter()
+            .map(|l| json_unless(l.attributes.is_empty(), &l.attributes))
+            .collect::<StoreResult<_>>()?;
+        Ok(Self {
+            agents: json_all(&b.agents)?,
+            workflows: json_all(&b.workflows)?,
+            llm: json_all(&b.llm)?,
+            plugins: json_all(&b.plugins)?,
+            executions: json_all(&b.executions)?,
+            log_attributes,
+            llm_calls: json_all(&b.llm_calls)?,
+            tool_calls: json_all(&b.tool_calls)?,
+            system: json_all(&b.system)?,
+            alerts: json_all(&b.alerts)?,
+            alert_events: json_all(&b.alert_events)?,
+            silences: json_all(&b.silences)?,
+            sessions: b
+                .sessions
+                .iter()
+                .map(|s| Ok(serde_json::to_string(&s.principal)?))
+                .collect::<StoreResult<_>>()?,
+            batch,
+        })
+    }
+}
