@@ -32,7 +32,7 @@ async fn receiver() -> (String, Inbox) {
     (format!("http://{addr}/hook"), inbox)
 }
 
-fn config(dir: &std::path::Path, hook: &str) -> Config {
+fn config(dir: &std::path::Path, hook: &str, store: Option<&str>) -> Config {
     let text = format!(
         r#"
         [alerts]
@@ -51,6 +51,7 @@ fn config(dir: &std::path::Path, hook: &str) -> Config {
     );
     let mut c: Config = toml::from_str(&text).unwrap();
     c.data_dir = dir.into();
+    c.store = store.map(String::from);
     c.otlp_grpc_listen = None;
     c
 }
@@ -145,9 +146,19 @@ fn find<'a>(inbox: &'a [Value], status: &str, acked: bool) -> Option<&'a Value> 
 
 #[tokio::test]
 async fn fire_acknowledge_restart_still_acknowledged_then_resolve() {
+    fire_acknowledge_restart_resolve(None).await;
+}
+
+#[tokio::test]
+async fn fire_acknowledge_restart_still_acknowledged_then_resolve_on_postgres() {
+    let schema = common::pg_schema().await;
+    fire_acknowledge_restart_resolve(Some(&schema.url)).await;
+}
+
+async fn fire_acknowledge_restart_resolve(store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (hook, inbox) = receiver().await;
-    let s = start(config(dir.path(), &hook)).await;
+    let s = start(config(dir.path(), &hook, store)).await;
     s.fail(3).await;
 
     let firing = eventually("a firing notification", async || {
@@ -190,7 +201,7 @@ async fn fire_acknowledge_restart_still_acknowledged_then_resolve() {
     // Restart: the acknowledgement is still there. Keep failing so the alert stays firing.
     s.fail(1).await;
     s.shutdown().await;
-    let s = start(config(dir.path(), &hook)).await;
+    let s = start(config(dir.path(), &hook, store)).await;
     let view = s.alerts().await;
     let alert = view["alerts"]
         .as_array()
@@ -237,7 +248,7 @@ async fn fire_acknowledge_restart_still_acknowledged_then_resolve() {
 async fn a_silence_mutes_notifications_and_bad_requests_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let (hook, inbox) = receiver().await;
-    let s = start(config(dir.path(), &hook)).await;
+    let s = start(config(dir.path(), &hook, None)).await;
 
     let (code, body) = s
         .post(
@@ -287,7 +298,7 @@ async fn a_failing_receiver_is_visible_and_degrades_readiness() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let s = start(config(dir.path(), &format!("http://{closed}/hook"))).await;
+    let s = start(config(dir.path(), &format!("http://{closed}/hook"), None)).await;
     s.fail(1).await;
     let receiver = eventually("a recorded delivery failure", async || {
         let v = s.alerts().await;
@@ -315,7 +326,7 @@ async fn an_acknowledgement_or_silence_the_store_refuses_leaves_no_trace() {
         dir.path(),
         Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
     ));
-    let state = AppState::with_store(config(dir.path(), &hook), store.clone())
+    let state = AppState::with_store(config(dir.path(), &hook, None), store.clone())
         .await
         .unwrap();
     let s = start_with(state).await;

@@ -20,6 +20,9 @@ pub struct Args {
     /// Directory of the embedded store [default: ./observatory-data]
     #[arg(long, env = "OBSERVATORY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: postgres://USER@HOST:PORT/DB for PostgreSQL [default: the embedded SQLite store in --data-dir]
+    #[arg(long, env = "OBSERVATORY_STORE")]
+    pub store: Option<String>,
     /// TOML configuration file; flags and environment variables override it
     #[arg(long, env = "OBSERVATORY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -128,6 +131,9 @@ impl Args {
         }
         if let Some(v) = self.data_dir {
             c.data_dir = v;
+        }
+        if let Some(v) = self.store {
+            c.store = Some(v);
         }
         c.demo |= self.demo;
         c.cors |= self.cors;

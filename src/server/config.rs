@@ -29,6 +29,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
+    /// The store: left out for the embedded SQLite store in `data_dir`, or
+    /// `postgres://USER@HOST:PORT/DB` for PostgreSQL (instances of a fleet share one).
+    pub store: Option<String>,
     /// Run the built-in simulator of an agent fleet.
     pub demo: bool,
     /// Keep finished executions, logs and samples this long.
@@ -92,6 +95,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./observatory-data"),
+            store: None,
             demo: false,
             retention: Duration::from_secs(7 * 24 * 3600),
             retention_size: None,
@@ -143,6 +147,16 @@ impl Config {
                 message: message.into(),
             })
         };
+        if let Some(url) = &self.store {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                || url.parse::<tokio_postgres::Config>().is_err()
+            {
+                return invalid(
+                    "store",
+                    "expected postgres://USER@HOST:PORT/DB (or leave it out for the embedded SQLite store)",
+                );
+            }
+        }
         if self.ws_interval < Duration::from_millis(50) || self.ws_interval > Duration::from_secs(60) {
             return invalid("ws_interval", "must be between 50ms and 60s");
         }

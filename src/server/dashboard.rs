@@ -69,6 +69,11 @@ impl DashboardConfig {
         self.config.data_dir = dir.into();
         self
     }
+    /// PostgreSQL (`postgres://USER@HOST:PORT/DB`) instead of the embedded store.
+    pub fn with_store(mut self, url: impl Into<String>) -> Self {
+        self.config.store = Some(url.into());
+        self
+    }
     pub fn with_demo(mut self, demo: bool) -> Self {
         self.config.demo = demo;
         self
@@ -207,7 +212,11 @@ impl DashboardServer {
             }
             None => None,
         };
-        tracing::info!(%addr, demo = state.config.demo, data_dir = %state.config.data_dir.display(), "observatory listening on http://{addr}");
+        let store = match &state.config.store {
+            Some(url) => crate::server::store::postgres::redacted(url),
+            None => format!("sqlite in {}", state.config.data_dir.display()),
+        };
+        tracing::info!(%addr, demo = state.config.demo, store, "observatory listening on http://{addr}");
         let app = super::routes::router(state.clone());
         // A peer that stops reading holds at most this much in the kernel for each socket
         // (autotuned, it grows to megabytes): a WebSocket client that never reads is found

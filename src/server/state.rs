@@ -46,13 +46,23 @@ impl axum::extract::FromRef<AppState> for Arc<otlp::Receiver> {
 }
 
 impl AppState {
-    /// Opens the store in `config.data_dir`, rebuilds the hub from it and starts the
-    /// ingest pipeline.
+    /// Opens the store (PostgreSQL at `config.store`, else SQLite in `config.data_dir`),
+    /// rebuilds the hub from it and starts the ingest pipeline.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let store = store::SqliteStore::open(&config.data_dir, config.retention.as_secs())
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        Self::with_store(config, Arc::new(store)).await
+        let retention = config.retention.as_secs();
+        let store: Arc<dyn Store> = match &config.store {
+            Some(url) => Arc::new(
+                store::PgStore::open(url, retention)
+                    .await
+                    .with_context(|| format!("opening the PostgreSQL store at {}", store::postgres::redacted(url)))?,
+            ),
+            None => Arc::new(
+                store::SqliteStore::open(&config.data_dir, retention)
+                    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+            ),
+        };
+        Self::with_store(config, store).await
     }
 
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {

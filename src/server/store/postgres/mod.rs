@@ -50,12 +50,29 @@ impl StoreError {
     }
 }
 
+/// A PostgreSQL URL without its password, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            match user.split_once(':') {
+                Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and brings the schema up to date.
     pub async fn open(url: &str, retention_seconds: u64) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Io(std::io::Error::other(format!("`{url}` is not a PostgreSQL URL: {e}"))))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Io(std::io::Error::other(format!(
+                "`{}` is not a PostgreSQL URL: {e}",
+                redacted(url)
+            )))
+        })?;
         Self::connect(config, retention_seconds, schema::MIGRATIONS.len()).await
     }
 
@@ -229,3 +246,6 @@ impl Store for PgStore {
         self.pool.close();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -110,6 +110,7 @@ async fn drop_days(pool: &Pool, cutoff: i64, report: &mut RetentionReport, shard
             .await?
             .get(0);
         if kept {
+            tx.rollback().await?;
             continue;
         }
         let logs: i64 = tx

@@ -103,10 +103,13 @@ pub async fn migrate(client: &mut tokio_postgres::Client, upto: usize) -> StoreR
             .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
             .await?
             .get(0);
+        // Ended explicitly, not by drop: the lock goes at once, not when the driver gets to it.
         if found > known {
+            tx.rollback().await?;
             return Err(StoreError::FutureSchema { found, known });
         }
         if found >= version {
+            tx.rollback().await?;
             continue;
         }
         tx.batch_execute(sql).await?;
@@ -181,6 +184,7 @@ pub async fn create_partitions(client: &mut tokio_postgres::Client, day: i64) ->
             .await?
             .get(0);
         if in_default {
+            tx.rollback().await?;
             return Ok(false);
         }
         tx.batch_execute(&format!(

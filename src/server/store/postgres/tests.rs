@@ -1,0 +1,158 @@
+//! What only the PostgreSQL store has: its migrations (an empty database, an older schema,
+//! instances starting at once, a newer schema) and its partitions.
+
+use super::schema::{self, MIGRATIONS};
+use super::PgStore;
+use crate::model::{Execution, ExecutionStatus, LogLevel, LogRecord};
+use crate::server::store::contract::Backend;
+use crate::server::store::{Store, StoreError, WriteBatch};
+
+fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
+    Execution {
+        id: id.into(),
+        agent_id: "a".into(),
+        status,
+        created_at: at,
+        updated_at: at,
+        ..Default::default()
+    }
+}
+
+fn line(id: &str, seq: u64) -> LogRecord {
+    LogRecord {
+        execution_id: id.into(),
+        seq,
+        timestamp: seq as i64,
+        level: LogLevel::Info,
+        message: format!("line {seq}"),
+        attributes: Default::default(),
+        trace_id: None,
+        span_id: None,
+    }
+}
+
+async fn version(backend: &Backend) -> i64 {
+    let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one("SELECT MAX(version) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_store_written_by_an_older_schema_is_migrated_and_keeps_its_rows() {
+    let backend = Backend::postgres().await;
+    {
+        let old = PgStore::connect(backend.pg_config(), 60, 1).await.unwrap();
+        assert_eq!(version(&backend).await, 1);
+        old.commit(WriteBatch {
+            executions: vec![exec("e", ExecutionStatus::Running, 10)],
+            logs: vec![line("e", 1), line("e", 2)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        old.close().await;
+    }
+    let store = backend.open().await;
+    assert_eq!(version(&backend).await, MIGRATIONS.len() as i64);
+    assert_eq!(store.logs("e", 0, 10).await.unwrap().len(), 2);
+    assert!(
+        store.alert_snapshot(0, 10).await.unwrap().alerts.is_empty(),
+        "the new tables are there"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn instances_starting_at_once_on_an_empty_database_migrate_it_once() {
+    let backend = Backend::postgres().await;
+    let opening = (0..4).map(|_| PgStore::connect(backend.pg_config(), 60, MIGRATIONS.len()));
+    let stores = futures::future::join_all(opening).await;
+    for s in &stores {
+        assert!(s.is_ok(), "{:?}", s.as_ref().err());
+    }
+    let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, MIGRATIONS.len() as i64, "each migration applied once");
+    for s in stores {
+        s.unwrap().close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused() {
+    let backend = Backend::postgres().await;
+    backend.open().await.close().await;
+    let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = PgStore::connect(backend.pg_config(), 60, MIGRATIONS.len())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::FutureSchema { found: 999, .. }), "{err}");
+}
+
+#[tokio::test]
+async fn recent_days_get_partitions_retention_drops_them_whole_and_keeps_a_day_still_running() {
+    let backend = Backend::postgres().await;
+    let store = backend.open().await;
+    let day = schema::DAY_MS;
+    let now = crate::server::clock::now_ms();
+    let today = now / day * day;
+    store
+        .commit(WriteBatch {
+            executions: vec![
+                exec("three-days-ago", ExecutionStatus::Completed, today - 3 * day),
+                exec("two-days-ago", ExecutionStatus::Completed, today - 2 * day),
+                exec("still-running", ExecutionStatus::Running, today - 2 * day + 1),
+                exec("today", ExecutionStatus::Completed, today),
+            ],
+            logs: vec![
+                line("three-days-ago", 1),
+                line("three-days-ago", 2),
+                line("two-days-ago", 1),
+                line("still-running", 1),
+                line("today", 1),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let days = |rows: Vec<(i64, String)>| rows.into_iter().map(|(d, _)| d).collect::<Vec<_>>();
+    let first = schema::day_of(today);
+    assert_eq!(
+        days(schema::partitions(&client, "logs").await.unwrap()),
+        [first - 3, first - 2, first],
+        "a partition per day"
+    );
+    let report = store.retain(now, None).await.unwrap();
+    // Three days ago: dropped whole. Two days ago: a running execution keeps the partition,
+    // and its finished neighbour goes as rows. Today is never dropped.
+    assert_eq!((report.executions, report.logs), (3, 4), "{report:?}");
+    assert_eq!(
+        days(schema::partitions(&client, "logs").await.unwrap()),
+        [first - 2, first]
+    );
+    assert_eq!(store.logs("still-running", 0, 10).await.unwrap().len(), 1);
+    assert!(store.logs("three-days-ago", 0, 10).await.unwrap().is_empty());
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.executions, stats.log_records), (1, 1));
+    store.close().await;
+}
