@@ -7,6 +7,8 @@
 //! Run: `cargo bench --bench otlp --features ssr` (prints its figures; asserts nothing).
 //! `OTLP_BENCH_BATCHES` (default 600) and `OTLP_BENCH_CONCURRENCY` (default 8) tune it;
 //! `OTLP_BENCH_KEEP_DB=path` keeps a copy of the store (with its WAL) to inspect afterwards.
+//! `OTLP_BENCH_STORE=postgres://USER@HOST:PORT/DB` runs it on PostgreSQL instead (in a schema
+//! of its own, dropped afterwards).
 //! Trace ids are random, as SDKs make them: the store must not depend on keys arriving in
 //! order.
 
@@ -247,7 +249,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let common::Bench { addr, dir, .. } = common::start().await;
+    let postgres = match std::env::var("OTLP_BENCH_STORE") {
+        Ok(url) => Some(common::PgSchema::create(&url).await),
+        Err(_) => None,
+    };
+    let common::Bench { addr, dir, state, .. } = common::start_on(postgres.as_ref().map(|p| p.url.clone())).await;
 
     let built = Instant::now();
     let warmup = Arc::new(batches(20));
@@ -275,6 +281,37 @@ async fn main() {
         common::percentile(&latencies, 0.99),
         latencies.last().unwrap()
     );
+    if let Some(pg) = &postgres {
+        // Acknowledged means committed: count the spans the store holds.
+        let client = pg.client().await;
+        let rows: i64 = client
+            .query_one("SELECT COUNT(*) FROM spans", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let persisted = rows as usize - 20 * SPANS_PER_BATCH;
+        println!(
+            "persisted: {persisted} spans of this run on PostgreSQL ({:.0} spans/s over the same interval)",
+            persisted as f64 / secs
+        );
+        let executions: i64 = client
+            .query_one("SELECT COUNT(*) FROM executions WHERE status = 'COMPLETED'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let stored = state.store.stats().await.unwrap().size_bytes;
+        println!(
+            "executions completed: {executions}; peak RSS {} (the client's {:.1} MiB of batches included)",
+            peak_rss(),
+            bytes as f64 / 1048576.0
+        );
+        println!(
+            "store in PostgreSQL: {:.1} MiB of tables and indexes ({:.0} bytes per span stored)",
+            stored as f64 / 1048576.0,
+            stored as f64 / rows as f64
+        );
+        return;
+    }
     // Acknowledged means committed: count the spans the store holds.
     let db = rusqlite::Connection::open(dir.path().join("observatory.db")).unwrap();
     let (mut rows, mut chunks) = (0, 0);

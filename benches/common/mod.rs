@@ -14,9 +14,15 @@ pub struct Bench {
 
 /// A fresh store in a temporary directory, served over HTTP on a free port (no gRPC).
 pub async fn start() -> Bench {
+    start_on(None).await
+}
+
+/// [`start`] on the given store: `Some(postgres://…)`, or the embedded one.
+pub async fn start_on(store: Option<String>) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(Config {
         data_dir: dir.path().into(),
+        store,
         otlp_grpc_listen: None,
         ..Config::default()
     })
@@ -38,4 +44,55 @@ pub async fn start() -> Bench {
 /// The value at quantile `p` of ascending `sorted`.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A schema of its own on a PostgreSQL server, dropped when the bench ends.
+pub struct PgSchema {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl PgSchema {
+    pub async fn create(server: &str) -> Self {
+        let name = format!("obs_bench_{}", std::process::id());
+        let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        let sep = if server.contains('?') { '&' } else { '?' };
+        PgSchema {
+            url: format!("{server}{sep}options=-c%20search_path%3D{name}"),
+            server: server.into(),
+            name,
+        }
+    }
+
+    /// A connection into the schema.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, connection)) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await {
+                    tokio::spawn(connection);
+                    let _ = client.batch_execute(&format!("DROP SCHEMA {name} CASCADE")).await;
+                }
+            });
+        })
+        .join();
+    }
 }
