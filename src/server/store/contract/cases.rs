@@ -456,7 +456,8 @@ pub async fn entities_alerts_and_sessions_round_trip(backend: Backend) {
         ..Default::default()
     });
     let (a, b) = tokio::join!(first, second);
-    (a.unwrap(), b.unwrap());
+    a.unwrap();
+    b.unwrap();
     store.close().await;
     let store = backend.open().await;
     let snap = store.snapshot(0).await.unwrap();

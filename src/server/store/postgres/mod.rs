@@ -31,9 +31,12 @@ const POOL_SIZE: usize = 8;
 /// Shards of the row counters: each store adds to one, picked at random when it opens.
 const COUNTER_SHARDS: i32 = 64;
 
+/// The writer task's queue of commits.
+type Queue = mpsc::UnboundedSender<(Box<Encoded>, Reply)>;
+
 pub struct PgStore {
     pool: Pool,
-    writer: Mutex<Option<mpsc::UnboundedSender<(Box<Encoded>, Reply)>>>,
+    writer: Mutex<Option<Queue>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shard: i32,
     retention_seconds: u64,

@@ -24,9 +24,9 @@ pub fn pg_json(json: String) -> String {
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
         let escape = &rest[i..];
-        if escape.starts_with("\\u0000") {
+        if let Some(after) = escape.strip_prefix("\\u0000") {
             out.push_str("\\ufffd");
-            rest = &escape[6..];
+            rest = after;
         } else {
             // Any other escape is two characters, or six for `\uXXXX`: copied as it is.
             let len = if escape.starts_with("\\u") { 6 } else { 2 };
