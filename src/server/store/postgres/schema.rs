@@ -88,12 +88,15 @@ const SCHEMA_LOCK: i64 = 0x4f42_5356;
 /// older schema), one transaction per migration.
 pub async fn migrate(client: &mut tokio_postgres::Client, upto: usize) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .await
-        .or_else(ignore_race)?;
+    // Under the lock: `CREATE TABLE IF NOT EXISTS` run by two sessions at once can still
+    // fail on the catalog ("type … already exists").
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    tx.commit().await?;
     for (i, sql) in MIGRATIONS.iter().enumerate().take(upto) {
         let version = i as i64 + 1;
         let tx = client.transaction().await?;
@@ -129,15 +132,6 @@ pub async fn migrate(client: &mut tokio_postgres::Client, upto: usize) -> StoreR
         return Err(StoreError::FutureSchema { found, known });
     }
     Ok(())
-}
-
-/// `CREATE TABLE IF NOT EXISTS` run by two sessions at once can still fail on the catalog's
-/// unique index: the other one made it, which is what was wanted.
-fn ignore_race(e: tokio_postgres::Error) -> StoreResult<()> {
-    match e.code() {
-        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => Ok(()),
-        _ => Err(e.into()),
-    }
 }
 
 pub const DAY_MS: i64 = 86_400_000;
