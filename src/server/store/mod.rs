@@ -8,6 +8,7 @@ mod encode;
 mod in_place;
 mod migrations;
 pub mod postgres;
+mod retention;
 pub mod span_chunks;
 mod sqlite;
 

@@ -6,14 +6,17 @@
 //! - `write.rs`: one writer task, group commit, multi-row statements;
 //! - `reads.rs`: the queries, on a pool (deadpool-postgres);
 //! - `retention.rs`: partitions dropped whole, the rest deleted a chunk at a time;
-//! - `text.rs`: NUL characters, which PostgreSQL refuses in text.
+//! - `text.rs`: NUL characters, which PostgreSQL refuses in text;
+//! - `scratch.rs`: a schema of its own for a test or a benchmark.
 
 mod reads;
 mod retention;
 pub mod schema;
+pub mod scratch;
 mod text;
 mod write;
 
+use super::retention::RetentionLog;
 use super::{
     AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, SessionRow, Snapshot, Store,
     StoreError, StoreResult, WriteBatch,
@@ -22,7 +25,6 @@ use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use write::{writer_loop, Encoded, Reply};
 
@@ -39,9 +41,7 @@ pub struct PgStore {
     writer: Mutex<Option<Queue>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shard: i32,
-    retention_seconds: u64,
-    last_retention: AtomicI64,
-    last_report: Mutex<Option<RetentionReport>>,
+    retention: RetentionLog,
 }
 
 impl StoreError {
@@ -105,9 +105,7 @@ impl PgStore {
             writer: Mutex::new(Some(tx)),
             writer_task: Mutex::new(Some(task)),
             shard,
-            retention_seconds,
-            last_retention: AtomicI64::new(0),
-            last_report: Mutex::new(None),
+            retention: RetentionLog::new(retention_seconds),
         })
     }
 
@@ -185,9 +183,7 @@ impl Store for PgStore {
             return Err(StoreError::Closed);
         }
         let report = retention::run(&self.pool, cutoff, max_bytes, self.shard).await?;
-        self.last_retention
-            .store(crate::server::clock::now_ms(), Ordering::Relaxed);
-        *self.last_report.lock() = Some(report.clone());
+        self.retention.record(&report);
         Ok(report)
     }
 
@@ -226,17 +222,12 @@ impl Store for PgStore {
                 .map(|r| r.get::<_, i64>(1).max(0) as u64)
                 .unwrap_or(0)
         };
-        let last = self.last_retention.load(Ordering::Relaxed);
-        Ok(StoreStats {
-            backend: "postgres".into(),
-            size_bytes: retention::size(&client).await?,
-            executions: count("executions"),
-            log_records: count("logs"),
-            last_retention_run: (last > 0).then_some(last),
-            retention_seconds: self.retention_seconds,
-            retention_max_bytes: 0,
-            last_retention: self.last_report.lock().clone(),
-        })
+        Ok(self.retention.stats(
+            "postgres",
+            retention::size(&client).await?,
+            count("executions"),
+            count("logs"),
+        ))
     }
 
     async fn close(&self) {

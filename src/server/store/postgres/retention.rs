@@ -5,34 +5,11 @@
 //! are the other timed tables. Under a size limit the cutoff then moves past the oldest
 //! finished executions until the store fits, as on SQLite.
 
+use super::super::retention::{rollup_bounds, CHUNK_EXECUTIONS, CHUNK_ROWS, FINISHED, SIZE_ROUND, SIZE_ROUNDS, TIMED};
 use super::super::{RetentionReport, StoreError, StoreResult};
 use super::schema::{self, DAY_MS};
 use super::write::count;
 use deadpool_postgres::Pool;
-
-const CHUNK_EXECUTIONS: i64 = 200;
-const CHUNK_ROWS: i64 = 5_000;
-const SIZE_ROUND: i64 = 500;
-const SIZE_ROUNDS: u32 = 1_000;
-
-const FINEST_STEP_MS: i64 = 10_000;
-const FINEST_KEPT_MS: i64 = 2 * 3_600_000;
-const FUTURE_KEPT_MS: i64 = 24 * 3_600_000;
-
-const FINISHED: &str = "status IN ('COMPLETED','FAILED','CANCELLED')";
-
-/// Timed rows older than the cutoff (`$1`), by table: (table, condition).
-const TIMED: [(&str, &str); 9] = [
-    ("resource_samples", "ts < $1"),
-    ("llm_calls", "ts < $1"),
-    ("tool_calls", "ts < $1"),
-    ("system_samples", "ts < $1"),
-    ("alerts", "updated_at < $1 AND state IN ('resolved','inactive')"),
-    ("alert_events", "at < $1"),
-    ("silences", "ends_at < $1"),
-    ("sessions", "expires_at < $1"),
-    ("rollups", "t < $1 OR (step_ms = $2 AND t < $3) OR t > $4"),
-];
 
 /// Bytes of the schema's tables with their indexes and TOAST.
 pub async fn size(client: &tokio_postgres::Client) -> StoreResult<u64> {
@@ -167,20 +144,13 @@ async fn delete_chunk(pool: &Pool, cutoff: i64, report: &mut RetentionReport, sh
     }
     let now = crate::server::clock::now_ms();
     for (table, condition) in TIMED {
+        let condition = condition.replace('?', "$");
         let sql = format!(
             "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {condition} LIMIT {CHUNK_ROWS})"
         );
         let n = if table == "rollups" {
-            tx.execute(
-                &sql,
-                &[
-                    &cutoff,
-                    &FINEST_STEP_MS,
-                    &(now - FINEST_KEPT_MS),
-                    &(now + FUTURE_KEPT_MS),
-                ],
-            )
-            .await?
+            let [step, oldest, newest] = rollup_bounds(now);
+            tx.execute(&sql, &[&cutoff, &step, &oldest, &newest]).await?
         } else {
             tx.execute(&sql, &[&cutoff]).await?
         };

@@ -16,6 +16,7 @@ mod writer;
 
 use super::directory::Directory;
 use super::migrations::MIGRATIONS;
+use super::retention::RetentionLog;
 use super::span_chunks;
 use super::{
     AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, SessionRow, Snapshot, Store,
@@ -29,7 +30,7 @@ use parking_lot::Mutex;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use writer::{load_ids, writer_loop, Command};
@@ -49,10 +50,8 @@ pub struct SqliteStore {
     /// stats (readiness, `/metrics`) never count the table.
     log_rows: Arc<AtomicU64>,
     next_reader: AtomicUsize,
-    last_retention: AtomicI64,
-    last_report: Mutex<Option<RetentionReport>>,
+    retention: RetentionLog,
     probe_lock: tokio::sync::Mutex<()>,
-    retention_seconds: u64,
 }
 
 impl SqliteStore {
@@ -107,10 +106,8 @@ impl SqliteStore {
             ids,
             log_rows,
             next_reader: AtomicUsize::new(0),
-            last_retention: AtomicI64::new(0),
-            last_report: Mutex::new(None),
+            retention: RetentionLog::new(retention_seconds),
             probe_lock: tokio::sync::Mutex::new(()),
-            retention_seconds,
         })
     }
 
@@ -257,9 +254,7 @@ impl Store for SqliteStore {
         let _ = self.log_rows.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
             Some(n.saturating_sub(report.logs))
         });
-        self.last_retention
-            .store(crate::server::clock::now_ms(), Ordering::Relaxed);
-        *self.last_report.lock() = Some(report.clone());
+        self.retention.record(&report);
         Ok(report)
     }
 
@@ -289,17 +284,12 @@ impl Store for SqliteStore {
             p.push(suffix);
             size += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         }
-        let last = self.last_retention.load(Ordering::Relaxed);
-        Ok(StoreStats {
-            backend: "sqlite".into(),
-            size_bytes: size,
-            executions: self.ids.len() as u64,
-            log_records: self.log_rows.load(Ordering::Relaxed),
-            last_retention_run: (last > 0).then_some(last),
-            retention_seconds: self.retention_seconds,
-            retention_max_bytes: 0,
-            last_retention: self.last_report.lock().clone(),
-        })
+        Ok(self.retention.stats(
+            "sqlite",
+            size,
+            self.ids.len() as u64,
+            self.log_rows.load(Ordering::Relaxed),
+        ))
     }
 
     async fn close(&self) {

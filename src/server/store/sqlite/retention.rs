@@ -4,41 +4,14 @@
 //! waits between chunks: a large store's retention never holds ingest up for long.
 
 use super::super::directory::Directory;
+use super::super::retention::{rollup_bounds, CHUNK_EXECUTIONS, CHUNK_ROWS, FINISHED, SIZE_ROUND, SIZE_ROUNDS, TIMED};
 use super::super::{RetentionReport, StoreResult};
 use rusqlite::{params, Connection};
 
-/// Finished executions (with their logs and spans) deleted per chunk.
-const CHUNK_EXECUTIONS: usize = 200;
-/// Rows of each timed table deleted per chunk.
-const CHUNK_ROWS: usize = 5_000;
-/// Finished executions dropped per round when the store is over its size limit.
-const SIZE_ROUND: i64 = 500;
-/// Most rounds of a size-limited run.
-const SIZE_ROUNDS: u32 = 1_000;
-
-const FINEST_STEP_MS: i64 = 10_000;
-const FINEST_KEPT_MS: i64 = 2 * 3_600_000;
-/// Steps ahead of the clock kept: a day covers any time zone mistake being fixed.
-const FUTURE_KEPT_MS: i64 = 24 * 3_600_000;
-
 /// Finished executions last updated before the cutoff (`?1`).
-const FINISHED: &str = "updated_at < ?1 AND status IN ('COMPLETED','FAILED','CANCELLED')";
-
-/// Timed rows older than the cutoff (`?1`), by table: (table, condition).
-const TIMED: [(&str, &str); 9] = [
-    ("resource_samples", "ts < ?1"),
-    ("llm_calls", "ts < ?1"),
-    ("tool_calls", "ts < ?1"),
-    ("system_samples", "ts < ?1"),
-    ("alerts", "updated_at < ?1 AND state IN ('resolved','inactive')"),
-    ("alert_events", "at < ?1"),
-    ("silences", "ends_at < ?1"),
-    ("sessions", "expires_at < ?1"),
-    // The finest steps only serve ranges up to an hour; two hours of them are plenty. Steps
-    // in the future came from producers' clocks before the hub counted them now: no range
-    // ever shows them. (`?2`: the finest step, `?3` its oldest kept, `?4` the newest kept.)
-    ("rollups", "t < ?1 OR (step_ms = ?2 AND t < ?3) OR t > ?4"),
-];
+fn finished() -> String {
+    format!("updated_at < ?1 AND {FINISHED}")
+}
 
 /// The database file's bytes, and those of them in use (less the free list).
 fn file_and_used_bytes(conn: &Connection) -> StoreResult<(u64, u64)> {
@@ -79,8 +52,7 @@ impl Retention {
         if let Some(max) = self.max_bytes {
             if self.rounds < SIZE_ROUNDS && file_and_used_bytes(conn)?.1 > max {
                 let next: Option<i64> = conn.query_row(
-                    "SELECT MAX(updated_at) FROM (SELECT updated_at FROM executions \
-                     WHERE status IN ('COMPLETED','FAILED','CANCELLED') ORDER BY updated_at LIMIT ?1)",
+                    &format!("SELECT MAX(updated_at) FROM (SELECT updated_at FROM executions WHERE {FINISHED} ORDER BY updated_at LIMIT ?1)"),
                     params![SIZE_ROUND],
                     |r| r.get(0),
                 )?;
@@ -100,12 +72,10 @@ impl Retention {
     fn delete_chunk(&mut self, conn: &mut Connection, ids: &Directory) -> StoreResult<bool> {
         let tx = conn.transaction()?;
         let gone: Vec<(i64, String)> = tx
-            .prepare_cached(&format!("SELECT seq, id FROM executions WHERE {FINISHED} LIMIT ?2"))?
-            .query_map(params![self.cutoff, CHUNK_EXECUTIONS as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
+            .prepare_cached(&format!("SELECT seq, id FROM executions WHERE {} LIMIT ?2", finished()))?
+            .query_map(params![self.cutoff, CHUNK_EXECUTIONS], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let mut more = gone.len() == CHUNK_EXECUTIONS;
+        let mut more = gone.len() as i64 == CHUNK_EXECUTIONS;
         for (seq, _) in &gone {
             self.report.logs += tx
                 .prepare_cached("DELETE FROM logs WHERE exec_seq = ?1")?
@@ -129,17 +99,14 @@ impl Retention {
                 "DELETE FROM {table} WHERE {key} IN (SELECT {columns} FROM {table} WHERE {condition} LIMIT {CHUNK_ROWS})"
             );
             let n = if table == "rollups" {
-                tx.prepare_cached(&sql)?.execute(params![
-                    self.cutoff,
-                    FINEST_STEP_MS,
-                    now - FINEST_KEPT_MS,
-                    now + FUTURE_KEPT_MS
-                ])?
+                let [step, oldest, newest] = rollup_bounds(now);
+                tx.prepare_cached(&sql)?
+                    .execute(params![self.cutoff, step, oldest, newest])?
             } else {
                 tx.prepare_cached(&sql)?.execute(params![self.cutoff])?
             };
             self.report.samples += n as u64;
-            more |= n == CHUNK_ROWS;
+            more |= n as i64 == CHUNK_ROWS;
         }
         tx.commit()?;
         ids.remove(gone.iter().map(|(_, id)| id.as_str()));
