@@ -3,6 +3,20 @@
 
 use super::{StoreResult, WriteBatch};
 
+/// A batch as a backend's writer takes it: the JSON columns every backend encodes alike, and
+/// the batch's spans in the form that backend stores them.
+pub struct Encoded<S> {
+    pub json: Json,
+    pub spans: S,
+}
+
+impl<S> std::ops::Deref for Encoded<S> {
+    type Target = Json;
+    fn deref(&self) -> &Json {
+        &self.json
+    }
+}
+
 pub struct Json {
     pub batch: WriteBatch,
     pub agents: Vec<String>,

@@ -16,19 +16,8 @@ use tokio_postgres::Transaction;
 const GROUP_MAX: usize = 256;
 
 /// A batch as the writer takes it: every JSON column encoded (and made acceptable to
-/// PostgreSQL) by the caller.
-pub(super) struct Encoded {
-    json: Json,
-    /// Per span: its stored form and its attributes.
-    spans: Vec<(String, Option<String>)>,
-}
-
-impl std::ops::Deref for Encoded {
-    type Target = Json;
-    fn deref(&self) -> &Json {
-        &self.json
-    }
-}
+/// PostgreSQL) by the caller; per span, its stored form and its attributes.
+pub(super) type Encoded = super::super::encode::Encoded<Vec<(String, Option<String>)>>;
 
 impl Encoded {
     pub(super) fn new(batch: WriteBatch) -> StoreResult<Self> {

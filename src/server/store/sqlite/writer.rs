@@ -282,7 +282,7 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
-            for (id, chunk) in &e.span_chunks {
+            for (id, chunk) in &e.spans {
                 insert_spans.execute(params![seqs.of(id)?, chunk])?;
             }
             for (a, json) in b.agents.iter().zip(&e.agents) {
