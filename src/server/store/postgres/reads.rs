@@ -161,54 +161,40 @@ fn log_of(r: &Row) -> StoreResult<LogRecord> {
     })
 }
 
-/// The creation time of a stored execution: the partition of its spans and lines.
-async fn created(c: &Client, id: &str) -> StoreResult<Option<i64>> {
-    Ok(c.query_opt("SELECT created_at FROM executions WHERE id = $1", &[&id])
-        .await?
-        .map(|r| r.get(0)))
-}
+/// The partition of an execution's spans and lines (`$1`: its id), found in the same
+/// statement: PostgreSQL prunes the other partitions when it runs it.
+const PARTITION: &str = "exec_created = (SELECT created_at FROM executions WHERE id = $1) AND execution_id = $1";
 
 const LOG_COLUMNS: &str = "execution_id, seq, ts, level, message, attributes::text, trace_id, span_id";
 
 pub async fn logs(c: &Client, id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>> {
-    let Some(created) = created(c, id).await? else {
-        return Ok(Vec::new());
-    };
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let rows = c
         .query(
-            &format!("SELECT {LOG_COLUMNS} FROM logs WHERE exec_created = $1 AND execution_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"),
-            &[&created, &id, &after, &(limit as i64)],
+            &format!("SELECT {LOG_COLUMNS} FROM logs WHERE {PARTITION} AND seq > $2 ORDER BY seq LIMIT $3"),
+            &[&id, &after, &(limit as i64)],
         )
         .await?;
     rows.iter().map(log_of).collect()
 }
 
 pub async fn tail_logs(c: &Client, id: &str, limit: u64) -> StoreResult<Vec<LogRecord>> {
-    let Some(created) = created(c, id).await? else {
-        return Ok(Vec::new());
-    };
     let rows = c
         .query(
-            &format!(
-                "SELECT * FROM (SELECT {LOG_COLUMNS} FROM logs WHERE exec_created = $1 AND execution_id = $2 \
-                 ORDER BY seq DESC LIMIT $3) t ORDER BY seq"
-            ),
-            &[&created, &id, &(limit as i64)],
+            &format!("SELECT * FROM (SELECT {LOG_COLUMNS} FROM logs WHERE {PARTITION} ORDER BY seq DESC LIMIT $2) t ORDER BY seq"),
+            &[&id, &(limit as i64)],
         )
         .await?;
     rows.iter().map(log_of).collect()
 }
 
 pub async fn spans(c: &Client, id: &str, limit: u64) -> StoreResult<Vec<Span>> {
-    let Some(created) = created(c, id).await? else {
-        return Ok(Vec::new());
-    };
     let rows = c
         .query(
-            "SELECT span::text, attributes::text FROM spans WHERE exec_created = $1 AND execution_id = $2 \
-             ORDER BY start_ns, span_id LIMIT $3",
-            &[&created, &id, &(limit as i64)],
+            &format!(
+                "SELECT span::text, attributes::text FROM spans WHERE {PARTITION} ORDER BY start_ns, span_id LIMIT $2"
+            ),
+            &[&id, &(limit as i64)],
         )
         .await?;
     rows.iter()
