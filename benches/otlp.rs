@@ -14,6 +14,7 @@
 
 mod common;
 
+use observatory::server::store::postgres::scratch::ScratchSchema;
 use observatory::server::store::span_chunks;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -250,10 +251,14 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     let postgres = match std::env::var("OTLP_BENCH_STORE") {
-        Ok(url) => Some(common::PgSchema::create(&url).await),
+        Ok(url) => Some(
+            ScratchSchema::create(&url)
+                .await
+                .expect("OTLP_BENCH_STORE: a PostgreSQL server"),
+        ),
         Err(_) => None,
     };
-    let common::Bench { addr, dir, state, .. } = common::start_on(postgres.as_ref().map(|p| p.url.clone())).await;
+    let common::Bench { addr, dir, state, .. } = common::start_on(postgres.as_ref().map(ScratchSchema::url)).await;
 
     let built = Instant::now();
     let warmup = Arc::new(batches(20));

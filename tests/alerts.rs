@@ -152,7 +152,7 @@ async fn fire_acknowledge_restart_still_acknowledged_then_resolve() {
 #[tokio::test]
 async fn fire_acknowledge_restart_still_acknowledged_then_resolve_on_postgres() {
     let schema = common::pg_schema().await;
-    fire_acknowledge_restart_resolve(Some(&schema.url)).await;
+    fire_acknowledge_restart_resolve(Some(&schema.url())).await;
 }
 
 async fn fire_acknowledge_restart_resolve(store: Option<&str>) {

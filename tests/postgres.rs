@@ -18,7 +18,8 @@ async fn the_server_on_postgres_keeps_what_it_acknowledged_through_kill_9() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let flags = ["--store", schema.url.as_str()];
+    let url = schema.url();
+    let flags = ["--store", url.as_str()];
     let mut child = spawn_server_with(dir.path(), port, &flags);
     wait_ready(&client, &base).await;
 

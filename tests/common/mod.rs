@@ -257,58 +257,8 @@ impl Store for GatedStore {
     }
 }
 
-/// A schema of its own on the test PostgreSQL server (127.0.0.1:5432, database `test`, or
-/// `OBSERVATORY_TEST_POSTGRES`), dropped with the guard; `url` opens a store in it.
-pub struct PgSchema {
-    pub url: String,
-    server: String,
-    name: String,
-}
-
-pub async fn pg_schema() -> PgSchema {
-    let server =
-        std::env::var("OBSERVATORY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("obs_it_{:016x}", rand_u64());
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("these tests need PostgreSQL at {server} (or set OBSERVATORY_TEST_POSTGRES): {e}"));
-    tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE SCHEMA {name}")).await.unwrap();
-    let sep = if server.contains('?') { '&' } else { '?' };
-    PgSchema {
-        url: format!("{server}{sep}options=-c%20search_path%3D{name}"),
-        server,
-        name,
-    }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, connection)) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&format!("DROP SCHEMA {name} CASCADE")).await;
-                }
-            });
-        })
-        .join();
-    }
+/// A schema of its own on the test PostgreSQL server, dropped with the value; its `url()`
+/// is what `--store` takes.
+pub async fn pg_schema() -> observatory::server::store::postgres::scratch::ScratchSchema {
+    observatory::server::store::postgres::scratch::ScratchSchema::for_tests().await
 }

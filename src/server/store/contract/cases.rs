@@ -1,32 +1,8 @@
 //! The cases of the store's contract, each run on every backend (see `mod.rs`).
 
-use super::Backend;
-use crate::model::{Execution, ExecutionStatus, LogLevel, LogRecord, Span};
+use super::{exec, log, start, Backend};
+use crate::model::{ExecutionStatus, Span};
 use crate::server::store::{ExecutionQuery, RollupRow, Store, WriteBatch};
-
-fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
-    Execution {
-        id: id.into(),
-        agent_id: "a".into(),
-        status,
-        created_at: at,
-        updated_at: at,
-        ..Default::default()
-    }
-}
-
-fn log(id: &str, seq: u64) -> LogRecord {
-    LogRecord {
-        execution_id: id.into(),
-        seq,
-        timestamp: 1_000 + seq as i64,
-        level: LogLevel::Info,
-        message: format!("line {seq}"),
-        attributes: Default::default(),
-        trace_id: None,
-        span_id: None,
-    }
-}
 
 /// `len` characters no compressor shrinks much (PostgreSQL compresses long text).
 fn noise(seed: &str, len: usize) -> String {
@@ -41,16 +17,6 @@ fn noise(seed: &str, len: usize) -> String {
             char::from(b'!' + (x % 90) as u8)
         })
         .collect()
-}
-
-/// Commits a running execution with its first log line.
-async fn start(store: &dyn Store, id: &str, at: i64) {
-    let batch = WriteBatch {
-        executions: vec![exec(id, ExecutionStatus::Running, at)],
-        logs: vec![log(id, 1)],
-        ..Default::default()
-    };
-    store.commit(batch).await.unwrap();
 }
 
 async fn count(store: &dyn Store) -> u64 {

@@ -1,19 +1,19 @@
 //! The contract of [`Store`], checked on every backend with the same assertions: the
 //! embedded SQLite store, and the PostgreSQL store on the server every development and CI
 //! machine runs (127.0.0.1:5432, database `test`; `OBSERVATORY_TEST_POSTGRES` names another).
-//! Each PostgreSQL test works in a schema of its own, dropped when it ends.
+//! Each PostgreSQL test works in a schema of its own ([`ScratchSchema`]), dropped when it ends.
 
 mod cases;
 
-use super::{PgStore, SqliteStore, Store};
+use super::postgres::scratch::ScratchSchema;
+use super::{PgStore, SqliteStore, Store, WriteBatch};
+use crate::model::{Execution, ExecutionStatus, LogLevel, LogRecord};
 use std::sync::Arc;
-
-pub const DEFAULT_TEST_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Where one test's store lives; `open` opens it (again, after a close, on the same data).
 pub enum Backend {
     Sqlite(tempfile::TempDir),
-    Postgres { url: String, schema: String },
+    Postgres(ScratchSchema),
 }
 
 impl Backend {
@@ -23,33 +23,22 @@ impl Backend {
 
     /// A new, empty schema on the test server.
     pub async fn postgres() -> Self {
-        let url = std::env::var("OBSERVATORY_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.into());
-        let schema = format!("obs_test_{:016x}", rand::random::<u64>());
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("the PostgreSQL store's tests need PostgreSQL at {url} (set OBSERVATORY_TEST_POSTGRES to use another): {e}")
-            });
-        tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-        Backend::Postgres { url, schema }
+        Backend::Postgres(ScratchSchema::for_tests().await)
     }
 
     /// The backend's connection settings, for tests that write to it directly.
     pub fn pg_config(&self) -> tokio_postgres::Config {
-        let Backend::Postgres { url, schema } = self else {
+        let Backend::Postgres(schema) = self else {
             panic!("not a PostgreSQL backend")
         };
-        let mut config: tokio_postgres::Config = url.parse().unwrap();
-        config.options(format!("-c search_path={schema}"));
-        config
+        schema.config()
     }
 
     pub async fn open(&self) -> Arc<dyn Store> {
         match self {
             Backend::Sqlite(dir) => Arc::new(SqliteStore::open(dir.path(), 60).unwrap()),
-            Backend::Postgres { .. } => Arc::new(
-                PgStore::connect(self.pg_config(), 60, super::postgres::schema::MIGRATIONS.len())
+            Backend::Postgres(schema) => Arc::new(
+                PgStore::connect(schema.config(), 60, super::postgres::schema::MIGRATIONS.len())
                     .await
                     .unwrap(),
             ),
@@ -57,27 +46,40 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let Backend::Postgres { url, schema } = self else {
-            return;
-        };
-        let (url, schema) = (url.clone(), schema.clone());
-        // On a thread of its own: the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
-                }
-            });
-        })
-        .join();
+/// An execution of agent `a` created and last updated at `at`.
+pub fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
+    Execution {
+        id: id.into(),
+        agent_id: "a".into(),
+        status,
+        created_at: at,
+        updated_at: at,
+        ..Default::default()
     }
+}
+
+/// Line `seq` of an execution.
+pub fn log(id: &str, seq: u64) -> LogRecord {
+    LogRecord {
+        execution_id: id.into(),
+        seq,
+        timestamp: 1_000 + seq as i64,
+        level: LogLevel::Info,
+        message: format!("line {seq}"),
+        attributes: Default::default(),
+        trace_id: None,
+        span_id: None,
+    }
+}
+
+/// Commits a running execution with its first log line.
+pub async fn start(store: &dyn Store, id: &str, at: i64) {
+    let batch = WriteBatch {
+        executions: vec![exec(id, ExecutionStatus::Running, at)],
+        logs: vec![log(id, 1)],
+        ..Default::default()
+    };
+    store.commit(batch).await.unwrap();
 }
 
 /// Each case as a test on each backend.

@@ -3,33 +3,9 @@
 
 use super::schema::{self, MIGRATIONS};
 use super::PgStore;
-use crate::model::{Execution, ExecutionStatus, LogLevel, LogRecord};
-use crate::server::store::contract::Backend;
+use crate::model::ExecutionStatus;
+use crate::server::store::contract::{exec, log, Backend};
 use crate::server::store::{Store, StoreError, WriteBatch};
-
-fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
-    Execution {
-        id: id.into(),
-        agent_id: "a".into(),
-        status,
-        created_at: at,
-        updated_at: at,
-        ..Default::default()
-    }
-}
-
-fn line(id: &str, seq: u64) -> LogRecord {
-    LogRecord {
-        execution_id: id.into(),
-        seq,
-        timestamp: seq as i64,
-        level: LogLevel::Info,
-        message: format!("line {seq}"),
-        attributes: Default::default(),
-        trace_id: None,
-        span_id: None,
-    }
-}
 
 async fn version(backend: &Backend) -> i64 {
     let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
@@ -49,7 +25,7 @@ async fn a_store_written_by_an_older_schema_is_migrated_and_keeps_its_rows() {
         assert_eq!(version(&backend).await, 1);
         old.commit(WriteBatch {
             executions: vec![exec("e", ExecutionStatus::Running, 10)],
-            logs: vec![line("e", 1), line("e", 2)],
+            logs: vec![log("e", 1), log("e", 2)],
             ..Default::default()
         })
         .await
@@ -128,11 +104,11 @@ async fn recent_days_get_partitions_retention_drops_them_whole_and_keeps_a_day_s
                 exec("today", ExecutionStatus::Completed, today),
             ],
             logs: vec![
-                line("three-days-ago", 1),
-                line("three-days-ago", 2),
-                line("two-days-ago", 1),
-                line("still-running", 1),
-                line("today", 1),
+                log("three-days-ago", 1),
+                log("three-days-ago", 2),
+                log("two-days-ago", 1),
+                log("still-running", 1),
+                log("today", 1),
             ],
             ..Default::default()
         })

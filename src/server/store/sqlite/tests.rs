@@ -1,41 +1,8 @@
 use super::writer::write;
 use super::*;
-use crate::model::{ExecutionStatus, LogLevel};
+use crate::model::ExecutionStatus;
+use crate::server::store::contract::{exec, log, start};
 use rusqlite::params;
-
-fn exec(id: &str, status: ExecutionStatus, at: i64) -> Execution {
-    Execution {
-        id: id.into(),
-        agent_id: "a".into(),
-        status,
-        created_at: at,
-        updated_at: at,
-        ..Default::default()
-    }
-}
-
-fn log(id: &str, seq: u64) -> LogRecord {
-    LogRecord {
-        execution_id: id.into(),
-        seq,
-        timestamp: 1_000 + seq as i64,
-        level: LogLevel::Info,
-        message: format!("line {seq}"),
-        attributes: Default::default(),
-        trace_id: None,
-        span_id: None,
-    }
-}
-
-/// Commits a running execution with its first log line.
-async fn start(store: &SqliteStore, id: &str, at: i64) {
-    let batch = WriteBatch {
-        executions: vec![exec(id, ExecutionStatus::Running, at)],
-        logs: vec![log(id, 1)],
-        ..Default::default()
-    };
-    store.commit(batch).await.unwrap();
-}
 
 /// A database in `dir` at schema `version`, as an older build left it.
 fn database_at(dir: &Path, version: usize) -> Connection {
