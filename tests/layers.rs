@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("shared types", &["model", "error", "format", "stream", "charts"]),
     ("server base", &["server::clock", "server::error"]),
-    ("store", &["server::store"]),
+    ("store", &["server::store", "server::bus"]),
     ("hub", &["server::hub"]),
     (
         "pipelines",
@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::service",
             "server::routes",
             "server::dashboard",
+            "server::fleet",
             "server::cli",
         ],
     ),

@@ -23,6 +23,12 @@ pub struct Args {
     /// The store: postgres://USER@HOST:PORT/DB for PostgreSQL [default: the embedded SQLite store in --data-dir]
     #[arg(long, env = "OBSERVATORY_STORE")]
     pub store: Option<String>,
+    /// Join a fleet of instances over NATS JetStream: nats://HOST:PORT (needs --store postgres://…) [default: none, one instance]
+    #[arg(long, env = "OBSERVATORY_BUS")]
+    pub bus: Option<String>,
+    /// The JetStream stream of the fleet, also the prefix of its subjects [default: observatory]
+    #[arg(long, env = "OBSERVATORY_BUS_STREAM")]
+    pub bus_stream: Option<String>,
     /// TOML configuration file; flags and environment variables override it
     #[arg(long, env = "OBSERVATORY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -134,6 +140,12 @@ impl Args {
         }
         if let Some(v) = self.store {
             c.store = Some(v);
+        }
+        if let Some(v) = self.bus {
+            c.bus = Some(v);
+        }
+        if let Some(v) = self.bus_stream {
+            c.bus_stream = v;
         }
         c.demo |= self.demo;
         c.cors |= self.cors;

@@ -32,6 +32,11 @@ pub struct Config {
     /// The store: left out for the embedded SQLite store in `data_dir`, or
     /// `postgres://USER@HOST:PORT/DB` for PostgreSQL (instances of a fleet share one).
     pub store: Option<String>,
+    /// The fleet's bus, `nats://HOST:PORT` (NATS with JetStream): instances on one PostgreSQL
+    /// store that share ingest, live state and alerting. Left out: one instance alone.
+    pub bus: Option<String>,
+    /// The fleet's JetStream stream, also the prefix of its subjects.
+    pub bus_stream: String,
     /// Run the built-in simulator of an agent fleet.
     pub demo: bool,
     /// Keep finished executions, logs and samples this long.
@@ -96,6 +101,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./observatory-data"),
             store: None,
+            bus: None,
+            bus_stream: "observatory".into(),
             demo: false,
             retention: Duration::from_secs(7 * 24 * 3600),
             retention_size: None,
@@ -156,6 +163,25 @@ impl Config {
                     "expected postgres://USER@HOST:PORT/DB (or leave it out for the embedded SQLite store)",
                 );
             }
+        }
+        if let Some(url) = &self.bus {
+            if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+                return invalid("bus", "expected nats://HOST:PORT");
+            }
+            if self.store.is_none() {
+                return invalid(
+                    "bus",
+                    "a fleet shares one PostgreSQL store: set `store` to postgres://USER@HOST:PORT/DB as well",
+                );
+            }
+        }
+        if self.bus_stream.is_empty()
+            || !self
+                .bus_stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return invalid("bus_stream", "must be letters, digits, `_` or `-` (it names a JetStream stream)");
         }
         if self.ws_interval < Duration::from_millis(50) || self.ws_interval > Duration::from_secs(60) {
             return invalid("ws_interval", "must be between 50ms and 60s");

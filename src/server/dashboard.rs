@@ -174,6 +174,7 @@ impl DashboardServer {
                 state.hub.clone(),
                 state.ingest.clone(),
                 state.config.abandon_after,
+                state.role.clone(),
             )),
             tokio::spawn(retire_loop(state.clone())),
             tokio::spawn(state.live.clone().run(state.config.ws_interval)),
@@ -184,6 +185,22 @@ impl DashboardServer {
                     .run(state.config.alerts.eval_interval, state.ingest.clone()),
             ),
         ];
+        if let Some(fleet) = &state.fleet {
+            let parts = super::fleet::follow::Parts {
+                hub: state.hub.clone(),
+                store: state.store.clone(),
+                ingest: state.ingest.clone(),
+                live: state.live.clone(),
+                alerts: state.alerts.clone(),
+            };
+            tasks.extend([
+                tokio::spawn(super::fleet::run(fleet.clone(), parts)),
+                tokio::spawn(fleet.clone().purge()),
+                tokio::spawn(fleet.clone().sync_sessions(state.auth.clone())),
+                tokio::spawn(state.alerts.clone().serve_commands()),
+                tokio::spawn(state.alerts.clone().follow_changes()),
+            ]);
+        }
         if state.config.demo {
             tasks.push(tokio::spawn(super::demo::run(
                 state.ingest.clone(),
@@ -216,7 +233,8 @@ impl DashboardServer {
             Some(url) => crate::server::store::postgres::redacted(url),
             None => format!("sqlite in {}", state.config.data_dir.display()),
         };
-        tracing::info!(%addr, demo = state.config.demo, store, "observatory listening on http://{addr}");
+        let bus = state.config.bus.as_deref().unwrap_or("none (one instance)");
+        tracing::info!(%addr, demo = state.config.demo, store, bus, "observatory listening on http://{addr}");
         let app = super::routes::router(state.clone());
         // A peer that stops reading holds at most this much in the kernel for each socket
         // (autotuned, it grows to megabytes): a WebSocket client that never reads is found
@@ -250,6 +268,11 @@ async fn retention_loop(state: AppState) {
     tick.tick().await;
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
+        // In a fleet, the leader keeps the shared store.
+        if !state.role.is_leading() {
+            tick.tick().await;
+            continue;
+        }
         let cutoff = crate::server::clock::now_ms() - state.config.retention.as_millis() as i64;
         let max_bytes = state.config.retention_size.map(|s| s.as_u64());
         match state.store.retain(cutoff, max_bytes).await {

@@ -3,10 +3,12 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
 mod dashboard;
+pub mod fleet;
 pub mod demo;
 pub mod error;
 mod health;

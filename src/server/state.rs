@@ -2,7 +2,9 @@
 //! opened, the hub rebuilt from it, the ingest pipeline, the live push, alerting, OTLP and
 //! auth started over them.
 
-use super::alerts::Alerts;
+use super::alerts::{self, Alerts};
+use super::bus::{Bus, Role};
+use super::fleet::Fleet;
 use super::clock::now_ms;
 use super::clock::Recent;
 use super::config::Config;
@@ -36,6 +38,10 @@ pub struct AppState {
     pub started_at: std::time::Instant,
     /// The last readiness report (`/health/ready`), reused for a second.
     pub health: Arc<Recent<HealthReport>>,
+    /// This instance's fleet, when it is part of one (`--bus`).
+    pub fleet: Option<Arc<Fleet>>,
+    /// Whether this instance leads (always, alone).
+    pub role: Arc<Role>,
 }
 
 /// The OTLP/HTTP routes take only the receiver from the state.
@@ -51,6 +57,19 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         use anyhow::Context;
         let retention = config.retention.as_secs();
+        if let (Some(bus), Some(url)) = (&config.bus, &config.store) {
+            let store = Arc::new(
+                store::PgStore::open(url, retention)
+                    .await
+                    .with_context(|| format!("opening the PostgreSQL store at {}", store::postgres::redacted(url)))?,
+            );
+            let fleet = Arc::new(Fleet {
+                bus: Bus::connect(bus, &config.bus_stream).await?,
+                role: Role::follower(),
+                store: store.clone(),
+            });
+            return Self::assemble(config, store, Some(fleet)).await;
+        }
         let store: Arc<dyn Store> = match &config.store {
             Some(url) => Arc::new(
                 store::PgStore::open(url, retention)
@@ -66,7 +85,17 @@ impl AppState {
     }
 
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        Self::assemble(config, store, None).await
+    }
+
+    async fn assemble(config: Config, store: Arc<dyn Store>, fleet: Option<Arc<Fleet>>) -> anyhow::Result<Self> {
         let now = now_ms();
+        let role = fleet.as_ref().map_or_else(Role::solo, |f| f.role.clone());
+        let bus = fleet.as_ref().map(|f| f.bus.clone());
+        let link = fleet.as_ref().map(|f| alerts::fleet::Link {
+            bus: f.bus.clone(),
+            role: f.role.clone(),
+        });
         let limits = hub::LiveLimits {
             max_agents: config.limits.max_agents,
             retire_after_ms: config.retire_after.as_millis() as i64,
@@ -86,7 +115,7 @@ impl AppState {
         }
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
-        let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone()).await?;
+        let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone(), link).await?;
         let redactor = Arc::new(ingest::Redactor::new(&config.redact_keys));
         let (ingest, _pipeline) = Ingest::start(
             hub.clone(),
@@ -95,6 +124,7 @@ impl AppState {
             config.ingest_queue,
             redactor.clone(),
             ingest::Budget::new(config.ingest_memory.as_u64() as usize),
+            bus,
         );
         let otlp = Arc::new(otlp::Receiver::new(
             ingest.clone(),
@@ -116,6 +146,8 @@ impl AppState {
             metrics: Arc::default(),
             started_at: std::time::Instant::now(),
             health: Arc::new(Recent::new(REPORT_TTL)),
+            fleet,
+            role,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod defaults;
 pub mod evaluate;
+pub mod fleet;
 pub mod lifecycle;
 pub mod notify;
 pub mod rule;
@@ -88,6 +89,8 @@ struct Engine {
     /// fingerprint → last notification time, for repeats.
     notified: Mutex<HashMap<String, i64>>,
     next_silence: AtomicU64,
+    /// Set in a fleet: only its leader changes the book (`fleet.rs`).
+    fleet: Option<fleet::Link>,
 }
 
 /// The alerting handle; cheap to clone.
@@ -104,24 +107,14 @@ impl Alerts {
         hub: Arc<Hub>,
         store: Arc<dyn Store>,
         live: Live,
+        fleet: Option<fleet::Link>,
     ) -> anyhow::Result<Self> {
-        let snap = store
-            .alert_snapshot(now_ms() - 24 * 3600 * 1000, HISTORY as u64)
-            .await?;
-        let mut book = Book::default();
-        for a in snap.alerts {
-            if a.is_active() {
-                book.active.insert(a.fingerprint.clone(), a);
-            } else if a.state == AlertState::Resolved {
-                book.resolved.push(a);
-            }
-        }
-        let next_silence = snap.silences.len() as u64 + 1;
-        book.silences = snap.silences.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let (book, history) = load(store.as_ref()).await?;
+        let next_silence = book.silences.len() as u64 + 1;
         let engine = Engine {
             rules: config.all_rules(),
             book: Mutex::new(book),
-            history: Mutex::new(snap.history.into()),
+            history: Mutex::new(history),
             op: tokio::sync::Mutex::new(()),
             hub,
             store,
@@ -133,12 +126,63 @@ impl Alerts {
             repeat: config.repeat_interval,
             notified: Mutex::default(),
             next_silence: AtomicU64::new(next_silence),
+            fleet,
         };
         let alerts = Self {
             inner: Arc::new(engine),
         };
         alerts.publish(Vec::new());
         Ok(alerts)
+    }
+
+    /// Reads the book again from the store (in a fleet: what the leader changed), and
+    /// pushes the alerts that differ.
+    pub async fn reload(&self) {
+        let e = &self.inner;
+        let _op = e.op.lock().await;
+        let (book, history) = match load(e.store.as_ref()).await {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the alerts again failed; keeping the book as it was");
+                return;
+            }
+        };
+        let changes: Vec<(Alert, AlertEvent)> = {
+            let old = e.book.lock();
+            let before = |a: &Alert| {
+                old.active
+                    .get(&a.fingerprint)
+                    .or_else(|| old.resolved.iter().rev().find(|r| r.id == a.id))
+                    .cloned()
+            };
+            book.active
+                .values()
+                .chain(book.resolved.iter())
+                .filter_map(|a| {
+                    let was = before(a);
+                    (was.as_ref() != Some(a)).then(|| {
+                        let kind = match (&was, a.state) {
+                            (Some(w), AlertState::Firing) if w.state == AlertState::Firing => "changed",
+                            (_, AlertState::Firing) => Change::Firing.kind(),
+                            _ => "changed",
+                        };
+                        let event = AlertEvent {
+                            alert_id: a.id.clone(),
+                            rule: a.rule.clone(),
+                            at: a.updated_at,
+                            kind: kind.into(),
+                            by: None,
+                            note: None,
+                            value: Some(a.value),
+                        };
+                        (a.clone(), event)
+                    })
+                })
+                .collect()
+        };
+        *e.book.lock() = book;
+        *e.history.lock() = history;
+        self.publish(changes);
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -234,13 +278,24 @@ impl Alerts {
         if let Err(err) = self.commit(changes.clone(), None).await {
             tracing::error!(error = %err, "persisting alert changes failed");
         }
+        let changed = !changes.is_empty();
         self.publish(changes);
         self.notify(notify, now);
+        if changed {
+            self.tell_fleet().await;
+        }
     }
 
     pub async fn acknowledge(&self, id: &str, req: AckRequest) -> Result<Alert, ApiError> {
         if req.by.len() > 256 || req.note.len() > 4096 {
             return Err(ApiError::bad_request("`by` is limited to 256 bytes and `note` to 4096"));
+        }
+        let command = fleet::Command::Acknowledge {
+            id: id.into(),
+            req: req.clone(),
+        };
+        if let Some(answer) = self.forwarded_alert(command).await {
+            return answer;
         }
         let e = &self.inner;
         let _op = e.op.lock().await;
@@ -255,10 +310,18 @@ impl Alerts {
         let alert = change.0.clone();
         self.publish(vec![change]);
         self.notify(vec![(alert.clone(), Reason::Acknowledged)], now);
+        self.tell_fleet().await;
         Ok(alert)
     }
 
     pub async fn unacknowledge(&self, id: &str, by: &str) -> Result<Alert, ApiError> {
+        let command = fleet::Command::Unacknowledge {
+            id: id.into(),
+            by: by.into(),
+        };
+        if let Some(answer) = self.forwarded_alert(command).await {
+            return answer;
+        }
         let e = &self.inner;
         let _op = e.op.lock().await;
         let mut book = e.book.lock().clone();
@@ -267,6 +330,7 @@ impl Alerts {
         *e.book.lock() = book;
         let alert = change.0.clone();
         self.publish(vec![change]);
+        self.tell_fleet().await;
         Ok(alert)
     }
 
@@ -283,6 +347,9 @@ impl Alerts {
         }
         if req.created_by.trim().is_empty() {
             return Err(ApiError::bad_request("`created_by` must name who silences"));
+        }
+        if let Some(answer) = self.forwarded_silence(fleet::Command::Silence(req.clone())).await {
+            return answer;
         }
         let e = &self.inner;
         let _op = e.op.lock().await;
@@ -302,10 +369,18 @@ impl Alerts {
         self.commit(changes.clone(), Some(&silence)).await?;
         *e.book.lock() = book;
         self.publish(changes);
+        self.tell_fleet().await;
         Ok(silence)
     }
 
     pub async fn expire_silence(&self, id: &str, by: &str) -> Result<Silence, ApiError> {
+        let command = fleet::Command::ExpireSilence {
+            id: id.into(),
+            by: by.into(),
+        };
+        if let Some(answer) = self.forwarded_silence(command).await {
+            return answer;
+        }
         let e = &self.inner;
         let _op = e.op.lock().await;
         let now = now_ms();
@@ -331,6 +406,7 @@ impl Alerts {
         self.commit(changes.clone(), Some(&silence)).await?;
         *e.book.lock() = book;
         self.publish(changes);
+        self.tell_fleet().await;
         Ok(silence)
     }
 
@@ -401,14 +477,36 @@ impl Alerts {
         self.inner.notifier.send(alerts);
     }
 
-    /// Evaluates on every tick until the task is aborted.
+    /// Evaluates on every tick until the task is aborted (in a fleet: while leading; the
+    /// other instances read the leader's book again instead).
     pub async fn run(self, interval: Duration, ingest: super::ingest::Ingest) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let stats = ingest.stats();
-            self.evaluate(stats.queue_depth, stats.queue_capacity).await;
+            if self.leads() {
+                let stats = ingest.stats();
+                self.evaluate(stats.queue_depth, stats.queue_capacity).await;
+            } else {
+                self.reload().await;
+            }
         }
     }
+}
+
+/// The book and its recent history as the store holds them.
+async fn load(store: &dyn Store) -> Result<(Book, VecDeque<AlertEvent>), super::store::StoreError> {
+    let snap = store
+        .alert_snapshot(now_ms() - 24 * 3600 * 1000, HISTORY as u64)
+        .await?;
+    let mut book = Book::default();
+    for a in snap.alerts {
+        if a.is_active() {
+            book.active.insert(a.fingerprint.clone(), a);
+        } else if a.state == AlertState::Resolved {
+            book.resolved.push(a);
+        }
+    }
+    book.silences = snap.silences.into_iter().map(|s| (s.id.clone(), s)).collect();
+    Ok((book, snap.history.into()))
 }

@@ -308,6 +308,26 @@ impl Auth {
         }
     }
 
+    /// Sessions as the store holds them now (a fleet's instances share sign-ins and
+    /// sign-outs): stored ones are added, and ones the store no longer holds end, unless
+    /// started here in the last seconds (their row may still be on its way).
+    pub fn sync_sessions(&self, rows: Vec<SessionRow>) {
+        // Started within the last 10 s: expiring within 10 s of a fresh session's end.
+        let young = now_ms() + self.session_ttl.as_millis() as i64 - 10_000;
+        let stored: std::collections::HashSet<[u8; 32]> =
+            rows.iter().filter_map(|r| decode_digest(&r.digest)).collect();
+        let ended = {
+            let mut sessions = self.sessions.lock();
+            let before = sessions.len();
+            sessions.retain(|k, s| stored.contains(k) || s.expires > young);
+            before != sessions.len()
+        };
+        self.restore_sessions(rows);
+        if ended {
+            self.ended.send_modify(|n| *n += 1);
+        }
+    }
+
     /// The session a request is made in, when it carries no bearer token (a bearer token
     /// outranks the cookie).
     pub fn session_of(&self, headers: &HeaderMap) -> Option<[u8; 32]> {

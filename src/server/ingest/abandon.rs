@@ -7,6 +7,7 @@
 use super::Ingest;
 use crate::error::ApiError;
 use crate::model::{Event, ExecutionStatus, StatusEvent};
+use crate::server::bus::Role;
 use crate::server::clock::now_ms;
 use crate::server::hub::Hub;
 use std::sync::Arc;
@@ -39,12 +40,16 @@ pub async fn sweep(hub: &Hub, ingest: &Ingest, now: i64, after: Duration) -> Res
     Ok(ingest.submit(events).await?.accepted)
 }
 
-/// Sweeps every quarter of `after` (at most every minute) until the task is aborted.
-pub async fn run(hub: Arc<Hub>, ingest: Ingest, after: Duration) {
+/// Sweeps every quarter of `after` (at most every minute) until the task is aborted; in a
+/// fleet, only while leading (every instance holds the same executions).
+pub async fn run(hub: Arc<Hub>, ingest: Ingest, after: Duration, role: Arc<Role>) {
     let mut tick = tokio::time::interval((after / 4).min(Duration::from_secs(60)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if !role.is_leading() {
+            continue;
+        }
         if let Err(e) = sweep(&hub, &ingest, now_ms(), after).await {
             tracing::warn!(error = %e, "ending abandoned executions failed; trying again later");
         }

@@ -12,9 +12,10 @@ pub mod redact;
 pub use budget::{Budget, Lease};
 pub use redact::Redactor;
 
+use super::bus::Bus;
 use super::hub::{Hub, OVERFLOW_AGENT};
 use super::push::{Changes, Live};
-use super::store::Store;
+use super::store::{BusPosition, Store};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Event, IngestHealth, IngestStats};
 use ledger::{current_source, Ledger};
@@ -31,6 +32,10 @@ const IN_FLIGHT: usize = 2;
 struct Batch {
     events: Vec<Event>,
     reply: oneshot::Sender<Result<usize, ApiError>>,
+    /// Written to the store (false: a fleet's follower, which only applies it to its hub).
+    write: bool,
+    /// A message of the fleet's stream: the position before it and its own.
+    position: Option<(u64, u64)>,
 }
 
 /// Why ingest refused something (the `reason` label of `observatory_ingest_events_rejected`).
@@ -140,6 +145,8 @@ pub struct Ingest {
     budget: Budget,
     /// The last hour, by source and reason.
     ledger: Arc<Ledger>,
+    /// In a fleet, batches go to the bus, and come back to the pipeline from it.
+    bus: Option<Arc<Bus>>,
 }
 
 impl Ingest {
@@ -151,6 +158,7 @@ impl Ingest {
         capacity: usize,
         redactor: Arc<Redactor>,
         budget: Budget,
+        bus: Option<Arc<Bus>>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let counters = Arc::new(Counters::default());
@@ -163,6 +171,7 @@ impl Ingest {
             redactor,
             budget,
             ledger: Arc::default(),
+            bus,
         };
         (ingest, task)
     }
@@ -182,9 +191,29 @@ impl Ingest {
             crate::server::clock::now_ms(),
         );
         let folded = self.hub.agents_to_fold(&events);
+        if let Some(bus) = &self.bus {
+            return match bus.publish(events).await {
+                Ok(_) => {
+                    self.ledger
+                        .accepted(&current_source(), n as u64, folded as u64, crate::server::clock::now_ms());
+                    Ok(Receipt { accepted: n, folded })
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events = n, "ingest refused: the bus did not store the batch");
+                    self.count_rejected(Rejection::StoreUnavailable, n);
+                    Err(ApiError::new(ErrorCode::Overloaded, format!("{e}; retry")))
+                }
+            };
+        }
         let (reply, rx) = oneshot::channel();
         let shutting_down = || ApiError::new(ErrorCode::Overloaded, "the server is shutting down");
-        if let Err(e) = self.tx.try_send(Batch { events, reply }) {
+        let batch = Batch {
+            events,
+            reply,
+            write: true,
+            position: None,
+        };
+        if let Err(e) = self.tx.try_send(batch) {
             self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
             self.count_rejected(Rejection::Overloaded, n);
             return Err(match e {
@@ -208,6 +237,29 @@ impl Ingest {
                 Err(e)
             }
         }
+    }
+
+    /// Applies a message of the fleet's stream (the one before it was `position.0`), writing
+    /// it to the store when `write` (this instance leads); waits for room in the queue.
+    /// Resolves once it is applied (and durable, when written).
+    pub async fn follow(
+        &self,
+        events: Vec<Event>,
+        write: bool,
+        position: (u64, u64),
+    ) -> Result<oneshot::Receiver<Result<usize, ApiError>>, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        let batch = Batch {
+            events,
+            reply,
+            write,
+            position: Some(position),
+        };
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))?;
+        Ok(rx)
     }
 
     /// The memory budget every ingest route reads its bodies within.
@@ -359,15 +411,18 @@ async fn pipeline(
     // Set by a failed commit: the hub holds what the store lacks, and is rebuilt from the
     // store before the next group is applied.
     let mut diverged = false;
+    // A batch taken from the queue that starts the next group.
+    let mut next: Option<Batch> = None;
     loop {
-        let first = match in_flight.front_mut() {
-            None => match rx.recv().await {
+        let first = match (next.take(), in_flight.front_mut()) {
+            (Some(b), _) => b,
+            (None, None) => match rx.recv().await {
                 Some(b) => b,
                 None => break,
             },
             // Work queued while commits run is applied at once; otherwise the oldest
             // commit's producers hear back as soon as it is done.
-            Some(f) => tokio::select! {
+            (None, Some(f)) => tokio::select! {
                 biased;
                 b = rx.recv() => match b {
                     Some(b) => b,
@@ -381,10 +436,14 @@ async fn pipeline(
                 }
             },
         };
+        let write = first.write;
         let mut group = vec![first];
         let mut n = group[0].events.len();
-        while n < GROUP_EVENTS {
-            match rx.try_recv() {
+        // A fleet's follower never mixes written and unwritten batches in one group: the
+        // leader's first written message starts a new one.
+        while n < GROUP_EVENTS && next.as_ref().is_none_or(|b| b.write == write) {
+            match next.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+                Ok(b) if b.write != write => next = Some(b),
                 Ok(b) => {
                     n += b.events.len();
                     group.push(b);
@@ -392,6 +451,10 @@ async fn pipeline(
                 Err(_) => break,
             }
         }
+        let position = match (group[0].position, group[group.len() - 1].position) {
+            (Some((expect, _)), Some((_, to))) if write => Some(BusPosition { expect, to }),
+            _ => None,
+        };
         let mut events = Vec::with_capacity(n);
         let mut replies = Vec::with_capacity(group.len());
         for b in group {
@@ -438,9 +501,15 @@ async fn pipeline(
         let mut applied = hub.apply(events, crate::server::clock::now_ms());
         counters.folded.fetch_add(applied.folded, Ordering::Relaxed);
         let changes = live.changes(&mut applied);
-        // Queued now, behind the commit under way; awaited on its own task.
+        applied.batch.bus = position;
+        // Queued now, behind the commit under way; awaited on its own task. A follower's
+        // rows are the leader's to write.
+        let commit: super::store::Committing = match write {
+            true => store.commit(applied.batch),
+            false => Box::pin(async { Ok(()) }),
+        };
         in_flight.push_back(InFlight {
-            commit: tokio::spawn(store.commit(applied.batch)),
+            commit: tokio::spawn(commit),
             replies,
             changes,
             events: n,

@@ -58,6 +58,9 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJ
     if let Err(e) = stored.await {
         return ApiError::from(e).into_response();
     }
+    if let Some(f) = &s.fleet {
+        f.sessions_changed().await;
+    }
     let cookie = cookie(&s, &headers, &id, s.auth.session_ttl().as_secs());
     (
         [
@@ -84,6 +87,9 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
         }
     }
     s.auth.end_session(&headers);
+    if let Some(f) = &s.fleet {
+        f.sessions_changed().await;
+    }
     (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, cookie(&s, &headers, "", 0))],

@@ -12,7 +12,7 @@ mod retention;
 pub mod span_chunks;
 mod sqlite;
 
-pub use postgres::PgStore;
+pub use postgres::{Leadership, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::model::{
@@ -37,6 +37,8 @@ pub enum StoreError {
     NoExecution(String),
     #[error("schema version {found} is newer than this build understands ({known})")]
     FutureSchema { found: i64, known: i64 },
+    #[error("the store's stream position is {found}, not {expected}: another instance wrote it (this one no longer leads)")]
+    Fenced { expected: u64, found: u64 },
 }
 
 /// PostgreSQL's own words for an error (`duplicate key value violates unique constraint …`),
@@ -86,6 +88,17 @@ pub struct WriteBatch {
     /// Browser sessions started, and ended (by digest).
     pub sessions: Vec<SessionRow>,
     pub ended_sessions: Vec<String>,
+    /// The fleet's stream position these rows bring the store to (PostgreSQL).
+    pub bus: Option<BusPosition>,
+}
+
+/// A move of the store's stream position, written with the rows of the messages it covers:
+/// it commits only from `expect`, so a second writer's commit fails instead of writing
+/// anything twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusPosition {
+    pub expect: u64,
+    pub to: u64,
 }
 
 /// A browser session as the store keeps it: the SHA-256 of its cookie in hex (never the
@@ -139,6 +152,7 @@ impl WriteBatch {
             rollups,
             sessions,
             ended_sessions,
+            bus,
         } = self;
         agents.is_empty()
             && executions.is_empty()
@@ -158,6 +172,7 @@ impl WriteBatch {
             && rollups.is_empty()
             && sessions.is_empty()
             && ended_sessions.is_empty()
+            && bus.is_none()
     }
 }
 

@@ -6,15 +6,19 @@
 //! - `write.rs`: one writer task, group commit, multi-row statements;
 //! - `reads.rs`: the queries, on a pool (deadpool-postgres);
 //! - `retention.rs`: partitions dropped whole, the rest deleted a chunk at a time;
+//! - `leader.rs`: the fleet's leader, by an advisory lock;
 //! - `text.rs`: NUL characters, which PostgreSQL refuses in text;
 //! - `scratch.rs`: a schema of its own for a test or a benchmark.
 
+mod leader;
 mod reads;
 mod retention;
 pub mod schema;
 pub mod scratch;
 mod text;
 mod write;
+
+pub use leader::Leadership;
 
 use super::retention::RetentionLog;
 use super::{
@@ -38,6 +42,8 @@ type Queue = mpsc::UnboundedSender<(Box<Encoded>, Reply)>;
 
 pub struct PgStore {
     pool: Pool,
+    /// For connections of their own (the leader's lock).
+    config: tokio_postgres::Config,
     writer: Mutex<Option<Queue>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shard: i32,
@@ -83,7 +89,7 @@ impl PgStore {
     /// tests of an older schema).
     pub async fn connect(config: tokio_postgres::Config, retention_seconds: u64, upto: usize) -> StoreResult<Self> {
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -102,11 +108,17 @@ impl PgStore {
         let task = tokio::spawn(writer_loop(pool.clone(), rx, shard));
         Ok(Self {
             pool,
+            config,
             writer: Mutex::new(Some(tx)),
             writer_task: Mutex::new(Some(task)),
             shard,
             retention: RetentionLog::new(retention_seconds),
         })
+    }
+
+    /// The fleet's stream position the store has written up to (0: none yet).
+    pub async fn bus_position(&self) -> StoreResult<u64> {
+        write::position(&**self.client().await?).await
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {

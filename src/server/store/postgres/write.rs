@@ -4,7 +4,7 @@
 
 use super::super::encode::Json;
 use super::super::span_chunks;
-use super::super::{StoreError, StoreResult, WriteBatch};
+use super::super::{BusPosition, StoreError, StoreResult, WriteBatch};
 use super::schema;
 use super::text::{pg_json, pg_text};
 use deadpool_postgres::Pool;
@@ -119,8 +119,46 @@ async fn write_group(pool: &Pool, batches: &[Box<Encoded>], days: &mut HashSet<i
     let tx = client.transaction().await?;
     let counts = write(&tx, batches).await?;
     count(&tx, shard, counts.executions, counts.logs).await?;
+    for position in batches.iter().filter_map(|b| b.batch.bus) {
+        advance(&tx, position).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// Moves the stream position from `expect` to `to`, or fails if another writer moved it.
+async fn advance(tx: &Transaction<'_>, p: BusPosition) -> StoreResult<()> {
+    let (expect, to) = (p.expect.to_string(), p.to.to_string());
+    let moved = tx
+        .execute(
+            "UPDATE meta SET value = $2 WHERE key = 'bus_position' AND value = $1",
+            &[&expect, &to],
+        )
+        .await?;
+    let moved = moved == 1
+        || (p.expect == 0
+            && tx
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('bus_position', $1) ON CONFLICT (key) DO NOTHING",
+                    &[&to],
+                )
+                .await?
+                == 1);
+    if moved {
+        return Ok(());
+    }
+    Err(StoreError::Fenced {
+        expected: p.expect,
+        found: position(tx).await?,
+    })
+}
+
+/// The stream position the store holds (0 before the first message).
+pub(super) async fn position(client: &impl tokio_postgres::GenericClient) -> StoreResult<u64> {
+    let row = client
+        .query_opt("SELECT value FROM meta WHERE key = 'bus_position'", &[])
+        .await?;
+    Ok(row.and_then(|r| r.get::<_, String>(0).parse().ok()).unwrap_or(0))
 }
 
 /// Rows of one upserted table, last write of a key wins (an `INSERT … ON CONFLICT` may not
