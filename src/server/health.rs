@@ -76,6 +76,9 @@ async fn make_report(state: &AppState) -> HealthReport {
     );
 
     checks.insert("memory".into(), memory());
+    if let Some(fleet) = &state.fleet {
+        checks.insert("bus".into(), bus(fleet).await);
+    }
 
     let failing = state.alerts.failing_receivers();
     checks.insert(
@@ -104,7 +107,7 @@ async fn make_report(state: &AppState) -> HealthReport {
         ),
     );
 
-    let status = if checks["store"].status == "error" {
+    let status = if checks["store"].status == "error" || checks.get("bus").is_some_and(|c| c.status == "error") {
         "unhealthy"
     } else if checks.values().any(|c| c.status != "ok") {
         "degraded"
@@ -120,6 +123,37 @@ async fn make_report(state: &AppState) -> HealthReport {
         store,
         ingest,
         live,
+    }
+}
+
+/// Messages behind the stream past which an instance is not ready.
+const LAG_WARN: u64 = 1_000;
+
+/// The fleet's bus: reachable, this instance's role, and how far it and the store lag the
+/// stream (in messages, i.e. ingest batches).
+async fn bus(fleet: &crate::server::fleet::Fleet) -> HealthCheck {
+    let role = if fleet.role.is_leading() { "leader" } else { "follower" };
+    if !fleet.bus.connected() {
+        return check("error", "not connected to NATS: ingest is refused", json!({ "role": role }));
+    }
+    let (last, applied) = match fleet.bus.position().await {
+        Ok(p) => p,
+        Err(e) => return check("error", e.to_string(), json!({ "role": role })),
+    };
+    let written = fleet.store.bus_position().await.unwrap_or(0);
+    let lag = last.saturating_sub(applied);
+    let details = json!({
+        "role": role,
+        "streamLast": last,
+        "applied": applied,
+        "lagMessages": lag,
+        "storeWritten": written,
+        "writeLagMessages": last.saturating_sub(written),
+    });
+    if lag > LAG_WARN {
+        check("warn", format!("{lag} batches behind the stream"), details)
+    } else {
+        check("ok", format!("connected; {role}, {lag} batches behind the stream"), details)
     }
 }
 

@@ -82,8 +82,6 @@ impl Role {
 pub struct Delivery {
     /// Its stream sequence: the batch's id and position.
     pub seq: u64,
-    /// Messages of the stream after this one, for this consumer: how far behind it is.
-    pub pending: u64,
     pub events: Vec<Event>,
 }
 
@@ -95,8 +93,8 @@ pub struct Bus {
     name: String,
     /// Largest message the server takes.
     max_payload: usize,
-    /// Messages of the stream this instance has not applied yet (as of the last delivery).
-    lag: AtomicU64,
+    /// The last message this instance applied.
+    applied: AtomicU64,
 }
 
 impl Bus {
@@ -133,7 +131,7 @@ impl Bus {
             js,
             name: name.into(),
             max_payload,
-            lag: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
         }))
     }
 
@@ -203,20 +201,16 @@ impl Bus {
             let info = m.info().map_err(|e| BusError::Follow(e.to_string()))?;
             let seq = info.stream_sequence;
             let events = wire::decode(&m.payload).map_err(|e| BusError::Follow(format!("message {seq}: {e}")))?;
-            Ok(Delivery {
-                seq,
-                pending: info.pending,
-                events,
-            })
+            Ok(Delivery { seq, events })
         }))
     }
 
-    /// Notes how many messages remain after the one just applied.
-    pub fn set_lag(&self, pending: u64) {
-        self.lag.store(pending, Ordering::Relaxed);
+    /// Notes the last message handed to the hub.
+    pub fn set_applied(&self, seq: u64) {
+        self.applied.store(seq, Ordering::Relaxed);
     }
 
-    /// The stream's last sequence and this instance's lag behind it (in messages).
+    /// The stream's last sequence, and the last message this instance applied.
     pub async fn position(&self) -> Result<(u64, u64), BusError> {
         let stream = self.js.get_stream(&self.name).await.map_err(|e| BusError::Stream {
             stream: self.name.clone(),
@@ -226,7 +220,7 @@ impl Bus {
             stream: self.name.clone(),
             why: e.to_string(),
         })?;
-        Ok((info.state.last_sequence, self.lag.load(Ordering::Relaxed)))
+        Ok((info.state.last_sequence, self.applied.load(Ordering::Relaxed)))
     }
 
     /// Removes the messages before `seq` (written to the store by the leader).

@@ -131,17 +131,16 @@ async fn phase(fleet: &Fleet, parts: &Parts, from: u64, leadership: Option<&Lead
                     // Purged before this instance applied it: its hub would miss batches.
                     break End::Failed(format!("messages {} to {} are gone from the stream", last + 1, d.seq - 1));
                 }
-                fleet.bus.set_lag(d.pending);
-                match parts.ingest.follow(d.events, leading, (last, d.seq)).await {
-                    Ok(applied) => in_pipeline.push_back(applied),
+                                match parts.ingest.follow(d.events, leading, (last, d.seq)).await {
+                    Ok(applied) => in_pipeline.push_back(async move { (d.seq, applied.await) }),
                     Err(e) => break End::Failed(e.to_string()),
                 }
                 last = d.seq;
             }
-            Some(applied) = in_pipeline.next(), if !in_pipeline.is_empty() => {
+            Some((seq, applied)) = in_pipeline.next(), if !in_pipeline.is_empty() => {
                 match applied {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => break End::Failed(format!("message up to {last} was refused: {e}")),
+                    Ok(Ok(_)) => fleet.bus.set_applied(seq),
+                    Ok(Err(e)) => break End::Failed(format!("message {seq} was refused: {e}")),
                     Err(_) => break End::Failed("the pipeline stopped".into()),
                 }
             }
