@@ -1,6 +1,8 @@
 //! Shared by the benchmarks: an Observatory serving on a loopback port, and percentiles.
 #![allow(dead_code)]
 
+pub mod otlp;
+
 use observatory::server::{AppState, Collector, Config, DashboardServer};
 use std::net::SocketAddr;
 
