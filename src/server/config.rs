@@ -350,6 +350,32 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_needs_a_nats_url_a_shared_store_and_a_stream_name() {
+        let fleet = Config {
+            bus: Some("nats://127.0.0.1:4222".into()),
+            store: Some("postgres://u@127.0.0.1:5432/db".into()),
+            ..Config::default()
+        };
+        assert!(fleet.validate().is_ok());
+        let alone = Config {
+            store: None,
+            ..fleet.clone()
+        };
+        let err = alone.validate().unwrap_err().to_string();
+        assert!(err.contains("`bus`") && err.contains("postgres://"), "{err}");
+        let http = Config {
+            bus: Some("http://127.0.0.1:4222".into()),
+            ..fleet.clone()
+        };
+        assert!(http.validate().unwrap_err().to_string().contains("nats://"));
+        let dotted = Config {
+            bus_stream: "a.b".into(),
+            ..fleet
+        };
+        assert!(dotted.validate().unwrap_err().to_string().contains("bus_stream"));
+    }
+
+    #[test]
     fn exposed_without_auth_needs_insecure() {
         let exposed = Config {
             listen: "0.0.0.0:8080".parse().unwrap(),

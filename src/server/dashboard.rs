@@ -74,6 +74,13 @@ impl DashboardConfig {
         self.config.store = Some(url.into());
         self
     }
+    /// Joins a fleet over NATS JetStream (`nats://HOST:PORT`, with [`Self::with_store`] on
+    /// PostgreSQL) on the stream `stream` (one per fleet).
+    pub fn with_bus(mut self, url: impl Into<String>, stream: impl Into<String>) -> Self {
+        self.config.bus = Some(url.into());
+        self.config.bus_stream = stream.into();
+        self
+    }
     pub fn with_demo(mut self, demo: bool) -> Self {
         self.config.demo = demo;
         self

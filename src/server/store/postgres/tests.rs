@@ -5,7 +5,7 @@ use super::schema::{self, MIGRATIONS};
 use super::PgStore;
 use crate::model::ExecutionStatus;
 use crate::server::store::contract::{exec, log, Backend};
-use crate::server::store::{Store, StoreError, WriteBatch};
+use crate::server::store::{BusPosition, Store, StoreError, WriteBatch};
 
 async fn version(backend: &Backend) -> i64 {
     let (client, connection) = backend.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
@@ -136,4 +136,34 @@ async fn recent_days_get_partitions_retention_drops_them_whole_and_keeps_a_day_s
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.executions, stats.log_records), (1, 1));
     store.close().await;
+}
+
+#[tokio::test]
+async fn the_stream_position_moves_only_from_where_a_writer_expects_it() {
+    let backend = Backend::postgres().await;
+    let open = || PgStore::connect(backend.pg_config(), 60, MIGRATIONS.len());
+    let (a, b) = (open().await.unwrap(), open().await.unwrap());
+    let at = |expect, to, id: &str| WriteBatch {
+        executions: vec![exec(id, ExecutionStatus::Running, 10)],
+        bus: Some(BusPosition { expect, to }),
+        ..Default::default()
+    };
+    assert_eq!(a.bus_position().await.unwrap(), 0);
+    a.commit(at(0, 3, "first")).await.unwrap();
+    a.commit(at(3, 5, "second")).await.unwrap();
+    assert_eq!(b.bus_position().await.unwrap(), 5);
+    // A second writer that still believes the position is 3 (a leader that lost its lock
+    // without knowing) writes nothing.
+    let err = b.commit(at(3, 4, "stale")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Fenced { expected: 3, found: 5 }),
+        "{err}"
+    );
+    let err = b.commit(at(0, 1, "stale-too")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { expected: 0, found: 5 }), "{err}");
+    let stored = b.executions_by_id(vec!["stale".into(), "stale-too".into(), "second".into()]).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the expected writer's rows are there");
+    assert_eq!(a.bus_position().await.unwrap(), 5);
+    a.close().await;
+    b.close().await;
 }
