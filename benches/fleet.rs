@@ -49,9 +49,7 @@ fn pids_of(name: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == name)
-        })
+        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == name))
         .collect()
 }
 
@@ -75,16 +73,34 @@ async fn spawn(store: &str, bus: &str, stream: &str) -> Instance {
         l.local_addr().unwrap().port()
     };
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--otlp-grpc-listen", "off", "--data-dir"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--otlp-grpc-listen",
+            "off",
+            "--data-dir",
+        ])
         .arg(dir.path())
-        .args(["--store", store, "--bus", bus, "--bus-stream", stream, "--ws-interval", "250ms"])
+        .args([
+            "--store",
+            store,
+            "--bus",
+            bus,
+            "--bus-stream",
+            stream,
+            "--ws-interval",
+            "250ms",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..300 {
-        if reqwest::get(format!("{base}/health/live")).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(format!("{base}/health/live"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -93,7 +109,12 @@ async fn spawn(store: &str, bus: &str, stream: &str) -> Instance {
 }
 
 async fn bus_check(base: &str) -> Value {
-    let ready: Value = reqwest::get(format!("{base}/health/ready")).await.unwrap().json().await.unwrap();
+    let ready: Value = reqwest::get(format!("{base}/health/ready"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     ready["checks"]["bus"]["details"].clone()
 }
 
@@ -111,7 +132,9 @@ async fn leader(fleet: &[Instance]) {
 }
 
 async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
-    let schema = ScratchSchema::create(store_url).await.expect("FLEET_BENCH_STORE: a PostgreSQL server");
+    let schema = ScratchSchema::create(store_url)
+        .await
+        .expect("FLEET_BENCH_STORE: a PostgreSQL server");
     let stream = format!("obs_bench_{:08x}", rand::random::<u32>());
     let mut fleet = Vec::new();
     for _ in 0..n {
@@ -159,10 +182,18 @@ async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
     let persisted = started.elapsed();
     let cpu: Vec<f64> = pids.iter().zip(&cpu_before).map(|(p, b)| cpu_ms(&[*p]) - b).collect();
     let (pg_cpu, nats_cpu) = (cpu_ms(&pg) - pg_before, cpu_ms(&nats) - nats_before);
-    let rows: i64 = schema.client().await.query_one("SELECT COUNT(*) FROM spans", &[]).await.unwrap().get(0);
+    let rows: i64 = schema
+        .client()
+        .await
+        .query_one("SELECT COUNT(*) FROM spans", &[])
+        .await
+        .unwrap()
+        .get(0);
     let spans = count * SPANS_PER_BATCH;
     latencies.sort_by(f64::total_cmp);
-    println!("— {n} instance(s), {count} batches of {SPANS_PER_BATCH} spans, {CONCURRENCY} requests in flight in all —");
+    println!(
+        "— {n} instance(s), {count} batches of {SPANS_PER_BATCH} spans, {CONCURRENCY} requests in flight in all —"
+    );
     println!(
         "acknowledged (in JetStream): {:.0} spans/s; persisted and queryable: {:.0} spans/s ({rows} spans stored, {} of this run; {refused} answers of 503 retried)",
         spans as f64 / acked.as_secs_f64(),
@@ -176,7 +207,10 @@ async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
     );
     let per10k = |ms: f64| ms / spans as f64 * 10_000.0;
     for (i, c) in cpu.iter().enumerate() {
-        let role = bus_check(&fleet[i].base).await["role"].as_str().unwrap_or("?").to_string();
+        let role = bus_check(&fleet[i].base).await["role"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
         println!("CPU of instance {} ({role}): {:.0} ms per 10k spans", i + 1, per10k(*c));
     }
     println!(
@@ -197,9 +231,13 @@ async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
 async fn cross_instance(a: &str, b: &str) {
     let ws_url = b.replacen("http", "ws", 1) + "/ws";
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    ws.send(Message::Text(json!({"type": "subscribe", "executionId": "latency"}).to_string().into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "executionId": "latency"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
     let client = reqwest::Client::new();
     let post = |events: Value| client.post(format!("{a}/api/v1/events")).json(&events).send();
     post(json!([{"type": "execution", "id": "latency", "agent_id": "bench", "status": "RUNNING"}]))

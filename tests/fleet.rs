@@ -30,7 +30,10 @@ impl Drop for ScratchStream {
         let name = self.0.clone();
         // On a thread of its own: the test's runtime may be gone.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(bus) = observatory::server::bus::Bus::connect(NATS, &name).await {
                     let _ = bus.delete_stream().await;
@@ -50,10 +53,12 @@ async fn receiver() -> (String, Inbox) {
     let app = axum::Router::new()
         .route(
             "/hook",
-            axum::routing::post(|State(inbox): State<Inbox>, axum::Json(v): axum::Json<Value>| async move {
-                inbox.lock().unwrap().push(v);
-                "ok"
-            }),
+            axum::routing::post(
+                |State(inbox): State<Inbox>, axum::Json(v): axum::Json<Value>| async move {
+                    inbox.lock().unwrap().push(v);
+                    "ok"
+                },
+            ),
         )
         .with_state(inbox.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -77,7 +82,12 @@ impl Instance {
     }
 
     async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -92,7 +102,10 @@ impl Instance {
 
     async fn role(&self) -> String {
         let ready = self.get("/health/ready").await;
-        ready["checks"]["bus"]["details"]["role"].as_str().unwrap_or("").to_string()
+        ready["checks"]["bus"]["details"]["role"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -110,7 +123,10 @@ async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -175,9 +191,11 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     // A browser's socket on B, watching one execution.
     let ws_url = b.base.replacen("http", "ws", 1) + "/ws";
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    ws.send(Message::Text(json!({"type": "subscribe", "executionId": "shared"}).to_string().into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "executionId": "shared"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
 
     // Native events and OTLP at A.
     let (code, body) = a.post("/api/v1/events", &fleet()).await;
@@ -232,11 +250,16 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     assert_eq!(code, 200);
     let id = eventually("the alert at B", async || {
         let v = b.get("/api/alerts").await;
-        alert_of(&v, "FlakyFails").filter(|a| a["state"] == "firing").map(|a| a["id"].as_str().unwrap().to_string())
+        alert_of(&v, "FlakyFails")
+            .filter(|a| a["state"] == "firing")
+            .map(|a| a["id"].as_str().unwrap().to_string())
     })
     .await;
     let (code, acked) = b
-        .post(&format!("/api/alerts/{id}/ack"), &json!({"by": "ana", "note": "looking at it from B"}))
+        .post(
+            &format!("/api/alerts/{id}/ack"),
+            &json!({"by": "ana", "note": "looking at it from B"}),
+        )
         .await;
     assert_eq!(code, 200, "{acked}");
     assert_eq!(acked["ack"]["note"], "looking at it from B");
@@ -263,7 +286,10 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
             }
         })
     };
-    eventually("some sustained ingest", async || (acknowledged.load(Ordering::SeqCst) >= 1_000).then_some(())).await;
+    eventually("some sustained ingest", async || {
+        (acknowledged.load(Ordering::SeqCst) >= 1_000).then_some(())
+    })
+    .await;
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
     writer.await.unwrap();
@@ -273,7 +299,12 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     let logs = eventually("every acknowledged line at B", async || {
         let mut logs = Vec::new();
         loop {
-            let page = b.get(&format!("/api/executions/sustained/logs?after={}&limit=5000", logs.len())).await;
+            let page = b
+                .get(&format!(
+                    "/api/executions/sustained/logs?after={}&limit=5000",
+                    logs.len()
+                ))
+                .await;
             let page = page.as_array().expect("a page of lines").clone();
             if page.is_empty() {
                 break;
@@ -286,7 +317,10 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     let texts: std::collections::HashSet<&str> = logs.iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), logs.len(), "no line stored twice");
     for i in 0..acknowledged {
-        assert!(texts.contains(format!("{}-{}", i / 50, i % 50).as_str()), "acknowledged line {i} is lost");
+        assert!(
+            texts.contains(format!("{}-{}", i / 50, i % 50).as_str()),
+            "acknowledged line {i} is lost"
+        );
     }
     assert!(
         logs.iter().enumerate().all(|(i, l)| l["seq"] == i as u64 + 1),
@@ -306,9 +340,17 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     let firing = |rule: &str| {
         inbox
             .iter()
-            .filter(|p| p["status"] == "firing" && p["groupLabels"]["alertname"] == rule && p["alerts"][0]["acknowledged"] == false)
+            .filter(|p| {
+                p["status"] == "firing"
+                    && p["groupLabels"]["alertname"] == rule
+                    && p["alerts"][0]["acknowledged"] == false
+            })
             .count()
     };
-    assert_eq!(firing("FlakyFails"), 1, "one notification per transition across the fleet");
+    assert_eq!(
+        firing("FlakyFails"),
+        1,
+        "one notification per transition across the fleet"
+    );
     assert_eq!(firing("LateFails"), 1);
 }

@@ -221,4 +221,3 @@ pub async fn run(url: &str, batches: Arc<Vec<Vec<u8>>>, concurrency: usize) -> (
     latencies.sort_by(f64::total_cmp);
     (elapsed, latencies, refused)
 }
-

@@ -181,7 +181,10 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return invalid("bus_stream", "must be letters, digits, `_` or `-` (it names a JetStream stream)");
+            return invalid(
+                "bus_stream",
+                "must be letters, digits, `_` or `-` (it names a JetStream stream)",
+            );
         }
         if self.ws_interval < Duration::from_millis(50) || self.ws_interval > Duration::from_secs(60) {
             return invalid("ws_interval", "must be between 50ms and 60s");

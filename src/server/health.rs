@@ -134,7 +134,11 @@ const LAG_WARN: u64 = 1_000;
 async fn bus(fleet: &crate::server::fleet::Fleet) -> HealthCheck {
     let role = if fleet.role.is_leading() { "leader" } else { "follower" };
     if !fleet.bus.connected() {
-        return check("error", "not connected to NATS: ingest is refused", json!({ "role": role }));
+        return check(
+            "error",
+            "not connected to NATS: ingest is refused",
+            json!({ "role": role }),
+        );
     }
     let (last, applied) = match fleet.bus.position().await {
         Ok(p) => p,
@@ -153,7 +157,11 @@ async fn bus(fleet: &crate::server::fleet::Fleet) -> HealthCheck {
     if lag > LAG_WARN {
         check("warn", format!("{lag} batches behind the stream"), details)
     } else {
-        check("ok", format!("connected; {role}, {lag} batches behind the stream"), details)
+        check(
+            "ok",
+            format!("connected; {role}, {lag} batches behind the stream"),
+            details,
+        )
     }
 }
 

@@ -4,10 +4,10 @@
 
 use super::alerts::{self, Alerts};
 use super::bus::{Bus, Role};
-use super::fleet::Fleet;
 use super::clock::now_ms;
 use super::clock::Recent;
 use super::config::Config;
+use super::fleet::Fleet;
 use super::hub::{self, Hub};
 use super::ingest::{self, Ingest};
 use super::push::Live;
@@ -115,7 +115,15 @@ impl AppState {
         }
         let live = Live::new(hub.clone());
         let external_url = format!("http://{}", config.listen);
-        let alerts = Alerts::open(&config.alerts, external_url, hub.clone(), store.clone(), live.clone(), link).await?;
+        let alerts = Alerts::open(
+            &config.alerts,
+            external_url,
+            hub.clone(),
+            store.clone(),
+            live.clone(),
+            link,
+        )
+        .await?;
         let redactor = Arc::new(ingest::Redactor::new(&config.redact_keys));
         let (ingest, _pipeline) = Ingest::start(
             hub.clone(),

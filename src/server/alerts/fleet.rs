@@ -128,13 +128,22 @@ impl Alerts {
                 continue;
             }
             let answer = match serde_json::from_slice::<Command>(&m.payload) {
-                Err(e) => Answer::Error(ApiError::bad_request(format!("an alert command that does not decode: {e}"))),
-                Ok(Command::Acknowledge { id, req }) => self.acknowledge(&id, req).await.map_or_else(Answer::Error, Answer::Alert),
-                Ok(Command::Unacknowledge { id, by }) => self.unacknowledge(&id, &by).await.map_or_else(Answer::Error, Answer::Alert),
+                Err(e) => Answer::Error(ApiError::bad_request(format!(
+                    "an alert command that does not decode: {e}"
+                ))),
+                Ok(Command::Acknowledge { id, req }) => self
+                    .acknowledge(&id, req)
+                    .await
+                    .map_or_else(Answer::Error, Answer::Alert),
+                Ok(Command::Unacknowledge { id, by }) => self
+                    .unacknowledge(&id, &by)
+                    .await
+                    .map_or_else(Answer::Error, Answer::Alert),
                 Ok(Command::Silence(req)) => self.silence(req).await.map_or_else(Answer::Error, Answer::Silence),
-                Ok(Command::ExpireSilence { id, by }) => {
-                    self.expire_silence(&id, &by).await.map_or_else(Answer::Error, Answer::Silence)
-                }
+                Ok(Command::ExpireSilence { id, by }) => self
+                    .expire_silence(&id, &by)
+                    .await
+                    .map_or_else(Answer::Error, Answer::Silence),
             };
             let payload = serde_json::to_vec(&answer).unwrap_or_default();
             link.bus.reply(reply, payload).await;

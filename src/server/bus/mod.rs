@@ -238,10 +238,14 @@ impl Bus {
 
     /// Deletes the stream (tests' scratch streams).
     pub async fn delete_stream(&self) -> Result<(), BusError> {
-        self.js.delete_stream(&self.name).await.map(drop).map_err(|e| BusError::Stream {
-            stream: self.name.clone(),
-            why: e.to_string(),
-        })
+        self.js
+            .delete_stream(&self.name)
+            .await
+            .map(drop)
+            .map_err(|e| BusError::Stream {
+                stream: self.name.clone(),
+                why: e.to_string(),
+            })
     }
 
     pub fn connected(&self) -> bool {
@@ -268,7 +272,9 @@ impl Bus {
         let request = self.client.request(self.subject(what), payload.into());
         match tokio::time::timeout(timeout, request).await {
             Ok(Ok(m)) => Ok(m.payload.to_vec()),
-            Ok(Err(e)) => Err(BusError::Request(format!("no instance leads the fleet right now ({e}); retry"))),
+            Ok(Err(e)) => Err(BusError::Request(format!(
+                "no instance leads the fleet right now ({e}); retry"
+            ))),
             Err(_) => Err(BusError::Request(format!(
                 "the fleet's leader did not answer within {} s; retry",
                 timeout.as_secs()

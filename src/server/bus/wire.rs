@@ -88,7 +88,9 @@ mod tests {
 
     /// Letters that do not compress.
     fn noise(len: usize) -> String {
-        (0..len).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect()
+        (0..len)
+            .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+            .collect()
     }
 
     #[test]
@@ -107,7 +109,10 @@ mod tests {
         let err = encode(vec![log(0, &noise(40_000))], 4096).unwrap_err().to_string();
         assert!(err.contains("max_payload"), "{err}");
         assert!(decode(&[]).unwrap_err().to_string().contains("empty"));
-        assert!(decode(&[9, 1, 2]).unwrap_err().to_string().contains("unknown encoding (9)"));
+        assert!(decode(&[9, 1, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown encoding (9)"));
         assert!(decode(&[JSON_LZ4, 255, 255, 255, 255, 0]).is_err());
     }
 }

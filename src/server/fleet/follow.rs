@@ -57,7 +57,10 @@ pub async fn run(fleet: Arc<Fleet>, parts: Parts) {
         fleet.role.set_leading(leading);
         if leading {
             parts.alerts.reload().await;
-            tracing::info!(from, "this instance leads the fleet: it writes the stream to the store from here");
+            tracing::info!(
+                from,
+                "this instance leads the fleet: it writes the stream to the store from here"
+            );
         }
         match phase(&fleet, &parts, from, leadership.as_ref()).await {
             End::Lead(l) => leadership = Some(l),
@@ -67,7 +70,11 @@ pub async fn run(fleet: Arc<Fleet>, parts: Parts) {
                 leadership = None;
             }
             End::Failed(why) => {
-                tracing::warn!(why, leading, "following the stream stopped; starting again from the store");
+                tracing::warn!(
+                    why,
+                    leading,
+                    "following the stream stopped; starting again from the store"
+                );
                 fleet.role.set_leading(false);
                 tokio::time::sleep(BACKOFF).await;
             }

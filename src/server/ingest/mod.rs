@@ -194,8 +194,12 @@ impl Ingest {
         if let Some(bus) = &self.bus {
             return match bus.publish(events).await {
                 Ok(_) => {
-                    self.ledger
-                        .accepted(&current_source(), n as u64, folded as u64, crate::server::clock::now_ms());
+                    self.ledger.accepted(
+                        &current_source(),
+                        n as u64,
+                        folded as u64,
+                        crate::server::clock::now_ms(),
+                    );
                     Ok(Receipt { accepted: n, folded })
                 }
                 Err(e) => {

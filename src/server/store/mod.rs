@@ -37,7 +37,9 @@ pub enum StoreError {
     NoExecution(String),
     #[error("schema version {found} is newer than this build understands ({known})")]
     FutureSchema { found: i64, known: i64 },
-    #[error("the store's stream position is {found}, not {expected}: another instance wrote it (this one no longer leads)")]
+    #[error(
+        "the store's stream position is {found}, not {expected}: another instance wrote it (this one no longer leads)"
+    )]
     Fenced { expected: u64, found: u64 },
 }
 

@@ -155,13 +155,13 @@ async fn the_stream_position_moves_only_from_where_a_writer_expects_it() {
     // A second writer that still believes the position is 3 (a leader that lost its lock
     // without knowing) writes nothing.
     let err = b.commit(at(3, 4, "stale")).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::Fenced { expected: 3, found: 5 }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::Fenced { expected: 3, found: 5 }), "{err}");
     let err = b.commit(at(0, 1, "stale-too")).await.unwrap_err();
     assert!(matches!(err, StoreError::Fenced { expected: 0, found: 5 }), "{err}");
-    let stored = b.executions_by_id(vec!["stale".into(), "stale-too".into(), "second".into()]).await.unwrap();
+    let stored = b
+        .executions_by_id(vec!["stale".into(), "stale-too".into(), "second".into()])
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1, "only the expected writer's rows are there");
     assert_eq!(a.bus_position().await.unwrap(), 5);
     a.close().await;
