@@ -4,8 +4,9 @@
 //! - spans/s acknowledged (stored in JetStream) and persisted (written by the leader and
 //!   queryable: the store's stream position caught up, spans counted in PostgreSQL);
 //! - p50/p99 latency per batch;
-//! - CPU per 10k spans of each instance, of PostgreSQL (all its processes) and of NATS;
-//! and, with two instances, the ingest-to-socket latency across instances: a log line posted
+//! - CPU per 10k spans of each instance, of PostgreSQL (all its processes) and of NATS.
+//!
+//! And, with two instances, the ingest-to-socket latency across instances: a log line posted
 //! to A, timed until B's WebSocket pushes it to a subscriber of its execution.
 //!
 //! Run: `cargo bench --bench fleet --features ssr` (prints its figures; asserts nothing).

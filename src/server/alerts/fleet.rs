@@ -38,7 +38,7 @@ pub enum Command {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Answer {
-    Alert(Alert),
+    Alert(Box<Alert>),
     Silence(Silence),
     Error(ApiError),
 }
@@ -46,7 +46,7 @@ enum Answer {
 impl Answer {
     fn alert(self) -> Result<Alert, ApiError> {
         match self {
-            Answer::Alert(a) => Ok(a),
+            Answer::Alert(a) => Ok(*a),
             Answer::Error(e) => Err(e),
             Answer::Silence(_) => Err(ApiError::internal()),
         }
@@ -134,11 +134,11 @@ impl Alerts {
                 Ok(Command::Acknowledge { id, req }) => self
                     .acknowledge(&id, req)
                     .await
-                    .map_or_else(Answer::Error, Answer::Alert),
+                    .map_or_else(Answer::Error, |a| Answer::Alert(Box::new(a))),
                 Ok(Command::Unacknowledge { id, by }) => self
                     .unacknowledge(&id, &by)
                     .await
-                    .map_or_else(Answer::Error, Answer::Alert),
+                    .map_or_else(Answer::Error, |a| Answer::Alert(Box::new(a))),
                 Ok(Command::Silence(req)) => self.silence(req).await.map_or_else(Answer::Error, Answer::Silence),
                 Ok(Command::ExpireSilence { id, by }) => self
                     .expire_silence(&id, &by)
