@@ -3,34 +3,13 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use common::receiver;
+
 use observatory::server::{AppState, Config, DashboardServer};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Inbox = Arc<Mutex<Vec<Value>>>;
-
-/// A webhook receiver that records every payload.
-async fn receiver() -> (String, Inbox) {
-    let inbox: Inbox = Arc::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(|State(inbox): State<Inbox>, Json(v): Json<Value>| async move {
-                inbox.lock().unwrap().push(v);
-                "ok"
-            }),
-        )
-        .with_state(inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), inbox)
-}
 
 fn config(dir: &std::path::Path, hook: &str, store: Option<&str>) -> Config {
     let text = format!(

@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::{fleet, free_port, pg_schema, spawn_server_with, wait_ready};
+use common::{fleet, free_port, pg_schema, receiver, spawn_server_with, wait_ready};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -42,29 +42,6 @@ impl Drop for ScratchStream {
         })
         .join();
     }
-}
-
-type Inbox = Arc<Mutex<Vec<Value>>>;
-
-/// A webhook receiver that records every payload.
-async fn receiver() -> (String, Inbox) {
-    use axum::extract::State;
-    let inbox: Inbox = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            axum::routing::post(
-                |State(inbox): State<Inbox>, axum::Json(v): axum::Json<Value>| async move {
-                    inbox.lock().unwrap().push(v);
-                    "ok"
-                },
-            ),
-        )
-        .with_state(inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), inbox)
 }
 
 struct Instance {
@@ -205,16 +182,7 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     let (code, body) = a.post("/api/v1/events", &Value::Array(lines)).await;
     assert_eq!(code, 200, "{body}");
     let trace = "5b8efff798038103d269b633813fc60d";
-    let otlp = json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "planner"}}]},
-        "scopeSpans": [{"spans": [
-            {"traceId": trace, "spanId": "eee19b7ec3c1b174", "name": "invoke_agent planner", "kind": 1,
-             "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
-             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}]},
-            {"traceId": trace, "spanId": "eee19b7ec3c1b175", "parentSpanId": "eee19b7ec3c1b174", "name": "chat gpt-4o", "kind": 3,
-             "startTimeUnixNano": "1700000000100000000", "endTimeUnixNano": "1700000000900000000",
-             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-                            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
-                            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "120"}}]}]}]}]});
+    let otlp = common::two_span_trace(trace);
     let (code, body) = a.post("/v1/traces", &otlp).await;
     assert_eq!(code, 200, "{body}");
 

@@ -31,16 +31,7 @@ async fn the_server_on_postgres_keeps_what_it_acknowledged_through_kill_9() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let trace = "5b8efff798038103d269b633813fc60c";
-    let otlp = json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "planner"}}]},
-        "scopeSpans": [{"spans": [
-            {"traceId": trace, "spanId": "eee19b7ec3c1b174", "name": "invoke_agent planner", "kind": 1,
-             "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
-             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}]},
-            {"traceId": trace, "spanId": "eee19b7ec3c1b175", "parentSpanId": "eee19b7ec3c1b174", "name": "chat gpt-4o", "kind": 3,
-             "startTimeUnixNano": "1700000000100000000", "endTimeUnixNano": "1700000000900000000",
-             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-                            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
-                            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "120"}}]}]}]}]});
+    let otlp = common::two_span_trace(trace);
     let r = client
         .post(format!("{base}/v1/traces"))
         .json(&otlp)

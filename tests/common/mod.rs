@@ -12,7 +12,7 @@ use observatory::server::store::{
     WriteBatch,
 };
 use observatory::server::{AppState, Config};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -261,4 +261,41 @@ impl Store for GatedStore {
 /// is what `--store` takes.
 pub async fn pg_schema() -> observatory::server::store::postgres::scratch::ScratchSchema {
     observatory::server::store::postgres::scratch::ScratchSchema::for_tests().await
+}
+
+/// An OTLP/JSON export of one agent trace: an `invoke_agent` root and a `chat gpt-4o` child.
+pub fn two_span_trace(trace: &str) -> Value {
+    json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "planner"}}]},
+        "scopeSpans": [{"spans": [
+            {"traceId": trace, "spanId": "eee19b7ec3c1b174", "name": "invoke_agent planner", "kind": 1,
+             "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
+             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}]},
+            {"traceId": trace, "spanId": "eee19b7ec3c1b175", "parentSpanId": "eee19b7ec3c1b174", "name": "chat gpt-4o", "kind": 3,
+             "startTimeUnixNano": "1700000000100000000", "endTimeUnixNano": "1700000000900000000",
+             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "120"}}]}]}]}]})
+}
+
+pub type Inbox = Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A webhook receiver that records every payload; its URL and what it received.
+pub async fn receiver() -> (String, Inbox) {
+    use axum::extract::State;
+    let inbox: Inbox = Arc::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |State(inbox): State<Inbox>, axum::Json(v): axum::Json<Value>| async move {
+                    inbox.lock().unwrap().push(v);
+                    "ok"
+                },
+            ),
+        )
+        .with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), inbox)
 }
