@@ -445,8 +445,8 @@ async fn pipeline(
         let mut n = group[0].events.len();
         // A fleet's follower never mixes written and unwritten batches in one group: the
         // leader's first written message starts a new one.
-        while n < GROUP_EVENTS && next.as_ref().is_none_or(|b| b.write == write) {
-            match next.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+        while n < GROUP_EVENTS && next.is_none() {
+            match rx.try_recv() {
                 Ok(b) if b.write != write => next = Some(b),
                 Ok(b) => {
                     n += b.events.len();
