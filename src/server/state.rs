@@ -53,35 +53,30 @@ impl axum::extract::FromRef<AppState> for Arc<otlp::Receiver> {
 
 impl AppState {
     /// Opens the store (PostgreSQL at `config.store`, else SQLite in `config.data_dir`),
-    /// rebuilds the hub from it and starts the ingest pipeline.
+    /// joins the fleet at `config.bus` if any, rebuilds the hub from the store and starts the
+    /// ingest pipeline.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         use anyhow::Context;
         let retention = config.retention.as_secs();
-        if let (Some(bus), Some(url)) = (&config.bus, &config.store) {
-            let store = Arc::new(
-                store::PgStore::open(url, retention)
-                    .await
-                    .with_context(|| format!("opening the PostgreSQL store at {}", store::postgres::redacted(url)))?,
-            );
-            let fleet = Arc::new(Fleet {
+        let Some(url) = &config.store else {
+            let store = store::SqliteStore::open(&config.data_dir, retention)
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+            return Self::with_store(config, Arc::new(store)).await;
+        };
+        let store = Arc::new(
+            store::PgStore::open(url, retention)
+                .await
+                .with_context(|| format!("opening the PostgreSQL store at {}", store::postgres::redacted(url)))?,
+        );
+        let fleet = match &config.bus {
+            Some(bus) => Some(Arc::new(Fleet {
                 bus: Bus::connect(bus, &config.bus_stream).await?,
                 role: Role::follower(),
                 store: store.clone(),
-            });
-            return Self::assemble(config, store, Some(fleet)).await;
-        }
-        let store: Arc<dyn Store> = match &config.store {
-            Some(url) => Arc::new(
-                store::PgStore::open(url, retention)
-                    .await
-                    .with_context(|| format!("opening the PostgreSQL store at {}", store::postgres::redacted(url)))?,
-            ),
-            None => Arc::new(
-                store::SqliteStore::open(&config.data_dir, retention)
-                    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-            ),
+            })),
+            None => None,
         };
-        Self::with_store(config, store).await
+        Self::assemble(config, store, fleet).await
     }
 
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {

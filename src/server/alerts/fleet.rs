@@ -6,9 +6,10 @@
 
 use super::Alerts;
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{AckRequest, Alert, Silence, SilenceRequest};
+use crate::model::{AckRequest, SilenceRequest};
 use crate::server::bus::{Bus, Role};
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,31 +37,6 @@ pub enum Command {
     ExpireSilence { id: String, by: String },
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-enum Answer {
-    Alert(Box<Alert>),
-    Silence(Silence),
-    Error(ApiError),
-}
-
-impl Answer {
-    fn alert(self) -> Result<Alert, ApiError> {
-        match self {
-            Answer::Alert(a) => Ok(*a),
-            Answer::Error(e) => Err(e),
-            Answer::Silence(_) => Err(ApiError::internal()),
-        }
-    }
-
-    fn silence(self) -> Result<Silence, ApiError> {
-        match self {
-            Answer::Silence(s) => Ok(s),
-            Answer::Error(e) => Err(e),
-            Answer::Alert(_) => Err(ApiError::internal()),
-        }
-    }
-}
-
 impl Alerts {
     /// The leader's link, when this instance is in a fleet and does not lead it.
     fn remote(&self) -> Option<&Link> {
@@ -79,34 +55,24 @@ impl Alerts {
         }
     }
 
-    async fn ask(&self, link: &Link, command: Command) -> Result<Answer, ApiError> {
-        let payload = serde_json::to_vec(&command).map_err(|_| ApiError::internal())?;
-        let reply = link
+    /// Runs nothing when leading (or alone): None. Else asks the leader to run `command`,
+    /// and gives its answer.
+    pub(super) async fn forwarded<T: DeserializeOwned>(&self, command: Command) -> Option<Result<T, ApiError>> {
+        let link = self.remote()?;
+        let Ok(payload) = serde_json::to_vec(&command) else {
+            return Some(Err(ApiError::internal()));
+        };
+        let asked = link
             .bus
             .request(COMMANDS, payload, ASK_TIMEOUT)
             .await
-            .map_err(|e| ApiError::new(ErrorCode::Overloaded, e.to_string()))?;
-        serde_json::from_slice(&reply).map_err(|e| {
-            tracing::error!(error = %e, "the leader's answer does not decode");
-            ApiError::internal()
-        })
-    }
-
-    /// Runs `command` here when leading (or alone), else asks the leader to.
-    pub(super) async fn forwarded_alert(&self, command: Command) -> Option<Result<Alert, ApiError>> {
-        let link = self.remote()?.clone();
-        Some(match self.ask(&link, command).await {
-            Ok(answer) => answer.alert(),
-            Err(e) => Err(e),
-        })
-    }
-
-    pub(super) async fn forwarded_silence(&self, command: Command) -> Option<Result<Silence, ApiError>> {
-        let link = self.remote()?.clone();
-        Some(match self.ask(&link, command).await {
-            Ok(answer) => answer.silence(),
-            Err(e) => Err(e),
-        })
+            .map_err(|e| ApiError::new(ErrorCode::Overloaded, e.to_string()));
+        Some(asked.and_then(|reply| {
+            serde_json::from_slice::<Result<T, ApiError>>(&reply).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the leader's answer does not decode");
+                Err(ApiError::internal())
+            })
+        }))
     }
 
     /// Answers the fleet's commands while this instance leads (followers stay silent, so
@@ -127,25 +93,15 @@ impl Alerts {
             if !link.role.is_leading() {
                 continue;
             }
-            let answer = match serde_json::from_slice::<Command>(&m.payload) {
-                Err(e) => Answer::Error(ApiError::bad_request(format!(
+            let payload = match serde_json::from_slice::<Command>(&m.payload) {
+                Err(e) => answer::<()>(Err(ApiError::bad_request(format!(
                     "an alert command that does not decode: {e}"
-                ))),
-                Ok(Command::Acknowledge { id, req }) => self
-                    .acknowledge(&id, req)
-                    .await
-                    .map_or_else(Answer::Error, |a| Answer::Alert(Box::new(a))),
-                Ok(Command::Unacknowledge { id, by }) => self
-                    .unacknowledge(&id, &by)
-                    .await
-                    .map_or_else(Answer::Error, |a| Answer::Alert(Box::new(a))),
-                Ok(Command::Silence(req)) => self.silence(req).await.map_or_else(Answer::Error, Answer::Silence),
-                Ok(Command::ExpireSilence { id, by }) => self
-                    .expire_silence(&id, &by)
-                    .await
-                    .map_or_else(Answer::Error, Answer::Silence),
+                )))),
+                Ok(Command::Acknowledge { id, req }) => answer(self.acknowledge(&id, req).await),
+                Ok(Command::Unacknowledge { id, by }) => answer(self.unacknowledge(&id, &by).await),
+                Ok(Command::Silence(req)) => answer(self.silence(req).await),
+                Ok(Command::ExpireSilence { id, by }) => answer(self.expire_silence(&id, &by).await),
             };
-            let payload = serde_json::to_vec(&answer).unwrap_or_default();
             link.bus.reply(reply, payload).await;
         }
     }
@@ -168,4 +124,9 @@ impl Alerts {
             }
         }
     }
+}
+
+/// The leader's answer to a command, as the requester decodes it.
+fn answer<T: Serialize>(result: Result<T, ApiError>) -> Vec<u8> {
+    serde_json::to_vec(&result).unwrap_or_default()
 }

@@ -294,7 +294,7 @@ impl Alerts {
             id: id.into(),
             req: req.clone(),
         };
-        if let Some(answer) = self.forwarded_alert(command).await {
+        if let Some(answer) = self.forwarded(command).await {
             return answer;
         }
         let e = &self.inner;
@@ -319,7 +319,7 @@ impl Alerts {
             id: id.into(),
             by: by.into(),
         };
-        if let Some(answer) = self.forwarded_alert(command).await {
+        if let Some(answer) = self.forwarded(command).await {
             return answer;
         }
         let e = &self.inner;
@@ -348,7 +348,7 @@ impl Alerts {
         if req.created_by.trim().is_empty() {
             return Err(ApiError::bad_request("`created_by` must name who silences"));
         }
-        if let Some(answer) = self.forwarded_silence(fleet::Command::Silence(req.clone())).await {
+        if let Some(answer) = self.forwarded(fleet::Command::Silence(req.clone())).await {
             return answer;
         }
         let e = &self.inner;
@@ -378,7 +378,7 @@ impl Alerts {
             id: id.into(),
             by: by.into(),
         };
-        if let Some(answer) = self.forwarded_silence(command).await {
+        if let Some(answer) = self.forwarded(command).await {
             return answer;
         }
         let e = &self.inner;

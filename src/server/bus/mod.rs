@@ -182,7 +182,7 @@ impl Bus {
     /// consumer of this instance's own: nothing is acknowledged, nothing is shared).
     pub async fn follow(&self, from: u64) -> Result<impl Stream<Item = Result<Delivery, BusError>> + use<>, BusError> {
         let follow = |e: &dyn std::fmt::Display| BusError::Follow(e.to_string());
-        let stream = self.js.get_stream(&self.name).await.map_err(|e| follow(&e))?;
+        let stream = self.stream().await?;
         let deliver_policy = match from {
             0 | 1 => consumer::DeliverPolicy::All,
             n => consumer::DeliverPolicy::ByStartSequence { start_sequence: n },
@@ -212,27 +212,15 @@ impl Bus {
 
     /// The stream's last sequence, and the last message this instance applied.
     pub async fn position(&self) -> Result<(u64, u64), BusError> {
-        let stream = self.js.get_stream(&self.name).await.map_err(|e| BusError::Stream {
-            stream: self.name.clone(),
-            why: e.to_string(),
-        })?;
-        let info = stream.get_info().await.map_err(|e| BusError::Stream {
-            stream: self.name.clone(),
-            why: e.to_string(),
-        })?;
-        Ok((info.state.last_sequence, self.applied.load(Ordering::Relaxed)))
+        // Looking the stream up reads its state: one round trip.
+        let last = self.stream().await?.cached_info().state.last_sequence;
+        Ok((last, self.applied.load(Ordering::Relaxed)))
     }
 
     /// Removes the messages before `seq` (written to the store by the leader).
     pub async fn purge_before(&self, seq: u64) -> Result<u64, BusError> {
-        let stream = self.js.get_stream(&self.name).await.map_err(|e| BusError::Stream {
-            stream: self.name.clone(),
-            why: e.to_string(),
-        })?;
-        let purged = stream.purge().sequence(seq).await.map_err(|e| BusError::Stream {
-            stream: self.name.clone(),
-            why: e.to_string(),
-        })?;
+        let stream = self.stream().await?;
+        let purged = stream.purge().sequence(seq).await.map_err(|e| self.unusable(e))?;
         Ok(purged.purged)
     }
 
@@ -242,10 +230,18 @@ impl Bus {
             .delete_stream(&self.name)
             .await
             .map(drop)
-            .map_err(|e| BusError::Stream {
-                stream: self.name.clone(),
-                why: e.to_string(),
-            })
+            .map_err(|e| self.unusable(e))
+    }
+
+    async fn stream(&self) -> Result<stream::Stream, BusError> {
+        self.js.get_stream(&self.name).await.map_err(|e| self.unusable(e))
+    }
+
+    fn unusable(&self, e: impl std::fmt::Display) -> BusError {
+        BusError::Stream {
+            stream: self.name.clone(),
+            why: e.to_string(),
+        }
     }
 
     pub fn connected(&self) -> bool {

@@ -191,54 +191,51 @@ impl Ingest {
             crate::server::clock::now_ms(),
         );
         let folded = self.hub.agents_to_fold(&events);
-        if let Some(bus) = &self.bus {
-            return match bus.publish(events).await {
-                Ok(_) => {
-                    self.ledger.accepted(
-                        &current_source(),
-                        n as u64,
-                        folded as u64,
-                        crate::server::clock::now_ms(),
-                    );
-                    Ok(Receipt { accepted: n, folded })
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, events = n, "ingest refused: the bus did not store the batch");
-                    self.count_rejected(Rejection::StoreUnavailable, n);
-                    Err(ApiError::new(ErrorCode::Overloaded, format!("{e}; retry")))
-                }
-            };
-        }
-        let (reply, rx) = oneshot::channel();
-        let shutting_down = || ApiError::new(ErrorCode::Overloaded, "the server is shutting down");
-        let batch = Batch {
-            events,
-            reply,
-            write: true,
-            position: None,
+        let stored = match &self.bus {
+            Some(bus) => bus.publish(events).await.map(|_| n).map_err(|e| {
+                tracing::error!(error = %e, events = n, "ingest refused: the bus did not store the batch");
+                ApiError::new(ErrorCode::Overloaded, format!("{e}; retry"))
+            }),
+            None => self.enqueue(events)?.await.map_err(|_| shutting_down())?,
         };
-        if let Err(e) = self.tx.try_send(batch) {
-            self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
-            self.count_rejected(Rejection::Overloaded, n);
-            return Err(match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    tracing::warn!(events = n, "ingest refused: the queue is full");
-                    ApiError::new(ErrorCode::Overloaded, "the ingest queue is full; retry after 1 s")
-                }
-                mpsc::error::TrySendError::Closed(_) => shutting_down(),
-            });
-        }
-        match rx.await.map_err(|_| shutting_down())? {
+        match stored {
             Ok(accepted) => {
                 let now = crate::server::clock::now_ms();
                 self.ledger
                     .accepted(&current_source(), accepted as u64, folded as u64, now);
                 Ok(Receipt { accepted, folded })
             }
-            // The pipeline refuses a group only when the store cannot take it.
+            // The pipeline refuses a group only when the store cannot take it; the bus, a
+            // batch only when it cannot store it.
             Err(e) => {
                 self.count_rejected(Rejection::StoreUnavailable, n);
                 Err(e)
+            }
+        }
+    }
+
+    /// Queues a batch for the pipeline, without waiting for room; resolves once it is durable.
+    fn enqueue(&self, events: Vec<Event>) -> Result<oneshot::Receiver<Result<usize, ApiError>>, ApiError> {
+        let n = events.len();
+        let (reply, rx) = oneshot::channel();
+        let batch = Batch {
+            events,
+            reply,
+            write: true,
+            position: None,
+        };
+        match self.tx.try_send(batch) {
+            Ok(()) => Ok(rx),
+            Err(e) => {
+                self.counters.overloaded.fetch_add(1, Ordering::Relaxed);
+                self.count_rejected(Rejection::Overloaded, n);
+                Err(match e {
+                    mpsc::error::TrySendError::Full(_) => {
+                        tracing::warn!(events = n, "ingest refused: the queue is full");
+                        ApiError::new(ErrorCode::Overloaded, "the ingest queue is full; retry after 1 s")
+                    }
+                    mpsc::error::TrySendError::Closed(_) => shutting_down(),
+                })
             }
         }
     }
@@ -259,10 +256,7 @@ impl Ingest {
             write,
             position: Some(position),
         };
-        self.tx
-            .send(batch)
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "the server is shutting down"))?;
+        self.tx.send(batch).await.map_err(|_| shutting_down())?;
         Ok(rx)
     }
 
@@ -335,6 +329,10 @@ impl Ingest {
             queue_capacity: self.capacity as u64,
         }
     }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(ErrorCode::Overloaded, "the server is shutting down")
 }
 
 type CommitResult = Result<(), super::store::StoreError>;
