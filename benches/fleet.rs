@@ -17,7 +17,9 @@
 mod common;
 
 use common::otlp::{batches, run, SPANS_PER_BATCH};
+use common::Process;
 use futures::{SinkExt, StreamExt};
+use observatory::server::bus::scratch::ScratchStream;
 use observatory::server::store::postgres::scratch::ScratchSchema;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -54,61 +56,6 @@ fn pids_of(name: &str) -> Vec<u32> {
         .collect()
 }
 
-struct Instance {
-    child: std::process::Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn spawn(store: &str, bus: &str, stream: &str) -> Instance {
-    let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--otlp-grpc-listen",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args([
-            "--store",
-            store,
-            "--bus",
-            bus,
-            "--bus-stream",
-            stream,
-            "--ws-interval",
-            "250ms",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if reqwest::get(format!("{base}/health/live"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Instance { child, base, _dir: dir }
-}
-
 async fn bus_check(base: &str) -> Value {
     let ready: Value = reqwest::get(format!("{base}/health/ready"))
         .await
@@ -120,7 +67,7 @@ async fn bus_check(base: &str) -> Value {
 }
 
 /// Waits until one instance leads.
-async fn leader(fleet: &[Instance]) {
+async fn leader(fleet: &[Process]) {
     for _ in 0..200 {
         for i in fleet {
             if bus_check(&i.base).await["role"] == "leader" {
@@ -136,10 +83,21 @@ async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
     let schema = ScratchSchema::create(store_url)
         .await
         .expect("FLEET_BENCH_STORE: a PostgreSQL server");
-    let stream = format!("obs_bench_{:08x}", rand::random::<u32>());
+    let stream = ScratchStream::on(bus);
+    let store = schema.url();
+    let flags = [
+        "--store",
+        &store,
+        "--bus",
+        stream.server(),
+        "--bus-stream",
+        stream.name(),
+        "--ws-interval",
+        "250ms",
+    ];
     let mut fleet = Vec::new();
     for _ in 0..n {
-        fleet.push(spawn(&schema.url(), bus, &stream).await);
+        fleet.push(Process::start(env!("CARGO_BIN_EXE_observatory"), &flags).await);
     }
     leader(&fleet).await;
     let warmup = Arc::new(batches(20));
@@ -223,9 +181,6 @@ async fn throughput(n: usize, count: usize, store_url: &str, bus: &str) {
         cross_instance(&fleet[0].base, &fleet[1].base).await;
     }
     drop(fleet);
-    if let Ok(bus) = observatory::server::bus::Bus::connect(bus, &stream).await {
-        let _ = bus.delete_stream().await;
-    }
 }
 
 /// A log line posted to A, until B's socket pushes it.

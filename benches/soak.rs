@@ -6,8 +6,9 @@
 //! asserts nothing). `SOAK_MINUTES` (default 30), `SOAK_TRACES_PER_SECOND` (default 200),
 //! `OBSERVATORY_BIN` (default `target/server/observatory`).
 
+mod common;
+
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,34 +90,9 @@ async fn main() {
     let minutes: u64 = env("SOAK_MINUTES", 30);
     let per_second: u64 = env("SOAK_TRACES_PER_SECOND", 200);
     let bin = std::env::var("OBSERVATORY_BIN").unwrap_or_else(|_| "target/server/observatory".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(&bin)
-        .args([
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--otlp-grpc-listen",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{bin} starts (run scripts/build.sh first): {e}"));
-    let base = format!("http://127.0.0.1:{port}");
+    let server = common::Process::start(&bin, &["--demo"]).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{base}/health/live")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let (sent, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
     let end = started + Duration::from_secs(minutes * 60);
@@ -152,7 +128,7 @@ async fn main() {
     let mut samples = Vec::new();
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_secs(30).min(end.saturating_duration_since(Instant::now()))).await;
-        let rss = rss_mib(child.id());
+        let rss = rss_mib(server.child.id());
         samples.push(rss);
         println!(
             "{:>6.1} {:>10} {:>10.1} {:>9}",
@@ -171,6 +147,5 @@ async fn main() {
         max(&samples[half..]),
         (max(&samples[half..]) / max(&samples[..half]).max(1.0) - 1.0) * 100.0
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

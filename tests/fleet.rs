@@ -7,42 +7,13 @@
 mod common;
 
 use common::{fleet, free_port, pg_schema, receiver, spawn_server_with, wait_ready};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
+use observatory::server::bus::scratch::ScratchStream;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-const NATS: &str = "nats://127.0.0.1:4222";
-
-/// A JetStream stream of the test's own, deleted afterwards.
-struct ScratchStream(String);
-
-impl ScratchStream {
-    fn new() -> Self {
-        Self(format!("obs_test_{:016x}", rand::random::<u64>()))
-    }
-}
-
-impl Drop for ScratchStream {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        // On a thread of its own: the test's runtime may be gone.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(bus) = observatory::server::bus::Bus::connect(NATS, &name).await {
-                    let _ = bus.delete_stream().await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 struct Instance {
     child: std::process::Child,
@@ -128,7 +99,7 @@ fn alert_of<'a>(view: &'a Value, rule: &str) -> Option<&'a Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one() {
     let schema = pg_schema().await;
-    let stream = ScratchStream::new();
+    let stream = ScratchStream::for_tests();
     let (hook, inbox) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("observatory.toml");
@@ -153,9 +124,9 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
         "--store",
         url.as_str(),
         "--bus",
-        NATS,
+        stream.server(),
         "--bus-stream",
-        stream.0.as_str(),
+        stream.name(),
         "--config",
         config.to_str().unwrap(),
     ];
@@ -189,17 +160,10 @@ async fn two_instances_share_ingest_live_state_alerts_and_survive_kill_9_of_one(
     // B's socket streams the lines A took, in order, with no gaps.
     let mut seqs = Vec::new();
     while seqs.len() < 20 {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("B pushes A's lines in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = m {
-            let m: Value = serde_json::from_str(t.as_str()).unwrap();
-            if m["type"] == "log" {
-                assert_eq!(m["executionId"], "shared");
-                seqs.push(m["data"]["seq"].as_u64().unwrap());
-            }
+        let m = common::recv(&mut ws).await;
+        if m["type"] == "log" {
+            assert_eq!(m["executionId"], "shared");
+            seqs.push(m["data"]["seq"].as_u64().unwrap());
         }
     }
     assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());

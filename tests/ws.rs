@@ -1,7 +1,10 @@
 //! The live WebSocket through a real bound port and a real client (tokio-tungstenite),
 //! written as MoFA's and AgentNexus's documents tell their users to write clients.
 
-use futures::{SinkExt, StreamExt};
+mod common;
+
+use common::{recv, Ws};
+use futures::SinkExt;
 use observatory::server::{AppState, Config, DashboardServer};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -44,26 +47,11 @@ async fn server() -> Server {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(addr: SocketAddr) -> Ws {
     tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .unwrap()
         .0
-}
-
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
 }
 
 async fn post(addr: SocketAddr, events: Value) {

@@ -7,6 +7,7 @@
 //! stream is the fleet's write-ahead log, and whichever instance leads writes it to the store,
 //! exactly once, recording the stream position in the same transaction.
 
+pub mod scratch;
 pub mod wire;
 
 use crate::model::Event;

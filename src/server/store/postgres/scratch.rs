@@ -53,20 +53,28 @@ impl ScratchSchema {
 impl Drop for ScratchSchema {
     fn drop(&mut self) {
         let (server, name) = (self.server.clone(), self.name.clone());
-        // On a thread and a runtime of its own: the caller's runtime may be shutting down,
-        // or blocked in this very drop.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, connection)) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&format!("DROP SCHEMA {name} CASCADE")).await;
-                }
-            });
-        })
-        .join();
+        on_own_runtime(move || async move {
+            if let Ok((client, connection)) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                let _ = client.batch_execute(&format!("DROP SCHEMA {name} CASCADE")).await;
+            }
+        });
     }
+}
+
+/// Runs the clean-up `work` makes to its end, on a thread and a runtime of its own: the
+/// caller's runtime may be shutting down, or blocked in the very drop that cleans up.
+pub fn on_own_runtime<F, W>(work: W)
+where
+    W: FnOnce() -> F + Send + 'static,
+    F: std::future::Future<Output = ()>,
+{
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(work());
+    })
+    .join();
 }
