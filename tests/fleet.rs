@@ -26,7 +26,14 @@ impl Instance {
         let child = spawn_server_with(dir, port, flags);
         let base = format!("http://127.0.0.1:{port}");
         wait_ready(&reqwest::Client::new(), &base).await;
-        Self { child, base }
+        let instance = Self { child, base };
+        // Ready once its hub is rebuilt and it follows the stream.
+        eventually("the instance to follow the stream", async || {
+            let ready = instance.get("/health/ready").await;
+            (ready["checks"]["bus"]["status"] == "ok").then_some(())
+        })
+        .await;
+        instance
     }
 
     async fn get(&self, path: &str) -> Value {

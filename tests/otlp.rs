@@ -268,7 +268,7 @@ async fn agent_run_through(transport: Transport) {
         .filter_map(|a| a["id"].as_str())
         .collect();
     assert_eq!(ids, [agent.as_str()], "{agents}");
-    let stored = server.state.store.snapshot(0).await.unwrap();
+    let stored = server.state.store.snapshot(0, Vec::new()).await.unwrap();
     assert!(stored.agents.iter().all(|a| a.id != "research-svc"));
 
     let spans = get(server.http, &format!("/api/executions/{trace_id}/spans")).await;

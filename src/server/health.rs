@@ -140,6 +140,14 @@ async fn bus(fleet: &crate::server::fleet::Fleet) -> HealthCheck {
             json!({ "role": role }),
         );
     }
+    if !fleet.bus.following() {
+        // Its live state would miss what others take: not ready until it follows again.
+        return check(
+            "error",
+            "rebuilding live state from the store: not following the stream yet",
+            json!({ "role": role }),
+        );
+    }
     let (last, applied) = match fleet.bus.position().await {
         Ok(p) => p,
         Err(e) => return check("error", e.to_string(), json!({ "role": role })),

@@ -8,8 +8,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use observatory::model::StoreStats;
 use observatory::server::store::{
-    Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, Snapshot, SqliteStore, Store, StoreResult,
-    WriteBatch,
+    Committing, ExecutionQuery, RetentionReport, RollupRange, RollupRow, RunRow, Snapshot, SqliteStore, Store,
+    StoreResult, WriteBatch,
 };
 use observatory::server::{AppState, Config};
 use serde_json::{json, Value};
@@ -209,8 +209,8 @@ impl Store for GatedStore {
             committing.await
         })
     }
-    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
-        self.inner.snapshot(since).await
+    async fn snapshot(&self, since: i64, rollups: Vec<RollupRange>) -> StoreResult<Snapshot> {
+        self.inner.snapshot(since, rollups).await
     }
     async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<observatory::model::Execution>, u64)> {
         self.inner.executions(q).await

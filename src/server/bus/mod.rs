@@ -96,6 +96,8 @@ pub struct Bus {
     max_payload: usize,
     /// The last message this instance applied.
     applied: AtomicU64,
+    /// Whether this instance follows the stream now (not while it rebuilds from the store).
+    following: AtomicBool,
 }
 
 impl Bus {
@@ -133,6 +135,7 @@ impl Bus {
             name: name.into(),
             max_payload,
             applied: AtomicU64::new(0),
+            following: AtomicBool::new(false),
         }))
     }
 
@@ -209,6 +212,15 @@ impl Bus {
     /// Notes the last message handed to the hub.
     pub fn set_applied(&self, seq: u64) {
         self.applied.store(seq, Ordering::Relaxed);
+    }
+
+    /// Notes whether this instance follows the stream (its hub rebuilt and up to date).
+    pub fn set_following(&self, following: bool) {
+        self.following.store(following, Ordering::Relaxed);
+    }
+
+    pub fn following(&self) -> bool {
+        self.following.load(Ordering::Relaxed)
     }
 
     /// The stream's last sequence, and the last message this instance applied.

@@ -46,7 +46,7 @@ pub async fn run(fleet: Arc<Fleet>, parts: Parts) {
             leadership = try_lead(&fleet).await;
         }
         let leading = leadership.is_some();
-        let from = match rebuild(&fleet, &parts).await {
+        let from = match rebuild(&parts).await {
             Ok(from) => from,
             Err(e) => {
                 tracing::error!(error = %e, "rebuilding from the store failed; trying again");
@@ -93,15 +93,14 @@ async fn try_lead(fleet: &Fleet) -> Option<Leadership> {
 }
 
 /// The hub rebuilt from the store; the stream position the store holds.
-async fn rebuild(fleet: &Fleet, parts: &Parts) -> Result<u64, String> {
-    let position = fleet.store.bus_position().await.map_err(|e| e.to_string())?;
-    parts
+async fn rebuild(parts: &Parts) -> Result<u64, String> {
+    let reloaded = parts
         .hub
         .reload(parts.store.as_ref(), crate::server::clock::now_ms())
         .await
         .map_err(|e| e.to_string())?;
     parts.live.resync_all();
-    Ok(position)
+    Ok(reloaded.bus_position)
 }
 
 /// Applies the stream from `from + 1` (and writes it, when leading) until the leadership
@@ -111,6 +110,9 @@ async fn phase(fleet: &Fleet, parts: &Parts, from: u64, leadership: Option<&Lead
         Ok(m) => Box::pin(m),
         Err(e) => return End::Failed(e.to_string()),
     };
+    // The hub holds what the store held at `from`; what comes next arrives from here.
+    fleet.bus.set_applied(from);
+    fleet.bus.set_following(true);
     let leading = leadership.is_some();
     let lost = async {
         match leadership {
@@ -138,7 +140,7 @@ async fn phase(fleet: &Fleet, parts: &Parts, from: u64, leadership: Option<&Lead
                     // Purged before this instance applied it: its hub would miss batches.
                     break End::Failed(format!("messages {} to {} are gone from the stream", last + 1, d.seq - 1));
                 }
-                                match parts.ingest.follow(d.events, leading, (last, d.seq)).await {
+                match parts.ingest.follow(d.events, leading, (last, d.seq)).await {
                     Ok(applied) => in_pipeline.push_back(async move { (d.seq, applied.await) }),
                     Err(e) => break End::Failed(e.to_string()),
                 }
@@ -159,6 +161,7 @@ async fn phase(fleet: &Fleet, parts: &Parts, from: u64, leadership: Option<&Lead
             }
         }
     };
+    fleet.bus.set_following(false);
     // The next phase rebuilds the hub: nothing of this one may still be on its way into it.
     while in_pipeline.next().await.is_some() {}
     end

@@ -4,7 +4,7 @@
 use super::state::{AgentEntry, LlmEntry, State, ToolEntry, WorkflowEntry};
 use super::{HashSet, Hub, TIERS};
 use crate::model::*;
-use crate::server::store::{RollupRow, Snapshot, Store, StoreResult};
+use crate::server::store::{RollupRange, RollupRow, Snapshot, Store, StoreResult};
 
 /// Finished executions [`Hub::reload`] brings back (older ones are read from the store).
 const RELOAD_FINISHED_MS: i64 = 24 * 3600 * 1000;
@@ -17,6 +17,8 @@ pub struct Reloaded {
     pub executions: usize,
     /// Stored rows that do not decode, left out (each logged).
     pub skipped: u64,
+    /// The fleet's stream position of what was read: a follower goes on from the next one.
+    pub bus_position: u64,
 }
 
 impl Hub {
@@ -24,15 +26,17 @@ impl Hub {
     /// (the hub then holds nothing the store lacks). Finished executions of the last day come
     /// back, and the roll-ups each tier keeps; the alerts the engine published stay.
     pub async fn reload(&self, store: &dyn Store, now: i64) -> StoreResult<Reloaded> {
-        let snapshot = store.snapshot(now - RELOAD_FINISHED_MS).await?;
-        let mut rollups = Vec::new();
-        for (step, keep) in TIERS {
-            rollups.extend(store.rollups(step, now - keep as i64 * step, i64::MAX).await?);
-        }
+        let ranges = TIERS.map(|(step_ms, keep)| RollupRange {
+            step_ms,
+            from: now - keep as i64 * step_ms,
+        });
+        let mut snapshot = store.snapshot(now - RELOAD_FINISHED_MS, ranges.to_vec()).await?;
+        let rollups = std::mem::take(&mut snapshot.rollups);
         let out = Reloaded {
             agents: snapshot.agents.len(),
             executions: snapshot.executions.len(),
             skipped: snapshot.skipped,
+            bus_position: snapshot.bus_position,
         };
         {
             let mut s = self.state.write();

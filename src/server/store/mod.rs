@@ -178,7 +178,15 @@ impl WriteBatch {
     }
 }
 
-/// What the hub needs at start-up to rebuild its live state.
+/// Roll-up steps of one resolution (`step_ms`) from `from` (ms) on.
+#[derive(Debug, Clone, Copy)]
+pub struct RollupRange {
+    pub step_ms: i64,
+    pub from: i64,
+}
+
+/// What the hub needs to rebuild its live state, all read at one moment (in one read
+/// transaction), so the stream position matches the rows to the batch.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub agents: Vec<Agent>,
@@ -188,6 +196,10 @@ pub struct Snapshot {
     /// Unfinished executions, and finished ones since `since`, newest last.
     pub executions: Vec<Execution>,
     pub system: Option<SystemSample>,
+    /// Roll-up steps of the ranges asked for, oldest first within each.
+    pub rollups: Vec<RollupRow>,
+    /// The fleet's stream position the store had written up to (0 outside a fleet).
+    pub bus_position: u64,
     /// Rows that did not decode (written by an older, wrong version): left out, and counted
     /// so start-up can say so instead of refusing to start.
     pub skipped: u64,
@@ -226,8 +238,9 @@ pub trait Store: Send + Sync + 'static {
     /// (the order of calls, not of awaits: the ingest pipeline queues its next group while
     /// the previous one commits). The returned future resolves once the batch is durable.
     fn commit(&self, batch: WriteBatch) -> Committing;
-    /// Live state to rebuild the hub from, with finished executions since `since` (ms).
-    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot>;
+    /// Live state to rebuild the hub from, with finished executions since `since` (ms) and
+    /// the roll-ups of `rollups`, read in one transaction.
+    async fn snapshot(&self, since: i64, rollups: Vec<RollupRange>) -> StoreResult<Snapshot>;
     async fn executions(&self, query: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)>;
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>>;
     /// Log lines of one execution with `seq > after`, oldest first.

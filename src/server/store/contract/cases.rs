@@ -35,7 +35,7 @@ pub async fn commits_are_readable_and_survive_reopen(backend: Backend) {
         store.close().await;
     }
     let store = backend.open().await;
-    let snap = store.snapshot(0).await.unwrap();
+    let snap = store.snapshot(0, Vec::new()).await.unwrap();
     assert_eq!(snap.executions.len(), 1);
     let logs = store.logs("e1", 2, 10).await.unwrap();
     assert_eq!(logs.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 4, 5]);
@@ -426,7 +426,7 @@ pub async fn entities_alerts_and_sessions_round_trip(backend: Backend) {
     b.unwrap();
     store.close().await;
     let store = backend.open().await;
-    let snap = store.snapshot(0).await.unwrap();
+    let snap = store.snapshot(0, Vec::new()).await.unwrap();
     assert_eq!(snap.agents, vec![agent("a", 2)]);
     assert_eq!(snap.executions.len(), 1);
     assert_eq!(snap.executions[0].status, ExecutionStatus::Completed);

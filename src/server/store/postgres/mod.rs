@@ -22,8 +22,8 @@ pub use leader::Leadership;
 
 use super::retention::RetentionLog;
 use super::{
-    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, SessionRow, Snapshot, Store,
-    StoreError, StoreResult, WriteBatch,
+    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow, Snapshot,
+    Store, StoreError, StoreResult, WriteBatch,
 };
 use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
@@ -143,8 +143,8 @@ impl Store for PgStore {
         Box::pin(async move { queued?.await.map_err(|_| StoreError::Closed)? })
     }
 
-    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
-        reads::snapshot(&**self.client().await?, since).await
+    async fn snapshot(&self, since: i64, rollups: Vec<RollupRange>) -> StoreResult<Snapshot> {
+        reads::snapshot(&**self.client().await?, since, &rollups).await
     }
 
     async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {

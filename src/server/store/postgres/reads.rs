@@ -1,7 +1,7 @@
 //! The reads, on a pooled connection each.
 
 use super::super::span_chunks;
-use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
+use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
 use crate::model::{Agent, Execution, LogRecord, Span};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -36,7 +36,20 @@ fn decode_all<T: serde::de::DeserializeOwned>(rows: Vec<Row>) -> StoreResult<Vec
         .collect()
 }
 
-pub async fn snapshot(c: &Client, since: i64) -> StoreResult<Snapshot> {
+/// In one read-only `REPEATABLE READ` transaction, so the rows and the stream position are
+/// of one moment: a follower rebuilding its hub then follows from exactly the batch after.
+pub async fn snapshot(c: &Client, since: i64, ranges: &[RollupRange]) -> StoreResult<Snapshot> {
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let read = snapshot_in(c, since, ranges).await;
+    // Ended either way: the connection goes back to the pool.
+    c.batch_execute(if read.is_ok() { "COMMIT" } else { "ROLLBACK" })
+        .await?;
+    read
+}
+
+async fn snapshot_in(c: &Client, since: i64, ranges: &[RollupRange]) -> StoreResult<Snapshot> {
+    let bus_position = super::write::position(c).await?;
     let mut skipped = 0;
     let executions = decodable(
         c,
@@ -55,6 +68,10 @@ pub async fn snapshot(c: &Client, since: i64) -> StoreResult<Snapshot> {
     )
     .await?
     .pop();
+    let mut rollups = Vec::new();
+    for r in ranges {
+        rollups.extend(self::rollups(c, r.step_ms, r.from, i64::MAX).await?);
+    }
     Ok(Snapshot {
         agents: decodable(c, "SELECT data::text FROM agents", &[], "agents", &mut skipped).await?,
         workflows: decodable(c, "SELECT data::text FROM workflows", &[], "workflows", &mut skipped).await?,
@@ -62,6 +79,8 @@ pub async fn snapshot(c: &Client, since: i64) -> StoreResult<Snapshot> {
         plugins: decodable(c, "SELECT data::text FROM plugins", &[], "plugins", &mut skipped).await?,
         executions,
         system,
+        rollups,
+        bus_position,
         skipped,
     })
 }

@@ -167,3 +167,35 @@ async fn the_stream_position_moves_only_from_where_a_writer_expects_it() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_snapshot_and_its_stream_position_are_of_one_moment() {
+    // A follower rebuilds its hub from a snapshot and follows the stream from the position
+    // read with it: a batch written between the two reads would be applied twice.
+    let backend = Backend::postgres().await;
+    let open = || PgStore::connect(backend.pg_config(), 60, MIGRATIONS.len());
+    let (writer, reader) = (open().await.unwrap(), open().await.unwrap());
+    let writing = tokio::spawn(async move {
+        for n in 0..200u64 {
+            let batch = WriteBatch {
+                executions: vec![exec(&format!("e{n}"), ExecutionStatus::Running, 10)],
+                bus: Some(BusPosition { expect: n, to: n + 1 }),
+                ..Default::default()
+            };
+            writer.commit(batch).await.unwrap();
+        }
+        writer
+    });
+    let mut reads = 0;
+    while !writing.is_finished() || reads == 0 {
+        let snap = reader.snapshot(0, Vec::new()).await.unwrap();
+        assert_eq!(
+            snap.executions.len() as u64,
+            snap.bus_position,
+            "one execution per batch written"
+        );
+        reads += 1;
+    }
+    writing.await.unwrap().close().await;
+    reader.close().await;
+}

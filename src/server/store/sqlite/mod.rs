@@ -19,8 +19,8 @@ use super::migrations::MIGRATIONS;
 use super::retention::RetentionLog;
 use super::span_chunks;
 use super::{
-    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRow, RunRow, SessionRow, Snapshot, Store,
-    StoreError, StoreResult, WriteBatch,
+    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow, Snapshot,
+    Store, StoreError, StoreResult, WriteBatch,
 };
 use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
 use async_trait::async_trait;
@@ -178,8 +178,8 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn snapshot(&self, since: i64) -> StoreResult<Snapshot> {
-        self.read(move |c| reads::snapshot(c, since)).await
+    async fn snapshot(&self, since: i64, rollups: Vec<RollupRange>) -> StoreResult<Snapshot> {
+        self.read(move |c| reads::snapshot(c, since, &rollups)).await
     }
 
     async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {

@@ -1,7 +1,7 @@
 //! The reads: plain functions over a read connection, which `SqliteStore` runs on its pool.
 
 use super::super::span_chunks;
-use super::super::{AlertSnapshot, ExecutionQuery, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
+use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
 use crate::model::{Agent, Execution, LogRecord, Span};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -63,7 +63,9 @@ fn decodable<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
-pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
+/// In one read transaction: WAL gives it a snapshot of the database as of its first read.
+pub(super) fn snapshot(c: &Connection, since: i64, ranges: &[RollupRange]) -> StoreResult<Snapshot> {
+    let tx = c.unchecked_transaction()?;
     let mut skipped = 0;
     let executions = decodable(
         c,
@@ -80,15 +82,23 @@ pub(super) fn snapshot(c: &Connection, since: i64) -> StoreResult<Snapshot> {
         &mut skipped,
     )?
     .pop();
-    Ok(Snapshot {
+    let mut rollups = Vec::new();
+    for r in ranges {
+        rollups.extend(self::rollups(c, r.step_ms, r.from, i64::MAX)?);
+    }
+    let snapshot = Snapshot {
         agents: decodable(c, "SELECT data FROM agents", [], "agents", &mut skipped)?,
         workflows: decodable(c, "SELECT data FROM workflows", [], "workflows", &mut skipped)?,
         llm: decodable(c, "SELECT data FROM llm_models", [], "llm_models", &mut skipped)?,
         plugins: decodable(c, "SELECT data FROM plugins", [], "plugins", &mut skipped)?,
         executions,
         system,
+        rollups,
+        bus_position: 0,
         skipped,
-    })
+    };
+    tx.finish()?;
+    Ok(snapshot)
 }
 
 pub(super) fn sessions(c: &Connection, now: i64) -> StoreResult<Vec<SessionRow>> {

@@ -308,7 +308,10 @@ async fn a_row_that_does_not_decode_is_skipped_and_counted_at_start_not_fatal() 
         store.close().await;
     }
     let store = SqliteStore::open(dir.path(), 60).unwrap();
-    let snap = store.snapshot(0).await.expect("the store opens with a bad row");
+    let snap = store
+        .snapshot(0, Vec::new())
+        .await
+        .expect("the store opens with a bad row");
     assert_eq!(snap.agents.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["fine"]);
     assert_eq!(snap.executions.len(), 1);
     assert_eq!(snap.skipped, 1, "the bad row is reported");
