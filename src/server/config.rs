@@ -155,13 +155,17 @@ impl Config {
             })
         };
         if let Some(url) = &self.store {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-                || url.parse::<tokio_postgres::Config>().is_err()
-            {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return invalid(
                     "store",
                     "expected postgres://USER@HOST:PORT/DB (or leave it out for the embedded SQLite store)",
                 );
+            }
+            if let Err(e) = crate::server::store::postgres::Target::parse(url) {
+                return Err(ConfigError::Invalid {
+                    field: "store",
+                    message: e,
+                });
             }
         }
         if let Some(url) = &self.bus {
@@ -376,6 +380,26 @@ mod tests {
             ..fleet
         };
         assert!(dotted.validate().unwrap_err().to_string().contains("bus_stream"));
+    }
+
+    #[test]
+    fn the_store_url_tls_settings_are_checked_at_start() {
+        let with = |query: &str| Config {
+            store: Some(format!("postgres://u@127.0.0.1:5432/db?{query}")),
+            ..Config::default()
+        };
+        assert!(
+            with("sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt")
+                .validate()
+                .is_ok()
+        );
+        let err = with("sslmode=sometimes").validate().unwrap_err().to_string();
+        assert!(err.contains("`store`") && err.contains("sslmode"), "{err}");
+        let err = with("sslmode=verify-ca&sslrootcert=/no/such.pem")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`store`") && err.contains("/no/such.pem"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub enum StoreError {
 }
 
 /// PostgreSQL's own words for an error (`duplicate key value violates unique constraint …`),
+/// or the driver's with its cause (`error performing TLS handshake: invalid peer certificate: …`),
 /// which the driver's `Display` leaves out.
 fn postgres_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -51,7 +52,10 @@ fn postgres_message(e: &tokio_postgres::Error) -> String {
             Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
             None => format!("{}: {}", db.severity(), db.message()),
         },
-        None => e.to_string(),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 

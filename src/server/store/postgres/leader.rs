@@ -21,7 +21,7 @@ pub struct Leadership {
 impl PgStore {
     /// Takes the fleet's leadership if nobody holds it.
     pub async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
-        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        let (client, connection) = self.target.config.connect(self.target.tls.clone()).await?;
         let connection = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "the leader's connection to PostgreSQL ended");

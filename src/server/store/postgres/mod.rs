@@ -8,6 +8,7 @@
 //! - `retention.rs`: partitions dropped whole, the rest deleted a chunk at a time;
 //! - `leader.rs`: the fleet's leader, by an advisory lock;
 //! - `text.rs`: NUL characters, which PostgreSQL refuses in text;
+//! - `tls.rs`: `sslmode` and `sslrootcert`, as libpq reads them;
 //! - `scratch.rs`: a schema of its own for a test or a benchmark.
 
 mod leader;
@@ -16,9 +17,11 @@ mod retention;
 pub mod schema;
 pub mod scratch;
 mod text;
+mod tls;
 mod write;
 
 pub use leader::Leadership;
+pub use tls::Target;
 
 use super::retention::RetentionLog;
 use super::{
@@ -43,7 +46,7 @@ type Queue = mpsc::UnboundedSender<(Box<Encoded>, Reply)>;
 pub struct PgStore {
     pool: Pool,
     /// For connections of their own (the leader's lock).
-    config: tokio_postgres::Config,
+    target: Target,
     writer: Mutex<Option<Queue>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shard: i32,
@@ -76,21 +79,18 @@ pub fn redacted(url: &str) -> String {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and brings the schema up to date.
     pub async fn open(url: &str, retention_seconds: u64) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StoreError::Io(std::io::Error::other(format!(
-                "`{}` is not a PostgreSQL URL: {e}",
-                redacted(url)
-            )))
-        })?;
-        Self::connect(config, retention_seconds, schema::MIGRATIONS.len()).await
+        let target = Target::parse(url)
+            .map_err(|e| StoreError::Io(std::io::Error::other(format!("`{}`: {e}", redacted(url)))))?;
+        Self::connect(target, retention_seconds, schema::MIGRATIONS.len()).await
     }
 
     /// Connects with `config`, migrating the schema up to `upto` migrations (all but in
     /// tests of an older schema).
-    pub async fn connect(config: tokio_postgres::Config, retention_seconds: u64, upto: usize) -> StoreResult<Self> {
+    pub async fn connect(target: impl Into<Target>, retention_seconds: u64, upto: usize) -> StoreResult<Self> {
+        let target = target.into();
         let manager = Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
+            target.config.clone(),
+            target.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -108,7 +108,7 @@ impl PgStore {
         let task = tokio::spawn(writer_loop(pool.clone(), rx, shard));
         Ok(Self {
             pool,
-            config,
+            target,
             writer: Mutex::new(Some(tx)),
             writer_task: Mutex::new(Some(task)),
             shard,

@@ -199,3 +199,59 @@ async fn a_snapshot_and_its_stream_position_are_of_one_moment() {
     writing.await.unwrap().close().await;
     reader.close().await;
 }
+
+/// Whether the store's own connections are encrypted.
+async fn encrypted(store: &PgStore) -> bool {
+    let client = store.client().await.unwrap();
+    client
+        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn tls_follows_sslmode_and_checks_the_certificate_when_asked() {
+    // The machine's PostgreSQL offers TLS with Debian's self-signed "snakeoil" certificate,
+    // issued to `localhost`.
+    let schema = super::scratch::ScratchSchema::for_tests().await;
+    let snakeoil = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let url = |extra: &str| format!("{}&{extra}", schema.url());
+    let open = |url: String| async move { PgStore::open(&url, 60).await };
+
+    let store = open(url("sslmode=require")).await.unwrap();
+    assert!(encrypted(&store).await, "require: encrypted");
+    store.close().await;
+    let store = open(url("sslmode=disable")).await.unwrap();
+    assert!(!encrypted(&store).await, "disable: plain");
+    store.close().await;
+    // The chain is checked against the given root; the name is not (127.0.0.1 ≠ localhost).
+    let store = open(url(&format!("sslmode=verify-ca&sslrootcert={snakeoil}")))
+        .await
+        .unwrap();
+    assert!(encrypted(&store).await);
+    store.close().await;
+    // verify-full: the certificate must name the host.
+    let err = open(url(&format!("sslmode=verify-full&sslrootcert={snakeoil}")))
+        .await
+        .err()
+        .expect("127.0.0.1 is not the certificate's name");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    let named = url(&format!("sslmode=verify-full&sslrootcert={snakeoil}")).replace("127.0.0.1", "localhost");
+    let store = open(named).await.unwrap();
+    assert!(encrypted(&store).await);
+    store.close().await;
+    // Roots that did not issue it (the public authorities) do not trust it.
+    let public = "/etc/ssl/certs/ca-certificates.crt";
+    let err = open(url(&format!("sslmode=verify-ca&sslrootcert={public}")))
+        .await
+        .err()
+        .expect("unknown issuer");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // A root file that is not there is named.
+    let err = open(url("sslmode=verify-ca&sslrootcert=/nonexistent/root.pem"))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("sslrootcert `/nonexistent/root.pem`"), "{err}");
+}
