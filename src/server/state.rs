@@ -97,6 +97,10 @@ impl AppState {
         };
         let hub = Arc::new(Hub::new(config.prices.clone(), system::host_name(), limits));
         let reloaded = hub.reload(store.as_ref(), now).await?;
+        if let Some(fleet) = &fleet {
+            // The stream is followed from the snapshot's position (`fleet::follow`).
+            fleet.bus.set_applied(reloaded.bus_position);
+        }
         tracing::info!(
             agents = reloaded.agents,
             executions = reloaded.executions,

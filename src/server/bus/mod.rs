@@ -214,6 +214,12 @@ impl Bus {
         self.applied.store(seq, Ordering::Relaxed);
     }
 
+    /// The last message handed to the hub (at start: the position of the snapshot it was
+    /// rebuilt from).
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
     /// Notes whether this instance follows the stream (its hub rebuilt and up to date).
     pub fn set_following(&self, following: bool) {
         self.following.store(following, Ordering::Relaxed);
@@ -227,7 +233,7 @@ impl Bus {
     pub async fn position(&self) -> Result<(u64, u64), BusError> {
         // Looking the stream up reads its state: one round trip.
         let last = self.stream().await?.cached_info().state.last_sequence;
-        Ok((last, self.applied.load(Ordering::Relaxed)))
+        Ok((last, self.applied()))
     }
 
     /// Removes the messages before `seq` (written to the store by the leader).

@@ -41,12 +41,19 @@ enum End {
 /// Follows the stream until the task is aborted, leading when it can.
 pub async fn run(fleet: Arc<Fleet>, parts: Parts) {
     let mut leadership: Option<Leadership> = None;
+    // The hub was rebuilt from the store at start (`AppState`): the first phase goes on from
+    // there, the next ones rebuild it again.
+    let mut restored = Some(fleet.bus.applied());
     loop {
         if leadership.is_none() {
             leadership = try_lead(&fleet).await;
         }
         let leading = leadership.is_some();
-        let from = match rebuild(&parts).await {
+        let start = match restored.take() {
+            Some(from) => Ok(from),
+            None => rebuild(&parts).await,
+        };
+        let from = match start {
             Ok(from) => from,
             Err(e) => {
                 tracing::error!(error = %e, "rebuilding from the store failed; trying again");

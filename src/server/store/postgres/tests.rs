@@ -248,6 +248,12 @@ async fn tls_follows_sslmode_and_checks_the_certificate_when_asked() {
         .err()
         .expect("unknown issuer");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // `require` with a root file checks the chain, as libpq does.
+    let err = open(url(&format!("sslmode=require&sslrootcert={public}")))
+        .await
+        .err()
+        .expect("unknown issuer");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     // A root file that is not there is named.
     let err = open(url("sslmode=verify-ca&sslrootcert=/nonexistent/root.pem"))
         .await

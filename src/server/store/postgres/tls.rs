@@ -6,7 +6,8 @@
 //! - `verify-ca`: the certificate chains to a trusted root;
 //! - `verify-full`: and it names the host connected to.
 //!
-//! The trusted roots are `sslrootcert=FILE` (PEM), or else the system's. tokio-postgres knows
+//! The trusted roots are `sslrootcert=FILE` (PEM), or else the system's; `require` with
+//! `sslrootcert` is `verify-ca`, as in libpq. tokio-postgres knows
 //! the first three modes only: the URL it is given has the other two as `require`, and the
 //! check is the certificate verifier's (rustls, with its `ring` provider, already used by the
 //! NATS client).
@@ -54,6 +55,8 @@ impl Target {
         }
         if check != Check::Nothing {
             kept.push("sslmode=require");
+        } else if root_file.is_some() && kept.contains(&"sslmode=require") {
+            check = Check::Chain;
         }
         let url = if kept.is_empty() {
             base.to_string()
@@ -66,14 +69,14 @@ impl Target {
                 Some(cause) => format!("not a PostgreSQL URL: {cause}"),
                 None => format!("not a PostgreSQL URL: {e}"),
             })?;
-        let roots = match root_file {
-            Some(file) => roots_from(&file)?,
-            None if check != Check::Nothing => system_roots()?,
-            None => RootCertStore::empty(),
+        let chain = match (check, root_file) {
+            (Check::Nothing, _) => None,
+            (_, Some(file)) => Some(roots_from(&file)?),
+            (_, None) => Some(system_roots()?),
         };
         Ok(Self {
             config,
-            tls: connector(check, roots)?,
+            tls: connector(chain, check == Check::ChainAndName)?,
         })
     }
 }
@@ -83,35 +86,33 @@ impl From<tokio_postgres::Config> for Target {
     fn from(config: tokio_postgres::Config) -> Self {
         Self {
             config,
-            tls: connector(Check::Nothing, RootCertStore::empty()).expect("no roots to load"),
+            tls: connector(None, false).expect("no roots to check against"),
         }
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn connector(check: Check, roots: RootCertStore) -> Result<MakeRustlsConnect, String> {
-    let provider = provider();
-    let verifier: Arc<dyn ServerCertVerifier> = match check {
-        Check::Nothing => Arc::new(Unchecked(provider.clone())),
-        Check::Chain | Check::ChainAndName => {
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+/// A connector checking the certificate's chain against `chain` (none: not checked), and
+/// its name when `name` is set.
+fn connector(chain: Option<RootCertStore>, name: bool) -> Result<MakeRustlsConnect, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = match chain {
+        Some(roots) => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| format!("sslrootcert: {e}"))?;
-            if check == Check::Chain {
-                Arc::new(ChainOnly(webpki))
-            } else {
-                webpki
-            }
-        }
+                .map_err(|e| format!("sslrootcert: {e}"))?,
+        ),
+        None => None,
+    };
+    let verifier = Verifier {
+        chain,
+        name,
+        provider: provider.clone(),
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
@@ -138,63 +139,32 @@ fn system_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// Any certificate, as libpq's `prefer` and `require`: the handshake's signatures are still
-/// checked, so the connection is encrypted to whoever holds the certificate's key.
+/// The server's certificate as `sslmode` asks: unchecked (`prefer`, `require`: as in libpq,
+/// encrypted to whoever holds the certificate's key, the handshake's signatures checked),
+/// its chain (`verify-ca`), or its chain and name (`verify-full`).
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    name: bool,
+    provider: Arc<CryptoProvider>,
 }
 
-/// `verify-ca`: the chain is checked, the name is not.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        name: &ServerName<'_>,
+        server: &ServerName<'_>,
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server, ocsp, now) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -205,7 +175,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -214,10 +184,10 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
