@@ -28,7 +28,8 @@ pub enum ErrorCode {
 /// One problem with one field of one item of a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
-    /// Position of the item in the batch (array index or NDJSON line, from 0).
+    /// Position of the item in the batch (array index or NDJSON line, from 0), or of the
+    /// character in a query (from 0) where it stops making sense.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     /// Dotted path of the field, e.g. `attributes.user` or `type`.

@@ -9,6 +9,7 @@ pub mod charts;
 pub mod error;
 pub mod format;
 pub mod model;
+pub mod search;
 pub mod stream;
 
 #[cfg(feature = "ssr")]

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first: each room is a module path (`""` is the crate root). A module
 /// belongs to the room that is the longest prefix of its path.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("shared types", &["model", "error", "format", "stream", "charts"]),
+    (
+        "shared types",
+        &["model", "error", "format", "search", "stream", "charts"],
+    ),
     ("server base", &["server::clock", "server::error"]),
     ("store", &["server::store", "server::bus"]),
     ("hub", &["server::hub"]),

@@ -59,6 +59,8 @@ pub async fn get_agent(id: String) -> Result<AgentDetail, ApiError> {
 pub async fn get_executions(
     agent_id: Option<String>,
     status: Option<ExecutionStatus>,
+    q: Option<String>,
+    env: Option<String>,
     offset: u64,
     limit: u64,
 ) -> Result<Page<Execution>, ApiError> {
@@ -66,6 +68,7 @@ pub async fn get_executions(
         agent_id,
         workflow_id: None,
         status,
+        filter: crate::server::service::search_filter(q.as_deref(), env.as_deref())?,
         offset,
         limit,
     };

@@ -61,6 +61,15 @@ pub struct Execution {
     pub llm_calls: u64,
     pub tool_calls: u64,
     pub updated_at: i64,
+    /// The conversation this run is a turn of (`session.id`, `gen_ai.conversation.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The end user it ran for (`user.id`, `enduser.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `deployment.environment.name` (or the older `deployment.environment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl Execution {

@@ -189,6 +189,30 @@ pub struct Span {
     /// Tool spans: `gen_ai.tool.name`.
     #[serde(default)]
     pub tool_name: Option<String>,
+    /// The conversation, end user and environment the span ran in ([`SESSION_KEYS`],
+    /// [`USER_KEYS`], [`ENVIRONMENT_KEYS`], of the span or else of its resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// Attributes naming the conversation a run is a turn of, first found wins.
+pub const SESSION_KEYS: &[&str] = &["session.id", "gen_ai.conversation.id"];
+/// Attributes naming the end user a run served.
+pub const USER_KEYS: &[&str] = &["user.id", "enduser.id"];
+/// Attributes naming the deployment environment (the older name last).
+pub const ENVIRONMENT_KEYS: &[&str] = &["deployment.environment.name", "deployment.environment"];
+
+/// The first of `keys` in `attributes` with a non-empty text or number value, as text.
+pub fn first_attribute(attributes: &Attributes, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| match attributes.get(*k)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 fn internal() -> String {
@@ -219,6 +243,20 @@ impl Span {
         let json = self.attributes_json.as_deref()?;
         let mut all: Attributes = serde_json::from_str(json).ok()?;
         all.remove(key)
+    }
+
+    /// Fills the session, user and environment from the span's own attributes where unset.
+    pub fn scope_from_attributes(&mut self) {
+        let attributes = self.all_attributes();
+        for (slot, keys) in [
+            (&mut self.session_id, SESSION_KEYS),
+            (&mut self.user_id, USER_KEYS),
+            (&mut self.environment, ENVIRONMENT_KEYS),
+        ] {
+            if slot.is_none() {
+                *slot = first_attribute(&attributes, keys);
+            }
+        }
     }
 
     /// Every attribute, decoded from `attributes_json` when the map is empty.

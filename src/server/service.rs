@@ -5,7 +5,9 @@ use super::clock::now_ms;
 use super::state::AppState;
 use super::store::ExecutionQuery;
 use crate::error::ApiError;
+use crate::error::FieldError;
 use crate::model::*;
+use crate::search::{Expr, Field, Term, Text};
 
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 1000;
@@ -113,6 +115,25 @@ pub async fn agent_series(state: &AppState, id: &str, range: TimeRange) -> Resul
         .agent_runs(id, now - range.span_ms() - range.step_ms(), MAX_AGENT_RUNS)
         .await?;
     Ok(super::hub::series_from_runs(range, &runs, now))
+}
+
+/// A query of the search language, scoped to an environment: a 400 naming the position
+/// and what was expected when it does not parse.
+pub fn search_filter(q: Option<&str>, env: Option<&str>) -> Result<Expr, ApiError> {
+    let mut filter = match q {
+        Some(q) => crate::search::parse(q).map_err(|e| {
+            ApiError::bad_request(format!("invalid query: {e}")).with_details(vec![FieldError {
+                index: Some(e.position),
+                field: "q".into(),
+                message: format!("expected {}, found {}", e.expected, e.found),
+            }])
+        })?,
+        None => Expr::all(),
+    };
+    if let Some(env) = env.filter(|e| !e.is_empty()) {
+        filter = filter.and(Expr::Term(Term::Is(Field::Env, Text::exact(env))));
+    }
+    Ok(filter)
 }
 
 pub async fn executions(state: &AppState, mut query: ExecutionQuery) -> Result<Page<Execution>, ApiError> {

@@ -44,6 +44,15 @@ pub struct ExecutionEvent {
     pub error: Option<String>,
     pub trace_id: Option<String>,
     pub timestamp: Option<i64>,
+    /// The conversation this run is a turn of.
+    #[serde(default, alias = "conversation_id", skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The end user it runs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The deployment environment (`production`, `staging` …).
+    #[serde(default, alias = "env", skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 /// An execution changes status.

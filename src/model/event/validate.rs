@@ -33,6 +33,9 @@ impl Event {
                 v.opt_text("output", &e.output, limits.max_text_len);
                 v.opt_text("error", &e.error, limits.max_text_len);
                 v.opt_id("trace_id", &e.trace_id);
+                v.opt_id("session_id", &e.session_id);
+                v.opt_id("user_id", &e.user_id);
+                v.opt_id("environment", &e.environment);
                 v.opt_ts("started_at", e.started_at);
                 v.opt_ts("ended_at", e.ended_at);
                 v.opt_ts("timestamp", e.timestamp);
@@ -116,6 +119,9 @@ impl Event {
                 v.id("span.span_id", &s.span_id);
                 v.opt_id("span.parent_span_id", &s.parent_span_id);
                 v.id("span.execution_id", &s.execution_id);
+                v.opt_id("span.session_id", &s.session_id);
+                v.opt_id("span.user_id", &s.user_id);
+                v.opt_id("span.environment", &s.environment);
                 v.text("span.name", &s.name, limits.max_text_len);
                 v.opt_ts("span.start_unix_nano", Some((s.start_unix_nano / 1_000_000) as i64));
                 if s.end_unix_nano < s.start_unix_nano {

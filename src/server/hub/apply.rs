@@ -171,6 +171,9 @@ impl State {
         fill(&mut exec.output, e.output);
         fill(&mut exec.error, e.error.clone());
         fill(&mut exec.trace_id, e.trace_id);
+        fill(&mut exec.session_id, e.session_id);
+        fill(&mut exec.user_id, e.user_id);
+        fill(&mut exec.environment, e.environment);
         if let Some(s) = e.started_at {
             exec.started_at = Some(s);
         }

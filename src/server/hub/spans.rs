@@ -44,6 +44,15 @@ impl State {
         if exec.trace_id.is_none() {
             exec.trace_id = Some(span.trace_id.clone());
         }
+        for (slot, value) in [
+            (&mut exec.session_id, &mut span.session_id),
+            (&mut exec.user_id, &mut span.user_id),
+            (&mut exec.environment, &mut span.environment),
+        ] {
+            if slot.is_none() && value.is_some() {
+                *slot = value.take();
+            }
+        }
         let terminal = exec.status.is_terminal();
         if !terminal {
             // The execution starts with its earliest span; the root's start is the earliest.

@@ -161,7 +161,11 @@ fn decode_one(value: Value) -> Result<Event, FieldError> {
         "workflow" => Event::Workflow(typed(v)?),
         "plugin" => Event::Plugin(typed(v)?),
         "system" => Event::System(typed(v)?),
-        "span" => Event::Span(Box::new(typed(v)?)),
+        "span" => {
+            let mut e: Box<SpanEvent> = Box::new(typed(v)?);
+            e.span.scope_from_attributes();
+            Event::Span(e)
+        }
         "llm_usage" => Event::LlmUsage(typed(v)?),
         other => {
             return Err(err(

@@ -112,6 +112,10 @@ struct ExecutionParams {
     agent_id: Option<String>,
     workflow_id: Option<String>,
     status: Option<ExecutionStatus>,
+    /// A query of the search language.
+    q: Option<String>,
+    /// The environment every page is scoped to (the top bar's switcher).
+    env: Option<String>,
     #[serde(default)]
     offset: u64,
     #[serde(default)]
@@ -126,6 +130,7 @@ async fn executions(
         agent_id: p.agent_id,
         workflow_id: p.workflow_id,
         status: p.status,
+        filter: service::search_filter(p.q.as_deref(), p.env.as_deref())?,
         offset: p.offset,
         limit: p.limit,
     };

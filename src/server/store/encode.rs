@@ -34,6 +34,8 @@ pub struct Json {
     pub silences: Vec<String>,
     /// Each session's principal.
     pub sessions: Vec<String>,
+    /// What the batch adds to the search index.
+    pub search: Vec<super::search::Doc>,
 }
 
 fn json_all<T: serde::Serialize>(items: &[T]) -> StoreResult<Vec<String>> {
@@ -75,6 +77,7 @@ impl Json {
                 .iter()
                 .map(|s| Ok(serde_json::to_string(&s.principal)?))
                 .collect::<StoreResult<_>>()?,
+            search: super::search::docs(&batch),
             batch,
         })
     }

@@ -9,6 +9,7 @@ mod in_place;
 mod migrations;
 pub mod postgres;
 mod retention;
+pub mod search;
 pub mod span_chunks;
 mod sqlite;
 
@@ -216,6 +217,9 @@ pub struct ExecutionQuery {
     #[serde(default)]
     pub workflow_id: Option<String>,
     pub status: Option<ExecutionStatus>,
+    /// A query of the search language (`crate::search`), ANDed with the fields above.
+    #[serde(default)]
+    pub filter: crate::search::Expr,
     pub offset: u64,
     pub limit: u64,
 }

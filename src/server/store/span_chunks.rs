@@ -116,6 +116,10 @@ impl<'a> From<&'a Span> for Stored<'a> {
             cost_usd,
             ttft_ms,
             tool_name,
+            // The execution keeps them (a resource's apply to every span of it).
+            session_id: _,
+            user_id: _,
+            environment: _,
         } = span;
         Stored {
             trace_id,

@@ -67,6 +67,11 @@ pub(super) fn tokens(kvs: &[KeyValue]) -> [Option<u64>; 5] {
     found
 }
 
+/// The session, user and environment named by `attrs` ([`SESSION_KEYS`] and the others).
+pub(super) fn scope(attrs: &[KeyValue], max_id: usize) -> [Option<String>; 3] {
+    [SESSION_KEYS, USER_KEYS, ENVIRONMENT_KEYS].map(|keys| keys.iter().find_map(|k| id_attr(attrs, k, max_id)))
+}
+
 pub(super) fn service_name(resource: Option<&Resource>) -> Option<String> {
     resource.and_then(|r| find_str(&r.attributes, "service.name"))
 }

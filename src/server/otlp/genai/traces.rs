@@ -126,6 +126,10 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits, redactor: &Redact
     out.events.reserve(spans.sum());
     for rs in req.resource_spans {
         let service = service_name(rs.resource.as_ref());
+        let resource_scope = rs
+            .resource
+            .as_ref()
+            .map_or([None, None, None], |r| scope(&r.attributes, max_id));
         for ss in rs.scope_spans {
             for s in ss.spans {
                 if let Err(why) = check_span(&s) {
@@ -136,7 +140,11 @@ pub fn traces(req: ExportTraceServiceRequest, limits: &Limits, redactor: &Redact
                     .get(&s.trace_id)
                     .cloned()
                     .unwrap_or_else(|| ("unknown".to_string(), true));
-                let span = map_span(s, service.clone(), limits, redactor);
+                let mut span = map_span(s, service.clone(), limits, redactor);
+                let [session, user, environment] = &resource_scope;
+                span.session_id = span.session_id.or_else(|| session.clone());
+                span.user_id = span.user_id.or_else(|| user.clone());
+                span.environment = span.environment.or_else(|| environment.clone());
                 out.accepted += 1;
                 out.events.push(Event::Span(Box::new(SpanEvent {
                     span,
@@ -213,6 +221,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits, redactor: &
     }
     let [tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, reasoning_tokens] = counts;
     let agent_name = span_agent(a, max_id).map(|(id, name)| name.unwrap_or(id));
+    let [session_id, user_id, environment] = scope(a, max_id);
     let events = s
         .events
         .iter()
@@ -255,6 +264,9 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits, redactor: &
         cost_usd: None,
         ttft_ms,
         tool_name,
+        session_id,
+        user_id,
+        environment,
     };
     span.set_ms();
     span

@@ -4,6 +4,7 @@
 //! Each PostgreSQL test works in a schema of its own ([`ScratchSchema`]), dropped when it ends.
 
 mod cases;
+mod search;
 
 use super::postgres::scratch::ScratchSchema;
 use super::{PgStore, SqliteStore, Store, WriteBatch};
@@ -88,13 +89,13 @@ macro_rules! on_every_backend {
         mod sqlite {
             $(#[tokio::test]
             async fn $case() {
-                super::cases::$case(super::Backend::sqlite()).await
+                super::$case(super::Backend::sqlite()).await
             })*
         }
         mod postgres {
             $(#[tokio::test]
             async fn $case() {
-                super::cases::$case(super::Backend::postgres().await).await
+                super::$case(super::Backend::postgres().await).await
             })*
         }
     };
@@ -113,4 +114,9 @@ on_every_backend!(
     commits_go_through_while_a_large_retention_run_deletes_chunk_by_chunk,
     entities_alerts_and_sessions_round_trip,
     text_with_nul_characters_is_stored,
+    every_kind_of_term_finds_its_executions,
+    retention_takes_executions_out_of_the_index,
 );
+
+use cases::*;
+use search::*;

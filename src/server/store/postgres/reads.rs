@@ -1,5 +1,6 @@
 //! The reads, on a pooled connection each.
 
+use super::super::search::{self, Backend, Param};
 use super::super::span_chunks;
 use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
 use crate::model::{Agent, Execution, LogRecord, Span};
@@ -135,8 +136,31 @@ pub async fn executions(c: &Client, q: &ExecutionQuery) -> StoreResult<(Vec<Exec
         args.push(status);
         filter.push_str(&format!(" AND status = ${}", args.len()));
     }
+    let cond = (!q.filter.is_all()).then(|| {
+        search::condition(
+            &q.filter,
+            Backend::Postgres,
+            args.len() + 1,
+            crate::server::clock::now_ms(),
+        )
+    });
+    let bound: Vec<Box<dyn ToSql + Sync + Send>> = cond
+        .iter()
+        .flat_map(|c| &c.params)
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match p {
+                Param::Text(t) => Box::new(t.clone()),
+                Param::Int(i) => Box::new(*i),
+                Param::Real(r) => Box::new(*r),
+            }
+        })
+        .collect();
+    if let Some(cond) = &cond {
+        filter.push_str(&format!(" AND ({})", cond.sql));
+        args.extend(bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)));
+    }
     let total: i64 = c
-        .query_one(&format!("SELECT COUNT(*) FROM executions{filter}"), &args)
+        .query_one(&format!("SELECT COUNT(*) FROM executions x{filter}"), &args)
         .await?
         .get(0);
     let (limit, offset) = (q.limit as i64, q.offset as i64);
@@ -146,7 +170,7 @@ pub async fn executions(c: &Client, q: &ExecutionQuery) -> StoreResult<(Vec<Exec
     let rows = c
         .query(
             &format!(
-                "SELECT data::text FROM executions{filter} ORDER BY created_at DESC, id COLLATE \"C\" LIMIT ${} OFFSET ${}",
+                "SELECT data::text FROM executions x{filter} ORDER BY created_at DESC, id COLLATE \"C\" LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2
             ),

@@ -55,6 +55,8 @@ pub async fn run(pool: &Pool, cutoff: i64, max_bytes: Option<u64>, shard: i32) -
         "executions",
         "logs_default",
         "spans_default",
+        "search_terms_default",
+        "search_text_default",
         "llm_calls",
         "tool_calls",
         "resource_samples",
@@ -104,10 +106,10 @@ async fn drop_days(pool: &Pool, cutoff: i64, report: &mut RetentionReport, shard
                 &[&from, &to],
             )
             .await? as i64;
-        tx.batch_execute(&format!(
-            "DROP TABLE IF EXISTS logs_d{day}; DROP TABLE IF EXISTS spans_d{day};"
-        ))
-        .await?;
+        for table in schema::PARTITIONED {
+            tx.batch_execute(&format!("DROP TABLE IF EXISTS {table}_d{day}"))
+                .await?;
+        }
         count(&tx, shard, -executions, -logs).await?;
         tx.commit().await?;
         report.executions += executions as u64;
@@ -141,6 +143,9 @@ async fn delete_chunk(pool: &Pool, cutoff: i64, report: &mut RetentionReport, sh
         };
         logs = tx.execute(&delete("logs"), &[&ids, &created]).await? as i64;
         report.samples += tx.execute(&delete("spans"), &[&ids, &created]).await?;
+        for table in ["search_terms", "search_text"] {
+            tx.execute(&delete(table), &[&ids, &created]).await?;
+        }
     }
     let now = crate::server::clock::now_ms();
     for (table, condition) in TIMED {

@@ -79,7 +79,44 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE silences (id TEXT PRIMARY KEY, ends_at BIGINT NOT NULL, data JSONB NOT NULL);
     CREATE TABLE sessions (digest TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, data JSONB NOT NULL);
     "#,
+    // 3: search (`store/search/`). The columns queries compare, generated from each
+    // execution's JSON; each execution's exact terms (byte order, for prefix ranges) and its
+    // words as `tsvector`s, a row per execution per commit, partitioned by day as spans are.
+    r#"
+    ALTER TABLE executions
+        ADD COLUMN session_id TEXT GENERATED ALWAYS AS (data->>'session_id') STORED,
+        ADD COLUMN user_id TEXT GENERATED ALWAYS AS (data->>'user_id') STORED,
+        ADD COLUMN env TEXT GENERATED ALWAYS AS (data->>'environment') STORED,
+        ADD COLUMN cost DOUBLE PRECISION GENERATED ALWAYS AS (COALESCE((data->>'cost_usd')::float8, 0)) STORED,
+        ADD COLUMN tokens BIGINT GENERATED ALWAYS AS
+            (COALESCE((data->>'tokens_in')::int8, 0) + COALESCE((data->>'tokens_out')::int8, 0)) STORED,
+        ADD COLUMN duration_ms BIGINT GENERATED ALWAYS AS ((data->>'duration_ms')::int8) STORED;
+    CREATE INDEX executions_session ON executions (session_id, created_at) WHERE session_id IS NOT NULL;
+    CREATE INDEX executions_user ON executions (user_id, created_at) WHERE user_id IS NOT NULL;
+    CREATE INDEX executions_env ON executions (env, created_at) WHERE env IS NOT NULL;
+    CREATE TABLE search_terms (
+        exec_created BIGINT NOT NULL,
+        execution_id TEXT NOT NULL,
+        term TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (exec_created, execution_id, term)
+    ) PARTITION BY RANGE (exec_created);
+    CREATE TABLE search_terms_default PARTITION OF search_terms DEFAULT;
+    CREATE INDEX search_terms_term ON search_terms (term);
+    CREATE TABLE search_text (
+        exec_created BIGINT NOT NULL,
+        execution_id TEXT NOT NULL,
+        body TSVECTOR NOT NULL,
+        error TSVECTOR NOT NULL
+    ) PARTITION BY RANGE (exec_created);
+    CREATE TABLE search_text_default PARTITION OF search_text DEFAULT;
+    CREATE INDEX search_text_execution ON search_text (exec_created, execution_id);
+    CREATE INDEX search_text_body ON search_text USING GIN (body);
+    CREATE INDEX search_text_error ON search_text USING GIN (error);
+    "#,
 ];
+
+/// Tables partitioned by their execution's day of creation.
+pub const PARTITIONED: [&str; 4] = ["logs", "spans", "search_terms", "search_text"];
 
 /// The advisory lock key of schema changes (migrations, partitions): "OBSV" as an integer.
 const SCHEMA_LOCK: i64 = 0x4f42_5356;
@@ -157,7 +194,7 @@ pub async fn create_partitions(client: &mut tokio_postgres::Client, day: i64) ->
     let (from, to) = (day * DAY_MS, (day + 1) * DAY_MS);
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await?;
-    for table in ["logs", "spans"] {
+    for table in PARTITIONED {
         let exists = tx
             .query_opt(
                 "SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace",

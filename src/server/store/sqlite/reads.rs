@@ -1,5 +1,6 @@
 //! The reads: plain functions over a read connection, which `SqliteStore` runs on its pool.
 
+use super::super::search::{self, Backend, Param};
 use super::super::span_chunks;
 use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
 use crate::model::{Agent, Execution, LogRecord, Span};
@@ -138,24 +139,36 @@ pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
     if let Some(agent) = &q.agent_id {
         args.push(Box::new(agent.clone()));
-        filter.push_str(&format!(" AND agent_id = ?{}", args.len()));
+        filter.push_str(&format!(" AND x.agent_id = ?{}", args.len()));
     }
     if let Some(workflow) = &q.workflow_id {
         args.push(Box::new(workflow.clone()));
-        filter.push_str(&format!(" AND json_extract(data, '$.workflow_id') = ?{}", args.len()));
+        filter.push_str(&format!(" AND json_extract(x.data, '$.workflow_id') = ?{}", args.len()));
     }
     if let Some(status) = q.status {
         args.push(Box::new(status.as_str()));
-        filter.push_str(&format!(" AND status = ?{}", args.len()));
+        filter.push_str(&format!(" AND x.status = ?{}", args.len()));
+    }
+    if !q.filter.is_all() {
+        let now = crate::server::clock::now_ms();
+        let cond = search::condition(&q.filter, Backend::Sqlite, args.len() + 1, now);
+        filter.push_str(&format!(" AND ({})", cond.sql));
+        for p in cond.params {
+            args.push(match p {
+                Param::Text(t) => Box::new(t),
+                Param::Int(i) => Box::new(i),
+                Param::Real(r) => Box::new(r),
+            });
+        }
     }
     let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let total: i64 = c.query_row(
-        &format!("SELECT COUNT(*) FROM executions{filter}"),
+        &format!("SELECT COUNT(*) FROM executions x{filter}"),
         refs.as_slice(),
         |r| r.get(0),
     )?;
     let sql = format!(
-        "SELECT data FROM executions{filter} ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
+        "SELECT x.data FROM executions x{filter} ORDER BY x.created_at DESC, x.id LIMIT {} OFFSET {}",
         q.limit, q.offset
     );
     let mut stmt = c.prepare_cached(&sql)?;

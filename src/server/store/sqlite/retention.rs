@@ -77,6 +77,7 @@ impl Retention {
             .collect::<Result<_, _>>()?;
         let mut more = gone.len() as i64 == CHUNK_EXECUTIONS;
         for (seq, _) in &gone {
+            forget_index(&tx, *seq)?;
             self.report.logs += tx
                 .prepare_cached("DELETE FROM logs WHERE exec_seq = ?1")?
                 .execute(params![seq])? as u64;
@@ -126,4 +127,24 @@ impl Retention {
         self.report.reclaimed_bytes = self.before_bytes.saturating_sub(file_and_used_bytes(conn)?.0);
         Ok(())
     }
+}
+
+/// Removes an execution from the search index: its terms (as its documents list them),
+/// its documents' words and the documents.
+fn forget_index(tx: &rusqlite::Transaction<'_>, seq: i64) -> StoreResult<()> {
+    let docs: Vec<(i64, String)> = tx
+        .prepare_cached("SELECT doc, terms FROM search_docs WHERE exec_seq = ?1")?
+        .query_map(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut term = tx.prepare_cached("DELETE FROM search_terms WHERE term = ?1 AND exec_seq = ?2")?;
+    let mut text = tx.prepare_cached("DELETE FROM search_text WHERE rowid = ?1")?;
+    for (doc, terms) in &docs {
+        for t in terms.split('\n').filter(|t| !t.is_empty()) {
+            term.execute(params![t, seq])?;
+        }
+        text.execute(params![doc])?;
+    }
+    tx.prepare_cached("DELETE FROM search_docs WHERE exec_seq = ?1")?
+        .execute(params![seq])?;
+    Ok(())
 }

@@ -203,15 +203,19 @@ async fn schema_6_keys_spans_and_logs_by_the_executions_sequence() {
         strings("SELECT id FROM executions ORDER BY seq"),
         ["early", "late", "new"]
     );
-    // Schema 7: no index on ids; `executions_ids` by sequence number instead.
+    // Schema 7: no index on ids; `executions_ids` by sequence number instead (schema 10 adds
+    // those of search).
     assert_eq!(
         strings("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' ORDER BY name"),
         [
             "executions_agent",
             "executions_created",
+            "executions_env",
             "executions_ids",
+            "executions_session",
             "executions_status",
-            "executions_updated"
+            "executions_updated",
+            "executions_user"
         ]
     );
 }

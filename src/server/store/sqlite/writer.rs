@@ -3,6 +3,7 @@
 
 use super::super::directory::Directory;
 use super::super::in_place::InPlace;
+use super::super::search::{Columns, Doc};
 use super::super::{RetentionReport, StoreError, StoreResult};
 use super::checkpoint::Checkpointer;
 use super::encode::Encoded;
@@ -232,11 +233,14 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
         // it touches into a statement journal (dropping it took the OTLP bench from about
         // 71,000 to 84,000 spans/s).
         let mut insert_exec = tx.prepare_cached(
-            "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data, session_id, user_id, env, cost, tokens, duration_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut update_exec = tx.prepare_cached(
-            "UPDATE executions SET agent_id = ?2, status = ?3, updated_at = ?4, data = ?5 WHERE seq = ?1",
+            "UPDATE executions SET agent_id = ?2, status = ?3, updated_at = ?4, data = ?5, session_id = ?6, user_id = ?7, \
+             env = ?8, cost = ?9, tokens = ?10, duration_ms = ?11 WHERE seq = ?1",
         )?;
+        let mut index = SearchWriter::prepare(&tx)?;
         let mut insert_log = InPlace::prepare(
             &tx,
             "INSERT INTO logs (exec_seq, seq, ts, level, message, attributes, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -265,8 +269,21 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
         for e in batches {
             let b = &e.batch;
             for (x, json) in b.executions.iter().zip(&e.executions) {
+                let c = Columns::from(x);
                 if let Some(seq) = seqs.find(&x.id) {
-                    update_exec.execute(params![seq, x.agent_id, x.status.as_str(), x.updated_at, json])?;
+                    update_exec.execute(params![
+                        seq,
+                        x.agent_id,
+                        x.status.as_str(),
+                        x.updated_at,
+                        json,
+                        c.session_id,
+                        c.user_id,
+                        c.env,
+                        c.cost,
+                        c.tokens,
+                        c.duration_ms
+                    ])?;
                 } else {
                     insert_exec.execute(params![
                         x.id,
@@ -274,9 +291,22 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
                         x.status.as_str(),
                         x.created_at,
                         x.updated_at,
-                        json
+                        json,
+                        c.session_id,
+                        c.user_id,
+                        c.env,
+                        c.cost,
+                        c.tokens,
+                        c.duration_ms
                     ])?;
                     seqs.inserted(&x.id, tx.last_insert_rowid());
+                }
+            }
+            for doc in &e.search {
+                // Every record's execution is in the batch or stored; a doc of none has
+                // nothing to find it by.
+                if let Some(seq) = seqs.find(&doc.execution_id) {
+                    index.add(seq, doc)?;
                 }
             }
             for r in &b.rollups {
@@ -355,4 +385,33 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
     tx.commit()?;
     ids.insert(seqs.inserted);
     Ok(logs)
+}
+
+/// The search index's statements in one write transaction.
+struct SearchWriter<'t> {
+    term: rusqlite::CachedStatement<'t>,
+    doc: rusqlite::CachedStatement<'t>,
+    text: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> SearchWriter<'t> {
+    fn prepare(tx: &'t rusqlite::Transaction<'_>) -> StoreResult<Self> {
+        Ok(Self {
+            term: tx.prepare_cached("INSERT OR IGNORE INTO search_terms (term, exec_seq) VALUES (?1, ?2)")?,
+            doc: tx.prepare_cached("INSERT INTO search_docs (exec_seq, terms) VALUES (?1, ?2)")?,
+            text: tx.prepare_cached("INSERT INTO search_text (rowid, body, error) VALUES (?1, ?2, ?3)")?,
+        })
+    }
+
+    fn add(&mut self, seq: i64, doc: &Doc) -> StoreResult<()> {
+        for t in &doc.terms {
+            self.term.execute(params![t, seq])?;
+        }
+        let terms: Vec<&str> = doc.terms.iter().map(String::as_str).collect();
+        let id = self.doc.insert(params![seq, terms.join("\n")])?;
+        if !doc.body.is_empty() || !doc.error.is_empty() {
+            self.text.execute(params![id, doc.body, doc.error])?;
+        }
+        Ok(())
+    }
 }

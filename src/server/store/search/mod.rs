@@ -1,0 +1,8 @@
+//! The search index both backends keep beside executions (`index.rs`: what a batch adds),
+//! and the search language compiled to SQL over it (`sql.rs`).
+
+mod index;
+mod sql;
+
+pub use index::{docs, Doc};
+pub use sql::{condition, Backend, Columns, Condition, Param};

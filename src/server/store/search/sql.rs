@@ -1,0 +1,239 @@
+//! A query as SQL: a condition on the `executions` table (aliased `x`) with its parameters,
+//! for either backend. Facts of spans and lines are looked up in the index tables, each term
+//! a subquery the planner starts from when it is selective.
+
+use crate::search::{attr_kind, index_term, Expr, Field, Measure, Term, Text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// A condition and its parameters, numbered from `first` (`?N` or `$N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+struct Compiler {
+    backend: Backend,
+    first: usize,
+    now: i64,
+    params: Vec<Param>,
+}
+
+/// `expr` as a condition on `executions x`; parameters are numbered from `first`.
+pub fn condition(expr: &Expr, backend: Backend, first: usize, now: i64) -> Condition {
+    let mut c = Compiler {
+        backend,
+        first,
+        now,
+        params: Vec::new(),
+    };
+    let sql = c.expr(expr);
+    Condition { sql, params: c.params }
+}
+
+/// The smallest text greater than every text starting with `prefix` (in byte order, which
+/// both backends' `COLLATE "C"`/binary comparison use).
+fn after_prefix(prefix: &str) -> String {
+    let mut s = prefix.to_string();
+    s.push(char::MAX);
+    s
+}
+
+/// An FTS phrase: the words, quoted for FTS5 (PostgreSQL's `phraseto_tsquery` takes plain text).
+fn phrase(text: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("\"{}\"", text.replace('"', "\"\"")),
+        Backend::Postgres => text.to_string(),
+    }
+}
+
+impl Compiler {
+    fn bind(&mut self, p: Param) -> String {
+        self.params.push(p);
+        let n = self.first + self.params.len() - 1;
+        match self.backend {
+            Backend::Sqlite => format!("?{n}"),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> String {
+        match e {
+            Expr::And(parts) if parts.is_empty() => "1=1".into(),
+            Expr::Or(parts) if parts.is_empty() => "1=0".into(),
+            Expr::And(parts) => self.join(parts, " AND "),
+            Expr::Or(parts) => self.join(parts, " OR "),
+            Expr::Not(inner) => format!("NOT ({})", self.expr(inner)),
+            Expr::Term(t) => self.term(t),
+        }
+    }
+
+    fn join(&mut self, parts: &[Expr], op: &str) -> String {
+        let parts: Vec<String> = parts.iter().map(|p| format!("({})", self.expr(p))).collect();
+        parts.join(op)
+    }
+
+    /// `column` equal to the text, or in its prefix range.
+    fn text_match(&mut self, column: &str, t: &Text) -> String {
+        if t.prefix {
+            // Byte order on PostgreSQL too, whatever the database's collation.
+            let column = match self.backend {
+                Backend::Sqlite => column.to_string(),
+                Backend::Postgres if column == "term" => column.to_string(),
+                Backend::Postgres => format!("{column} COLLATE \"C\""),
+            };
+            let lo = self.bind(Param::Text(t.value.clone()));
+            let hi = self.bind(Param::Text(after_prefix(&t.value)));
+            format!("{column} >= {lo} AND {column} < {hi}")
+        } else {
+            let v = self.bind(Param::Text(t.value.clone()));
+            format!("{column} = {v}")
+        }
+    }
+
+    /// Executions holding an index term of `kind` (exact, or by prefix).
+    fn indexed(&mut self, kind: &str, t: &Text) -> String {
+        let value = Text {
+            value: index_term(kind, &t.value),
+            prefix: t.prefix,
+        };
+        let cond = self.text_match("term", &value);
+        match self.backend {
+            Backend::Sqlite => format!("x.seq IN (SELECT exec_seq FROM search_terms WHERE {cond})"),
+            Backend::Postgres => format!("x.id IN (SELECT execution_id FROM search_terms WHERE {cond})"),
+        }
+    }
+
+    /// Executions whose indexed text (`body` or `error`) holds the phrase.
+    fn full_text(&mut self, column: &str, text: &str) -> String {
+        let p = self.bind(Param::Text(phrase(text, self.backend)));
+        match self.backend {
+            Backend::Sqlite => format!(
+                "x.seq IN (SELECT d.exec_seq FROM search_docs d WHERE d.doc IN \
+                 (SELECT rowid FROM search_text WHERE search_text MATCH '{column} : ' || {p}))"
+            ),
+            Backend::Postgres => format!(
+                "x.id IN (SELECT execution_id FROM search_text WHERE {column} @@ phraseto_tsquery('simple', {p}))"
+            ),
+        }
+    }
+
+    fn term(&mut self, t: &Term) -> String {
+        match t {
+            Term::Is(field, text) => {
+                let column = match field {
+                    Field::Agent => return self.text_match("x.agent_id", text),
+                    Field::Session => "x.session_id",
+                    Field::User => "x.user_id",
+                    Field::Env => "x.env",
+                };
+                // False, not NULL, where unset: `NOT env:prod` holds for a run of no environment.
+                format!("{column} IS NOT NULL AND {}", self.text_match(column, text))
+            }
+            Term::Status(s) => {
+                let v = self.bind(Param::Text(s.as_str().into()));
+                format!("x.status = {v}")
+            }
+            Term::Has(facet, text) => self.indexed(facet.key(), text),
+            Term::Attr { key, value } => self.indexed(&attr_kind(key), value),
+            Term::Error(text) => {
+                let typed = self.indexed("error", text);
+                let words = self.full_text("error", &text.value);
+                format!("{typed} OR {words}")
+            }
+            Term::Number(measure, cmp, value) => {
+                let column = match measure {
+                    Measure::Cost => "x.cost".to_string(),
+                    Measure::Tokens => "x.tokens".to_string(),
+                    // A running execution has lasted until now; one that ended without a
+                    // duration counts as none.
+                    Measure::Duration => {
+                        let now = self.bind(Param::Int(self.now));
+                        format!(
+                            "COALESCE(x.duration_ms, CASE WHEN x.status = 'RUNNING' THEN {now} - x.created_at END, 0)"
+                        )
+                    }
+                };
+                let v = match measure {
+                    Measure::Tokens | Measure::Duration if value.fract() == 0.0 => Param::Int(*value as i64),
+                    _ => Param::Real(*value),
+                };
+                let v = self.bind(v);
+                format!("{column} {} {v}", cmp.sql())
+            }
+            Term::Since(w) => {
+                let v = self.bind(Param::Int(w.resolve(self.now)));
+                format!("x.created_at >= {v}")
+            }
+            Term::Until(w) => {
+                let v = self.bind(Param::Int(w.resolve(self.now)));
+                format!("x.created_at < {v}")
+            }
+            Term::Text(text) => self.full_text("body", text),
+        }
+    }
+}
+
+/// The columns a query filters on, from an execution (both backends write them).
+pub struct Columns<'a> {
+    pub session_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub cost: f64,
+    pub tokens: i64,
+    pub duration_ms: Option<i64>,
+}
+
+impl<'a> From<&'a crate::model::Execution> for Columns<'a> {
+    fn from(x: &'a crate::model::Execution) -> Self {
+        Columns {
+            session_id: x.session_id.as_deref(),
+            user_id: x.user_id.as_deref(),
+            env: x.environment.as_deref(),
+            cost: x.cost_usd,
+            tokens: (x.tokens_in + x.tokens_out).min(i64::MAX as u64) as i64,
+            duration_ms: x.duration_ms.map(|d| d.min(i64::MAX as u64) as i64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ExecutionStatus;
+
+    #[test]
+    fn terms_become_conditions_with_numbered_parameters() {
+        let q = crate::search::parse("agent:planner model:gpt-4* cost>0.05 NOT status:failed").unwrap();
+        let c = condition(&q, Backend::Postgres, 3, 0);
+        assert_eq!(
+            c.sql,
+            "(x.agent_id = $3) AND (x.id IN (SELECT execution_id FROM search_terms WHERE term >= $4 AND term < $5)) \
+             AND (x.cost > $6) AND (NOT (x.status = $7))"
+        );
+        assert_eq!(c.params[1], Param::Text("model=gpt-4".into()));
+        assert_eq!(c.params[3], Param::Real(0.05));
+        assert_eq!(c.params[4], Param::Text(ExecutionStatus::Failed.as_str().into()));
+    }
+
+    #[test]
+    fn free_text_is_a_quoted_fts_phrase() {
+        let q = crate::search::parse(r#""say \"hi\"""#).unwrap();
+        let c = condition(&q, Backend::Sqlite, 1, 0);
+        assert!(c.sql.contains("MATCH 'body : ' || ?1"), "{}", c.sql);
+        assert_eq!(c.params, vec![Param::Text(r#""say ""hi""""#.into())]);
+    }
+}
