@@ -71,6 +71,7 @@ pub async fn get_executions(
         filter: crate::server::service::search_filter(q.as_deref(), env.as_deref())?,
         offset,
         limit,
+        ..Default::default()
     };
     respond(crate::server::service::executions(&state()?, query).await)
 }

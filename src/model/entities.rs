@@ -221,3 +221,63 @@ pub struct SystemSample {
     /// Processes (or goroutines / tasks, for agents that report them).
     pub tasks: u64,
 }
+
+/// What the sessions and users pages group executions by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Session,
+    User,
+}
+
+impl GroupBy {
+    /// The executions column holding the group's id.
+    pub fn column(self) -> &'static str {
+        match self {
+            GroupBy::Session => "session_id",
+            GroupBy::User => "user_id",
+        }
+    }
+}
+
+/// A session (a conversation) or a user, and the totals of its executions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunGroup {
+    pub id: String,
+    pub executions: u64,
+    pub failed: u64,
+    pub running: u64,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    /// Sum of the executions' durations (ms).
+    pub duration_ms: u64,
+    pub first_at: i64,
+    /// Last activity: the latest update of any of its executions.
+    pub last_at: i64,
+    /// The agents that ran in it (a few, by name).
+    pub agents: Vec<String>,
+}
+
+/// A named query, listed in the sidebar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub name: String,
+    pub query: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A session or a user: its totals and its executions (a session's turns, first first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDetail {
+    pub summary: RunGroup,
+    pub executions: Vec<Execution>,
+}
+
+/// Saves a named query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveViewRequest {
+    pub name: String,
+    pub query: String,
+}

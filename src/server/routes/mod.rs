@@ -8,6 +8,7 @@ mod health;
 mod ingest;
 mod prometheus;
 mod query;
+mod search;
 mod security;
 mod ws;
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(auth::router())
         .merge(query::router())
+        .merge(search::router())
         .merge(ingest::router())
         .merge(super::otlp::http::router())
         .merge(health::router())

@@ -133,6 +133,7 @@ async fn executions(
         filter: service::search_filter(p.q.as_deref(), p.env.as_deref())?,
         offset: p.offset,
         limit: p.limit,
+        ..Default::default()
     };
     Ok(Json(service::executions(&s, query).await?))
 }

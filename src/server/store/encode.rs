@@ -34,6 +34,7 @@ pub struct Json {
     pub silences: Vec<String>,
     /// Each session's principal.
     pub sessions: Vec<String>,
+    pub views: Vec<String>,
     /// What the batch adds to the search index.
     pub search: Vec<super::search::Doc>,
 }
@@ -77,6 +78,7 @@ impl Json {
                 .iter()
                 .map(|s| Ok(serde_json::to_string(&s.principal)?))
                 .collect::<StoreResult<_>>()?,
+            views: json_all(&b.views)?,
             search: super::search::docs(&batch),
             batch,
         })

@@ -18,7 +18,7 @@ pub use sqlite::SqliteStore;
 
 use crate::model::{
     Agent, Alert, AlertEvent, Execution, ExecutionStatus, LlmCall, LlmStats, LogRecord, Plugin, ResourceSample,
-    Silence, Span, StoreStats, SystemSample, ToolCall, Workflow,
+    RunGroup, SavedView, Silence, Span, StoreStats, SystemSample, ToolCall, Workflow,
 };
 use async_trait::async_trait;
 
@@ -95,6 +95,9 @@ pub struct WriteBatch {
     /// Browser sessions started, and ended (by digest).
     pub sessions: Vec<SessionRow>,
     pub ended_sessions: Vec<String>,
+    /// Saved views written, and deleted (by name).
+    pub views: Vec<SavedView>,
+    pub removed_views: Vec<String>,
     /// The fleet's stream position these rows bring the store to (PostgreSQL).
     pub bus: Option<BusPosition>,
 }
@@ -159,6 +162,8 @@ impl WriteBatch {
             rollups,
             sessions,
             ended_sessions,
+            views,
+            removed_views,
             bus,
         } = self;
         agents.is_empty()
@@ -179,6 +184,8 @@ impl WriteBatch {
             && rollups.is_empty()
             && sessions.is_empty()
             && ended_sessions.is_empty()
+            && views.is_empty()
+            && removed_views.is_empty()
             && bus.is_none()
     }
 }
@@ -220,6 +227,30 @@ pub struct ExecutionQuery {
     /// A query of the search language (`crate::search`), ANDed with the fields above.
     #[serde(default)]
     pub filter: crate::search::Expr,
+    /// Only executions after this one in the listing's order (newest first): a cursor that
+    /// pages a long listing in constant time, as export does.
+    #[serde(default)]
+    pub after: Option<Cursor>,
+    /// Oldest first (a session's turns in order) instead of newest first.
+    #[serde(default)]
+    pub oldest_first: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A place in the executions listing: the last execution seen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// Executions grouped by session or user, with the groups' totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupQuery {
+    pub by: crate::model::GroupBy,
+    /// Which executions count (time range, environment, any query).
+    pub filter: crate::search::Expr,
     pub offset: u64,
     pub limit: u64,
 }
@@ -251,6 +282,13 @@ pub trait Store: Send + Sync + 'static {
     async fn snapshot(&self, since: i64, rollups: Vec<RollupRange>) -> StoreResult<Snapshot>;
     async fn executions(&self, query: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)>;
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>>;
+    /// Sessions or users with the totals of their executions that match, the most recently
+    /// active first; and how many groups match in all.
+    async fn groups(&self, query: GroupQuery) -> StoreResult<(Vec<RunGroup>, u64)>;
+    /// The environments executions name, most used first (at most `limit`).
+    async fn environments(&self, limit: u64) -> StoreResult<Vec<String>>;
+    /// Saved views (named queries), by name.
+    async fn views(&self) -> StoreResult<Vec<SavedView>>;
     /// Log lines of one execution with `seq > after`, oldest first.
     async fn logs(&self, execution_id: &str, after: u64, limit: u64) -> StoreResult<Vec<LogRecord>>;
     /// The last `limit` log lines of one execution, oldest first.

@@ -25,10 +25,10 @@ pub use tls::Target;
 
 use super::retention::RetentionLog;
 use super::{
-    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow, Snapshot,
-    Store, StoreError, StoreResult, WriteBatch,
+    AlertSnapshot, Committing, ExecutionQuery, GroupQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow,
+    Snapshot, Store, StoreError, StoreResult, WriteBatch,
 };
-use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
+use crate::model::{Agent, Execution, LogRecord, RunGroup, SavedView, Span, StoreStats};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use parking_lot::Mutex;
@@ -149,6 +149,18 @@ impl Store for PgStore {
 
     async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
         reads::executions(&**self.client().await?, &q).await
+    }
+
+    async fn groups(&self, q: GroupQuery) -> StoreResult<(Vec<RunGroup>, u64)> {
+        reads::groups(&**self.client().await?, &q).await
+    }
+
+    async fn environments(&self, limit: u64) -> StoreResult<Vec<String>> {
+        reads::environments(&**self.client().await?, limit).await
+    }
+
+    async fn views(&self) -> StoreResult<Vec<SavedView>> {
+        reads::views(&**self.client().await?).await
     }
 
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>> {

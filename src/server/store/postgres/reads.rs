@@ -2,8 +2,10 @@
 
 use super::super::search::{self, Backend, Param};
 use super::super::span_chunks;
-use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
-use crate::model::{Agent, Execution, LogRecord, Span};
+use super::super::{
+    AlertSnapshot, ExecutionQuery, GroupQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult,
+};
+use crate::model::{Agent, Execution, LogRecord, RunGroup, SavedView, Span};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
@@ -120,64 +122,118 @@ pub async fn agent(c: &Client, id: &str) -> StoreResult<Option<Agent>> {
     .pop())
 }
 
+type Bound = Box<dyn ToSql + Sync + Send>;
+
+fn boxed(p: Param) -> Bound {
+    match p {
+        Param::Text(t) => Box::new(t),
+        Param::Int(i) => Box::new(i),
+        Param::Real(r) => Box::new(r),
+    }
+}
+
+fn refs(args: &[Bound]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
 pub async fn executions(c: &Client, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
     let mut filter = String::from(" WHERE true");
-    let status = q.status.map(|s| s.as_str());
-    let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    let mut args: Vec<Bound> = Vec::new();
     if let Some(agent) = &q.agent_id {
-        args.push(agent);
-        filter.push_str(&format!(" AND agent_id = ${}", args.len()));
+        args.push(Box::new(agent.clone()));
+        filter.push_str(&format!(" AND x.agent_id = ${}", args.len()));
     }
     if let Some(workflow) = &q.workflow_id {
-        args.push(workflow);
-        filter.push_str(&format!(" AND data->>'workflow_id' = ${}", args.len()));
+        args.push(Box::new(workflow.clone()));
+        filter.push_str(&format!(" AND x.data->>'workflow_id' = ${}", args.len()));
     }
-    if let Some(status) = &status {
-        args.push(status);
-        filter.push_str(&format!(" AND status = ${}", args.len()));
+    if let Some(status) = q.status {
+        args.push(Box::new(status.as_str()));
+        filter.push_str(&format!(" AND x.status = ${}", args.len()));
     }
-    let cond = (!q.filter.is_all()).then(|| {
-        search::condition(
-            &q.filter,
-            Backend::Postgres,
-            args.len() + 1,
-            crate::server::clock::now_ms(),
-        )
-    });
-    let bound: Vec<Box<dyn ToSql + Sync + Send>> = cond
-        .iter()
-        .flat_map(|c| &c.params)
-        .map(|p| -> Box<dyn ToSql + Sync + Send> {
-            match p {
-                Param::Text(t) => Box::new(t.clone()),
-                Param::Int(i) => Box::new(*i),
-                Param::Real(r) => Box::new(*r),
-            }
-        })
-        .collect();
-    if let Some(cond) = &cond {
+    if !q.filter.is_all() {
+        let now = crate::server::clock::now_ms();
+        let cond = search::condition(&q.filter, Backend::Postgres, args.len() + 1, now);
         filter.push_str(&format!(" AND ({})", cond.sql));
-        args.extend(bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)));
+        args.extend(cond.params.into_iter().map(boxed));
     }
     let total: i64 = c
-        .query_one(&format!("SELECT COUNT(*) FROM executions x{filter}"), &args)
+        .query_one(&format!("SELECT COUNT(*) FROM executions x{filter}"), &refs(&args))
         .await?
         .get(0);
-    let (limit, offset) = (q.limit as i64, q.offset as i64);
+    if let Some(cursor) = &q.after {
+        let cond = search::after(cursor, Backend::Postgres, args.len() + 1);
+        filter.push_str(&format!(" AND ({})", cond.sql));
+        args.extend(cond.params.into_iter().map(boxed));
+    }
+    let order = if q.oldest_first {
+        "x.created_at, x.id COLLATE \"C\""
+    } else {
+        "x.created_at DESC, x.id COLLATE \"C\""
+    };
     let n = args.len();
-    args.push(&limit);
-    args.push(&offset);
+    args.push(Box::new(q.limit as i64));
+    args.push(Box::new(q.offset as i64));
     let rows = c
         .query(
             &format!(
-                "SELECT data::text FROM executions x{filter} ORDER BY created_at DESC, id COLLATE \"C\" LIMIT ${} OFFSET ${}",
+                "SELECT x.data::text FROM executions x{filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2
             ),
-            &args,
+            &refs(&args),
         )
         .await?;
     Ok((decode_all(rows)?, total.max(0) as u64))
+}
+
+pub async fn groups(c: &Client, q: &GroupQuery) -> StoreResult<(Vec<RunGroup>, u64)> {
+    let cond = search::condition(&q.filter, Backend::Postgres, 1, crate::server::clock::now_ms());
+    let (page, count) = search::groups(q.by, &cond, Backend::Postgres);
+    let mut args: Vec<Bound> = cond.params.into_iter().map(boxed).collect();
+    let total: i64 = c.query_one(&count, &refs(&args)).await?.get(0);
+    args.push(Box::new(q.limit as i64));
+    args.push(Box::new(q.offset as i64));
+    let rows = c.query(&page, &refs(&args)).await?;
+    let n = |r: &Row, i: usize| r.get::<_, Option<i64>>(i).unwrap_or(0).max(0) as u64;
+    let groups = rows
+        .iter()
+        .map(|r| RunGroup {
+            id: r.get(0),
+            executions: n(r, 1),
+            failed: n(r, 2),
+            running: n(r, 3),
+            cost_usd: r.get::<_, Option<f64>>(4).unwrap_or(0.0),
+            tokens: n(r, 5),
+            duration_ms: n(r, 6),
+            first_at: r.get(7),
+            last_at: r.get(8),
+            agents: search::agents(r.get(9)),
+        })
+        .collect();
+    Ok((groups, total.max(0) as u64))
+}
+
+pub async fn environments(c: &Client, limit: u64) -> StoreResult<Vec<String>> {
+    let rows = c
+        .query(
+            "SELECT env FROM executions WHERE env IS NOT NULL GROUP BY env ORDER BY COUNT(*) DESC, env LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub async fn views(c: &Client) -> StoreResult<Vec<SavedView>> {
+    let rows = c
+        .query(
+            "SELECT value FROM meta WHERE key COLLATE \"C\" >= 'view:' AND key COLLATE \"C\" < 'view;' ORDER BY key",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok(serde_json::from_str(r.get::<_, &str>(0))?))
+        .collect()
 }
 
 pub async fn executions_by_id(c: &Client, ids: &[String]) -> StoreResult<Vec<Execution>> {

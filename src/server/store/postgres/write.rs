@@ -250,6 +250,8 @@ async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<Co
     let (mut fingerprints, mut states): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     let mut silences = Upserts::default();
     let mut sessions = Upserts::default();
+    let mut views = Upserts::default();
+    let mut removed_views: Vec<String> = Vec::new();
     let mut rollups: HashMap<(i64, i64), &str> = HashMap::new();
     let mut removed: Vec<&str> = Vec::new();
     let mut ended: Vec<&str> = Vec::new();
@@ -284,6 +286,10 @@ async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<Co
             sessions.add(&s.digest, s.expires_at, json);
         }
         ended.extend(b.ended_sessions.iter().map(String::as_str));
+        for (v, json) in b.views.iter().zip(&e.views) {
+            views.add(&v.name, v.created_at, json);
+        }
+        removed_views.extend(b.removed_views.iter().map(|n| format!("view:{n}")));
         for r in &b.rollups {
             rollups.insert((r.step_ms, r.t), &r.data);
         }
@@ -299,6 +305,19 @@ async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<Co
     sessions.write(tx, "sessions", "digest", "expires_at").await?;
     if !ended.is_empty() {
         tx.execute("DELETE FROM sessions WHERE digest = ANY($1)", &[&ended])
+            .await?;
+    }
+    if !views.keys.is_empty() {
+        let keys: Vec<String> = views.keys.iter().map(|n| format!("view:{n}")).collect();
+        tx.execute(
+            "INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::text[]) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&keys, &views.data],
+        )
+        .await?;
+    }
+    if !removed_views.is_empty() {
+        tx.execute("DELETE FROM meta WHERE key = ANY($1)", &[&removed_views])
             .await?;
     }
     if !alerts.keys.is_empty() {

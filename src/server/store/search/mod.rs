@@ -5,4 +5,4 @@ mod index;
 mod sql;
 
 pub use index::{docs, Doc};
-pub use sql::{condition, Backend, Columns, Condition, Param};
+pub use sql::{after, agents, condition, groups, Backend, Columns, Condition, Param};

@@ -187,6 +187,73 @@ impl Compiler {
     }
 }
 
+/// The statements of a grouped listing (sessions or users): the page of groups (its last
+/// two parameters are the limit and the offset) and the count of groups, over `cond`.
+pub fn groups(by: crate::model::GroupBy, cond: &Condition, backend: Backend) -> (String, String) {
+    let g = format!("x.{}", by.column());
+    let agents = match backend {
+        Backend::Sqlite => "group_concat(DISTINCT x.agent_id)",
+        Backend::Postgres => "string_agg(DISTINCT x.agent_id, ',')",
+    };
+    let n = cond.params.len() + 1;
+    let (limit, offset) = match backend {
+        Backend::Sqlite => (format!("?{n}"), format!("?{}", n + 1)),
+        Backend::Postgres => (format!("${n}"), format!("${}", n + 1)),
+    };
+    let page = format!(
+        "SELECT {g}, COUNT(*), CAST(SUM(CASE WHEN x.status = 'FAILED' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN x.status IN ('PENDING', 'RUNNING') THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(x.cost) AS DOUBLE PRECISION), CAST(SUM(x.tokens) AS BIGINT), CAST(SUM(COALESCE(x.duration_ms, 0)) AS BIGINT), \
+         MIN(x.created_at), MAX(x.updated_at), {agents} \
+         FROM executions x WHERE {g} IS NOT NULL AND ({}) GROUP BY {g} ORDER BY MAX(x.updated_at) DESC, {g} \
+         LIMIT {limit} OFFSET {offset}",
+        cond.sql
+    );
+    let count = format!(
+        "SELECT COUNT(DISTINCT {g}) FROM executions x WHERE {g} IS NOT NULL AND ({})",
+        cond.sql
+    );
+    (page, count)
+}
+
+/// A group's agents from their comma-joined list, a few at most.
+pub fn agents(joined: Option<String>) -> Vec<String> {
+    let mut agents: Vec<String> = joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    agents.sort();
+    agents.truncate(8);
+    agents
+}
+
+/// The condition of a listing's cursor (newest first, ties by id), numbered from `first`.
+pub fn after(cursor: &super::super::Cursor, backend: Backend, first: usize) -> Condition {
+    let p = |n: usize| match backend {
+        Backend::Sqlite => format!("?{n}"),
+        Backend::Postgres => format!("${n}"),
+    };
+    let id = match backend {
+        Backend::Sqlite => "x.id",
+        Backend::Postgres => "x.id COLLATE \"C\"",
+    };
+    Condition {
+        sql: format!(
+            "x.created_at < {} OR (x.created_at = {} AND {id} > {})",
+            p(first),
+            p(first + 1),
+            p(first + 2)
+        ),
+        params: vec![
+            Param::Int(cursor.created_at),
+            Param::Int(cursor.created_at),
+            Param::Text(cursor.id.clone()),
+        ],
+    }
+}
+
 /// The columns a query filters on, from an execution (both backends write them).
 pub struct Columns<'a> {
     pub session_id: Option<&'a str>,

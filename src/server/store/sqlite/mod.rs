@@ -19,10 +19,10 @@ use super::migrations::MIGRATIONS;
 use super::retention::RetentionLog;
 use super::span_chunks;
 use super::{
-    AlertSnapshot, Committing, ExecutionQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow, Snapshot,
-    Store, StoreError, StoreResult, WriteBatch,
+    AlertSnapshot, Committing, ExecutionQuery, GroupQuery, RetentionReport, RollupRange, RollupRow, RunRow, SessionRow,
+    Snapshot, Store, StoreError, StoreResult, WriteBatch,
 };
-use crate::model::{Agent, Execution, LogRecord, Span, StoreStats};
+use crate::model::{Agent, Execution, LogRecord, RunGroup, SavedView, Span, StoreStats};
 use async_trait::async_trait;
 use checkpoint::Checkpointer;
 use encode::Encoded;
@@ -184,6 +184,18 @@ impl Store for SqliteStore {
 
     async fn executions(&self, q: ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
         self.read(move |c| reads::executions(c, &q)).await
+    }
+
+    async fn groups(&self, q: GroupQuery) -> StoreResult<(Vec<RunGroup>, u64)> {
+        self.read(move |c| reads::groups(c, &q)).await
+    }
+
+    async fn environments(&self, limit: u64) -> StoreResult<Vec<String>> {
+        self.read(move |c| reads::environments(c, limit)).await
+    }
+
+    async fn views(&self) -> StoreResult<Vec<SavedView>> {
+        self.read(reads::views).await
     }
 
     async fn executions_by_id(&self, ids: Vec<String>) -> StoreResult<Vec<Execution>> {

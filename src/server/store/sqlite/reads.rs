@@ -2,8 +2,10 @@
 
 use super::super::search::{self, Backend, Param};
 use super::super::span_chunks;
-use super::super::{AlertSnapshot, ExecutionQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult};
-use crate::model::{Agent, Execution, LogRecord, Span};
+use super::super::{
+    AlertSnapshot, ExecutionQuery, GroupQuery, RollupRange, RollupRow, RunRow, SessionRow, Snapshot, StoreResult,
+};
+use crate::model::{Agent, Execution, LogRecord, RunGroup, SavedView, Span};
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn decode<T: serde::de::DeserializeOwned>(data: String) -> StoreResult<T> {
@@ -134,7 +136,16 @@ pub(super) fn agent(c: &Connection, id: &str) -> StoreResult<Option<Agent>> {
     .pop())
 }
 
-pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
+fn boxed(p: Param) -> Box<dyn rusqlite::ToSql> {
+    match p {
+        Param::Text(t) => Box::new(t),
+        Param::Int(i) => Box::new(i),
+        Param::Real(r) => Box::new(r),
+    }
+}
+
+/// The `WHERE` of an executions listing and its parameters.
+fn listing_filter(q: &ExecutionQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut filter = String::from(" WHERE 1=1");
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
     if let Some(agent) = &q.agent_id {
@@ -149,34 +160,99 @@ pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec
         args.push(Box::new(status.as_str()));
         filter.push_str(&format!(" AND x.status = ?{}", args.len()));
     }
+    let mut conditions = Vec::new();
     if !q.filter.is_all() {
         let now = crate::server::clock::now_ms();
-        let cond = search::condition(&q.filter, Backend::Sqlite, args.len() + 1, now);
-        filter.push_str(&format!(" AND ({})", cond.sql));
-        for p in cond.params {
-            args.push(match p {
-                Param::Text(t) => Box::new(t),
-                Param::Int(i) => Box::new(i),
-                Param::Real(r) => Box::new(r),
-            });
-        }
+        conditions.push(search::condition(&q.filter, Backend::Sqlite, args.len() + 1, now));
     }
-    let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    let total: i64 = c.query_row(
-        &format!("SELECT COUNT(*) FROM executions x{filter}"),
-        refs.as_slice(),
-        |r| r.get(0),
-    )?;
+    for cond in conditions {
+        filter.push_str(&format!(" AND ({})", cond.sql));
+        args.extend(cond.params.into_iter().map(boxed));
+    }
+    (filter, args)
+}
+
+pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
+    let (filter, mut args) = listing_filter(q);
+    let total: i64 = {
+        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        c.query_row(
+            &format!("SELECT COUNT(*) FROM executions x{filter}"),
+            refs.as_slice(),
+            |r| r.get(0),
+        )?
+    };
+    let mut page = filter;
+    if let Some(cursor) = &q.after {
+        let cond = search::after(cursor, Backend::Sqlite, args.len() + 1);
+        page.push_str(&format!(" AND ({})", cond.sql));
+        args.extend(cond.params.into_iter().map(boxed));
+    }
+    let order = if q.oldest_first {
+        "x.created_at, x.id"
+    } else {
+        "x.created_at DESC, x.id"
+    };
     let sql = format!(
-        "SELECT x.data FROM executions x{filter} ORDER BY x.created_at DESC, x.id LIMIT {} OFFSET {}",
+        "SELECT x.data FROM executions x{page} ORDER BY {order} LIMIT {} OFFSET {}",
         q.limit, q.offset
     );
+    let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let mut stmt = c.prepare_cached(&sql)?;
     let items = stmt
         .query_map(refs.as_slice(), |r| r.get::<_, String>(0))?
         .map(|r| decode(r?))
         .collect::<StoreResult<Vec<Execution>>>()?;
     Ok((items, total as u64))
+}
+
+pub(super) fn groups(c: &Connection, q: &GroupQuery) -> StoreResult<(Vec<RunGroup>, u64)> {
+    let cond = search::condition(&q.filter, Backend::Sqlite, 1, crate::server::clock::now_ms());
+    let (page, count) = search::groups(q.by, &cond, Backend::Sqlite);
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = cond.params.into_iter().map(boxed).collect();
+    let total: i64 = {
+        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        c.query_row(&count, refs.as_slice(), |r| r.get(0))?
+    };
+    args.push(Box::new(q.limit as i64));
+    args.push(Box::new(q.offset as i64));
+    let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+    let mut stmt = c.prepare_cached(&page)?;
+    let rows = stmt.query_map(refs.as_slice(), |r| {
+        let n = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0).max(0) as u64);
+        Ok(RunGroup {
+            id: r.get(0)?,
+            executions: n(1)?,
+            failed: n(2)?,
+            running: n(3)?,
+            cost_usd: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+            tokens: n(5)?,
+            duration_ms: n(6)?,
+            first_at: r.get(7)?,
+            last_at: r.get(8)?,
+            agents: search::agents(r.get::<_, Option<String>>(9)?),
+        })
+    })?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total.max(0) as u64))
+}
+
+pub(super) fn environments(c: &Connection, limit: u64) -> StoreResult<Vec<String>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT env FROM executions INDEXED BY executions_env WHERE env IS NOT NULL GROUP BY env ORDER BY COUNT(*) DESC, env LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn views(c: &Connection) -> StoreResult<Vec<SavedView>> {
+    let mut skipped = 0;
+    decodable(
+        c,
+        "SELECT value FROM meta WHERE key >= 'view:' AND key < 'view;' ORDER BY key",
+        [],
+        "meta",
+        &mut skipped,
+    )
 }
 
 pub(super) fn executions_by_id(c: &Connection, stored: &[(String, i64)]) -> StoreResult<Vec<Execution>> {

@@ -376,6 +376,16 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
                 )?
                 .execute(params![s.digest, s.expires_at, json])?;
             }
+            for (v, json) in b.views.iter().zip(&e.views) {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![format!("view:{}", v.name), json])?;
+            }
+            for name in &b.removed_views {
+                tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+                    .execute(params![format!("view:{name}")])?;
+            }
             for digest in &b.ended_sessions {
                 tx.prepare_cached("DELETE FROM sessions WHERE digest = ?1")?
                     .execute(params![digest])?;

@@ -9,6 +9,10 @@ use crate::error::FieldError;
 use crate::model::*;
 use crate::search::{Expr, Field, Term, Text};
 
+mod export;
+mod search;
+pub use search::*;
+
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 1000;
 /// The deepest page of a listing: past it, SQLite would step over every row before it.
