@@ -221,6 +221,18 @@ impl Store for GatedStore {
         }
         self.inner.executions_by_id(ids).await
     }
+    async fn groups(
+        &self,
+        q: observatory::server::store::GroupQuery,
+    ) -> StoreResult<(Vec<observatory::model::RunGroup>, u64)> {
+        self.inner.groups(q).await
+    }
+    async fn environments(&self, limit: u64) -> StoreResult<Vec<String>> {
+        self.inner.environments(limit).await
+    }
+    async fn views(&self) -> StoreResult<Vec<observatory::model::SavedView>> {
+        self.inner.views().await
+    }
     async fn logs(&self, id: &str, after: u64, limit: u64) -> StoreResult<Vec<observatory::model::LogRecord>> {
         self.inner.logs(id, after, limit).await
     }

@@ -11,6 +11,7 @@
 //! - `tls.rs`: `sslmode` and `sslrootcert`, as libpq reads them;
 //! - `scratch.rs`: a schema of its own for a test or a benchmark.
 
+mod index;
 mod leader;
 mod reads;
 mod retention;

@@ -342,7 +342,7 @@ async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<Co
 
     counts.logs = write_logs(tx, batches).await?;
     write_spans(tx, batches).await?;
-    write_search(tx, batches).await?;
+    super::index::write(tx, batches).await?;
     write_records(tx, batches).await?;
     Ok(counts)
 }
@@ -429,60 +429,6 @@ async fn write_spans(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreRes
         return Err(missing(tx, &ids).await);
     }
     Ok(())
-}
-
-/// Longest text of one search row indexed (a `tsvector` must stay under 1 MB).
-const MAX_INDEXED_TEXT: usize = 256 * 1024;
-
-/// What the group adds to the search index, in its executions' partitions; a document of an
-/// execution the store does not hold has nothing to find it by and is left out.
-async fn write_search(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<()> {
-    let (mut term_ids, mut terms) = (Vec::new(), Vec::new());
-    let (mut text_ids, mut bodies, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    for e in batches {
-        for doc in &e.search {
-            for t in &doc.terms {
-                term_ids.push(doc.execution_id.as_str());
-                terms.push(pg_text(t));
-            }
-            if !doc.body.is_empty() || !doc.error.is_empty() {
-                text_ids.push(doc.execution_id.as_str());
-                bodies.push(pg_text(cut(&doc.body)));
-                errors.push(pg_text(cut(&doc.error)));
-            }
-        }
-    }
-    if !term_ids.is_empty() {
-        tx.execute(
-            "INSERT INTO search_terms (exec_created, execution_id, term) \
-             SELECT x.created_at, u.id, u.term FROM unnest($1::text[], $2::text[]) AS u(id, term) \
-             JOIN executions x ON x.id = u.id ON CONFLICT DO NOTHING",
-            &[&term_ids, &terms],
-        )
-        .await?;
-    }
-    if !text_ids.is_empty() {
-        tx.execute(
-            "INSERT INTO search_text (exec_created, execution_id, body, error) \
-             SELECT x.created_at, u.id, to_tsvector('simple', u.body), to_tsvector('simple', u.error) \
-             FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, body, error) JOIN executions x ON x.id = u.id",
-            &[&text_ids, &bodies, &errors],
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// At most [`MAX_INDEXED_TEXT`] bytes of `s`, cut at a character boundary.
-fn cut(s: &str) -> &str {
-    if s.len() <= MAX_INDEXED_TEXT {
-        return s;
-    }
-    let mut end = MAX_INDEXED_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The first of `ids` the store holds no execution for, as the error of the commit.
