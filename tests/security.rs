@@ -159,6 +159,12 @@ fn table() -> Vec<(&'static str, Method, &'static str, Req, Need)> {
         ("fn silences/create", Method::POST, "/api/fn/silences/create", silence(), Operate),
         ("fn silences/preview", Method::POST, "/api/fn/silences/preview", Req::Json(json!({"matchers": {}})), Read),
         ("fn silences/expire", Method::POST, "/api/fn/silences/expire", Req::Form("id=s1&by=x"), Operate),
+        ("fn groups", Method::POST, "/api/fn/groups", Req::Form("by=session&offset=0&limit=10"), Read),
+        ("fn group", Method::POST, "/api/fn/group", Req::Form("by=user&id=u1"), Read),
+        ("fn environments", Method::POST, "/api/fn/environments", Req::Form(""), Read),
+        ("fn views", Method::POST, "/api/fn/views", Req::Form(""), Read),
+        ("fn views/save", Method::POST, "/api/fn/views/save", Req::Form("name=v&query=agent%3Aa"), Operate),
+        ("fn views/delete", Method::POST, "/api/fn/views/delete", Req::Form("name=v"), Operate),
         ("fallback (the app shell)", Method::GET, "/agents", Req::Empty, Public),
     ]
 }

@@ -144,3 +144,54 @@ pub async fn get_ingest_health() -> Result<IngestHealth, ApiError> {
 pub async fn get_health() -> Result<HealthReport, ApiError> {
     Ok(crate::server::service::health(&state()?).await)
 }
+
+/// Sessions or users with their totals over `range`, the most recently active first.
+#[server(prefix = "/api/fn", endpoint = "groups")]
+pub async fn get_groups(
+    by: GroupBy,
+    q: Option<String>,
+    env: Option<String>,
+    range: Option<TimeRange>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<RunGroup>, ApiError> {
+    let params = crate::server::service::GroupParams {
+        q,
+        env,
+        range,
+        offset,
+        limit,
+    };
+    respond(crate::server::service::groups(&state()?, by, params).await)
+}
+
+/// One session (its turns in order) or user (its runs), with its totals.
+#[server(prefix = "/api/fn", endpoint = "group")]
+pub async fn get_group(by: GroupBy, id: String, env: Option<String>) -> Result<GroupDetail, ApiError> {
+    let params = crate::server::service::GroupParams {
+        env,
+        ..Default::default()
+    };
+    respond(crate::server::service::group(&state()?, by, &id, params).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "environments")]
+pub async fn get_environments() -> Result<Vec<String>, ApiError> {
+    respond(crate::server::service::environments(&state()?).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "views")]
+pub async fn get_views() -> Result<Vec<SavedView>, ApiError> {
+    respond(crate::server::service::views(&state()?).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "views/save")]
+pub async fn save_view(name: String, query: String) -> Result<SavedView, ApiError> {
+    let who = actor("anonymous".into());
+    respond(crate::server::service::save_view(&state()?, &who, SaveViewRequest { name, query }).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "views/delete")]
+pub async fn delete_view(name: String) -> Result<(), ApiError> {
+    respond(crate::server::service::delete_view(&state()?, &name).await)
+}

@@ -99,6 +99,44 @@ fn contains(message: &str, text: &Text) -> bool {
     message.to_lowercase().contains(&text.value.to_lowercase())
 }
 
+/// A listing as it stands now: the executions the server found, each replaced by a newer
+/// live version, and the live executions the query surely matches that the server has not
+/// listed yet (a first page only: `first_page`), newest first or `oldest_first`. What the
+/// live versions no longer match leaves the list at once.
+pub fn merge<'a>(
+    expr: &Expr,
+    found: &[Execution],
+    live: impl Iterator<Item = &'a Execution>,
+    now: i64,
+    first_page: bool,
+    oldest_first: bool,
+) -> Vec<Execution> {
+    let mut out: Vec<Execution> = found.to_vec();
+    let oldest = found.iter().map(|x| x.created_at).min();
+    for x in live {
+        match out.iter_mut().find(|y| y.id == x.id) {
+            Some(y) if x.updated_at >= y.updated_at => *y = x.clone(),
+            Some(_) => {}
+            // Only what belongs on this page: newer than its oldest listed (any, for a
+            // list read oldest first or an empty one).
+            None if first_page
+                && expr.verdict(x, now) == Verdict::Yes
+                && (oldest_first || oldest.is_none_or(|o| x.created_at >= o)) =>
+            {
+                out.push(x.clone());
+            }
+            None => {}
+        }
+    }
+    out.retain(|x| expr.verdict(x, now) != Verdict::No);
+    if oldest_first {
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    } else {
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +196,47 @@ mod tests {
         assert_eq!(prefix.verdict(&e, 0), Verdict::Yes);
         let user = t(Term::Is(Field::User, Text::exact("u")));
         assert_eq!(user.verdict(&e, 0), Verdict::No);
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use crate::model::ExecutionStatus;
+
+    fn x(id: &str, at: i64, status: ExecutionStatus, session: &str) -> Execution {
+        Execution {
+            id: id.into(),
+            agent_id: "a".into(),
+            status,
+            created_at: at,
+            updated_at: at,
+            session_id: Some(session.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_matching_run_appears_and_one_that_stops_matching_leaves() {
+        let q = crate::search::parse("session:s1 status:running").unwrap();
+        let found = vec![x("old", 10, ExecutionStatus::Running, "s1")];
+        let mut done = found[0].clone();
+        done.status = ExecutionStatus::Completed;
+        done.updated_at = 20;
+        let live = [
+            x("new", 30, ExecutionStatus::Running, "s1"),
+            x("other", 40, ExecutionStatus::Running, "s2"),
+        ];
+        let merged = merge(&q, &found, live.iter(), 50, true, false);
+        assert_eq!(merged.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["new", "old"]);
+        let merged = merge(&q, &found, [done].iter().chain(&live), 50, true, false);
+        assert_eq!(merged.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["new"]);
+        // Past the first page, only what is listed is updated.
+        let merged = merge(&q, &found, live.iter(), 50, false, false);
+        assert_eq!(merged.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["old"]);
+        // What the browser cannot judge (a model) stays as the server listed it.
+        let q = crate::search::parse("model:gpt-4o").unwrap();
+        let merged = merge(&q, &found, live.iter(), 50, true, true);
+        assert_eq!(merged.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["old"]);
     }
 }

@@ -16,7 +16,7 @@
 mod live;
 mod parse;
 
-pub use live::{Known, Verdict};
+pub use live::{merge, Known, Verdict};
 pub use parse::{parse, ParseError};
 
 use crate::model::ExecutionStatus;

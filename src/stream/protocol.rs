@@ -129,7 +129,7 @@ pub struct StatusData {
     pub output: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    pub execution: Execution,
+    pub execution: Box<Execution>,
 }
 
 /// Resource use of a watched execution (AgentNexus's field names).

@@ -135,9 +135,9 @@ pub fn apply(state: &mut LiveState, msg: ServerMessage) -> Option<Followup> {
             None
         }
         ServerMessage::Status { execution_id, data, .. } => {
-            upsert_execution(state, data.execution.clone());
+            upsert_execution(state, (*data.execution).clone());
             if let Some(w) = state.watched.get_mut(&execution_id) {
-                w.execution = Some(data.execution);
+                w.execution = Some(*data.execution);
             }
             None
         }
@@ -422,7 +422,7 @@ mod tests {
                 status: ExecutionStatus::Failed,
                 output: None,
                 error: Some("boom".into()),
-                execution: e.clone(),
+                execution: Box::new(e.clone()),
             },
             timestamp: 0,
         };

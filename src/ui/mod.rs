@@ -25,6 +25,10 @@ pub enum Connection {
 #[derive(Clone, Copy)]
 pub struct Now(pub RwSignal<i64>);
 
+/// Saved views (named queries), listed in the navigation.
+#[derive(Clone, Copy)]
+pub struct SavedViews(pub RwSignal<Vec<crate::model::SavedView>>);
+
 /// Dark (true) or light theme.
 #[derive(Clone, Copy)]
 pub struct Dark(pub RwSignal<bool>);
@@ -43,7 +47,17 @@ pub fn App() -> impl IntoView {
     let now = RwSignal::new(now_ms());
     provide_context(Now(now));
     let live = socket::start();
-    session::start(move || socket::connect(live));
+    let views = RwSignal::new(Vec::new());
+    provide_context(SavedViews(views));
+    components::scope::provide();
+    session::start(move || {
+        socket::connect(live);
+        leptos::task::spawn_local(async move {
+            if let Ok(v) = crate::api::get_views().await {
+                views.set(v);
+            }
+        });
+    });
     let dark = RwSignal::new(components::shell::initial_theme_is_dark());
     provide_context(Dark(dark));
     Effect::new(move |_| components::shell::apply_theme(dark.get()));
@@ -67,6 +81,10 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/agents/:id") view=pages::agent::AgentPage/>
                             <Route path=path!("/executions") view=pages::executions::ExecutionsPage/>
                             <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage/>
+                            <Route path=path!("/sessions") view=pages::groups::SessionsPage/>
+                            <Route path=path!("/sessions/:id") view=pages::groups::SessionPage/>
+                            <Route path=path!("/users") view=pages::groups::UsersPage/>
+                            <Route path=path!("/users/:id") view=pages::groups::UserPage/>
                             <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                             <Route path=path!("/workflows") view=pages::fleet::WorkflowsPage/>
                             <Route path=path!("/workflows/:id") view=pages::workflow::WorkflowPage/>

@@ -40,11 +40,13 @@ impl Access {
 }
 
 /// Server functions that change something.
-const OPERATE_FNS: [&str; 4] = [
+const OPERATE_FNS: [&str; 6] = [
     "/api/fn/alerts/ack",
     "/api/fn/alerts/unack",
     "/api/fn/silences/create",
     "/api/fn/silences/expire",
+    "/api/fn/views/save",
+    "/api/fn/views/delete",
 ];
 
 pub fn required(method: &Method, path: &str) -> Access {

@@ -519,7 +519,7 @@ fn status_message(e: &Execution, now: i64) -> ServerMessage {
             status: e.status,
             output: e.output.clone(),
             error: e.error.clone(),
-            execution: e.clone(),
+            execution: Box::new(e.clone()),
         },
         timestamp: now,
     }

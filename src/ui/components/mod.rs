@@ -4,6 +4,8 @@ pub mod chart;
 pub mod dialog;
 pub mod kpi;
 pub mod range;
+pub mod scope;
+pub mod search;
 pub mod shell;
 pub mod states;
 pub mod status;

@@ -47,6 +47,16 @@ const LINKS: &[(&str, &str, &str)] = &[
         "M4 6h16v2H4zm0 5h16v2H4zm0 5h10v2H4z",
     ),
     (
+        "/sessions",
+        "Sessions",
+        "M4 4h16v11H7l-3 3zm3 4v2h10V8zm0 3v2h7v-2z",
+    ),
+    (
+        "/users",
+        "Users",
+        "M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm7 0a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM9 13c-3.3 0-7 1.7-7 4.5V20h14v-2.5C16 14.7 12.3 13 9 13zm7 0c-.5 0-1 0-1.5.1 1.5 1 2.5 2.5 2.5 4.4V20h6v-2.5c0-2.8-3.7-4.5-7-4.5z",
+    ),
+    (
         "/workflows",
         "Workflows",
         "M6 3a3 3 0 0 0-1 5.8V15a3 3 0 1 0 2 0v-2h6a3 3 0 0 0 3-3V8.8A3 3 0 1 0 14 8.8V10a1 1 0 0 1-1 1H7V8.8A3 3 0 0 0 6 3z",
@@ -135,6 +145,7 @@ pub fn Nav() -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
+            <SavedViewLinks/>
             <button
                 class="collapse"
                 aria-label=move || if collapsed.get() { "Expand navigation" } else { "Collapse navigation" }
@@ -146,7 +157,30 @@ pub fn Nav() -> impl IntoView {
     }
 }
 
-/// The top bar: page title, connection indicator, theme switch.
+/// Saved views under the links, each a link to its query.
+#[component]
+fn SavedViewLinks() -> impl IntoView {
+    let views = expect_context::<crate::ui::SavedViews>().0;
+    move || {
+        let list = views.get();
+        (!list.is_empty()).then(|| {
+            view! {
+                <div class="views-title">"Saved views"</div>
+                <div class="views" data-testid="saved-views">
+                    {list
+                        .into_iter()
+                        .map(|v| {
+                            let href = format!("/executions?q={}", crate::ui::pages::executions::encode(&v.query));
+                            view! { <A href=href attr:class="view-link" attr:title=v.query.clone()>{v.name.clone()}</A> }
+                        })
+                        .collect_view()}
+                </div>
+            }
+        })
+    }
+}
+
+/// The top bar: page title, environment, connection indicator, theme switch.
 #[component]
 pub fn TopBar() -> impl IntoView {
     let connection = use_live().connection;
@@ -161,6 +195,10 @@ pub fn TopBar() -> impl IntoView {
             "agents" => "Agents",
             "executions" if path.len() > "/executions/".len() => "Execution",
             "executions" => "Executions",
+            "sessions" if path.len() > "/sessions/".len() => "Session",
+            "sessions" => "Sessions",
+            "users" if path.len() > "/users/".len() => "User",
+            "users" => "Users",
             "alerts" => "Alerts",
             "workflows" if path.len() > "/workflows/".len() => "Workflow",
             "workflows" => "Workflows",
@@ -190,6 +228,7 @@ pub fn TopBar() -> impl IntoView {
         <header class="topbar">
             <h1 class="title">{title}</h1>
             <div class="spacer"></div>
+            <crate::ui::components::scope::EnvSwitcher/>
             {
                 let firing = firing_count();
                 move || (firing.get() > 0).then(|| view! {

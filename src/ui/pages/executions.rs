@@ -1,68 +1,192 @@
-use crate::api::get_executions;
+use crate::api::{get_executions, save_view};
 use crate::format;
 use crate::model::{Execution, ExecutionStatus};
+use crate::search::{Expr, Field, Term, Text};
 use crate::stream::protocol::Topic;
+use crate::ui::components::scope::use_env;
+use crate::ui::components::search::SearchBox;
 use crate::ui::components::states::{Empty, ErrorBox, Loading};
 use crate::ui::components::status::StatusPill;
 use crate::ui::components::table::DataTable;
 use crate::ui::components::time::Ago;
-use crate::ui::load::load_on;
-use crate::ui::Now;
+use crate::ui::load::load_keyed;
+use crate::ui::socket::use_live;
+use crate::ui::{now_ms, Now, SavedViews};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 const PAGE: u64 = 50;
 
-#[component]
-pub fn ExecutionsPage() -> impl IntoView {
-    let query = use_query_map();
-    // A new list for each filter in the address; each list follows the live connection.
-    move || {
-        let q = query.read();
-        let status = q.get("status").and_then(|s| s.parse::<ExecutionStatus>().ok());
-        let agent = q.get("agent").filter(|a| !a.is_empty());
-        let offset = q.get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
-        view! { <ExecutionsList status=status agent=agent offset=offset/> }
+/// What the address says to list.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Listing {
+    q: String,
+    status: Option<ExecutionStatus>,
+    agent: Option<String>,
+    offset: u64,
+}
+
+impl Listing {
+    fn href(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", encode(&self.q)));
+        }
+        if let Some(s) = self.status {
+            parts.push(format!("status={}", s.as_str()));
+        }
+        if let Some(a) = &self.agent {
+            parts.push(format!("agent={}", encode(a)));
+        }
+        if self.offset > 0 {
+            parts.push(format!("offset={}", self.offset));
+        }
+        if parts.is_empty() {
+            "/executions".to_string()
+        } else {
+            format!("/executions?{}", parts.join("&"))
+        }
+    }
+
+    /// The whole filter, for judging live executions.
+    fn expr(&self, env: Option<&str>) -> Expr {
+        let mut e = crate::search::parse(&self.q).unwrap_or_default();
+        if let Some(s) = self.status {
+            e = e.and(Expr::Term(Term::Status(s)));
+        }
+        if let Some(a) = &self.agent {
+            e = e.and(Expr::Term(Term::Is(Field::Agent, Text::exact(a.clone()))));
+        }
+        if let Some(env) = env {
+            e = e.and(Expr::Term(Term::Is(Field::Env, Text::exact(env))));
+        }
+        e
     }
 }
 
+pub fn encode(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
 #[component]
-fn ExecutionsList(status: Option<ExecutionStatus>, agent: Option<String>, offset: u64) -> impl IntoView {
-    let navigate = use_navigate();
-    let fetch_agent = agent.clone();
-    let page = load_on(Topic::Executions, move || {
-        get_executions(fetch_agent.clone(), status, offset, PAGE)
+pub fn ExecutionsPage() -> impl IntoView {
+    let query = use_query_map();
+    let listing = Memo::new(move |_| {
+        let q = query.read();
+        Listing {
+            q: q.get("q").unwrap_or_default(),
+            status: q.get("status").and_then(|s| s.parse::<ExecutionStatus>().ok()),
+            agent: q.get("agent").filter(|a| !a.is_empty()),
+            offset: q.get("offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0),
+        }
     });
-    let href_agent = StoredValue::new(agent.clone());
-    let href = move |status: Option<ExecutionStatus>, offset: u64| {
-        href_agent.with_value(|a| build_href(status, a.as_deref(), offset))
+    // A new search box for each address (the box shows what is listed).
+    move || view! { <ExecutionsList listing=listing.get()/> }
+}
+
+#[component]
+fn ExecutionsList(listing: Listing) -> impl IntoView {
+    let navigate = use_navigate();
+    let env = use_env();
+    let key = {
+        let listing = listing.clone();
+        Memo::new(move |_| (listing.clone(), env.get()))
+    };
+    // Again whenever executions change, at most once a second: running ones that match
+    // appear, and finished ones update.
+    let page = load_keyed(Topic::Executions, 1000.0, key, |(l, env): (Listing, Option<String>)| {
+        let q = (!l.q.is_empty()).then_some(l.q);
+        get_executions(l.agent, l.status, q, env, l.offset, PAGE)
+    });
+    let live = use_live();
+    let stored = StoredValue::new(listing.clone());
+    let with = move |f: &dyn Fn(&mut Listing)| {
+        stored.with_value(|l| {
+            let mut l = l.clone();
+            f(&mut l);
+            l.href()
+        })
+    };
+    let go = navigate.clone();
+    let on_search = Callback::new(move |q: String| {
+        go(
+            &with(&|l| {
+                l.q = q.clone();
+                l.offset = 0;
+            }),
+            Default::default(),
+        );
+    });
+    let export = move |format: &str| {
+        stored.with_value(|l| {
+            let mut url = format!("/api/executions/export?format={format}");
+            if !l.q.is_empty() {
+                url.push_str(&format!("&q={}", encode(&l.q)));
+            }
+            if let Some(e) = env.get() {
+                url.push_str(&format!("&env={}", encode(&e)));
+            }
+            url
+        })
+    };
+    let saved = expect_context::<SavedViews>().0;
+    let save = move |_| {
+        let q = stored.with_value(|l| l.q.clone());
+        let Some(name) = web_sys::window()
+            .and_then(|w| w.prompt_with_message("Name this view").ok().flatten())
+            .filter(|n| !n.trim().is_empty())
+        else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match save_view(name, q).await {
+                Ok(v) => saved.update(|views| {
+                    views.retain(|x| x.name != v.name);
+                    views.push(v);
+                    views.sort_by(|a, b| a.name.cmp(&b.name));
+                }),
+                Err(e) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.alert_with_message(&format!("Could not save the view: {}", e.message));
+                    }
+                }
+            }
+        });
     };
     view! {
         <div class="toolbar">
+            <SearchBox initial=listing.q.clone() on_search=on_search/>
             <select
                 aria-label="Filter by status"
                 on:change=move |ev| {
                     let s = event_target_value(&ev).parse::<ExecutionStatus>().ok();
-                    navigate(&href(s, 0), Default::default());
+                    navigate(&with(&|l| { l.status = s; l.offset = 0; }), Default::default());
                 }
             >
-                <option value="" selected=status.is_none()>"All statuses"</option>
+                <option value="" selected=listing.status.is_none()>"All statuses"</option>
                 {ExecutionStatus::ALL.iter().map(|s| {
                     let s = *s;
-                    view! { <option value=s.as_str() selected=status == Some(s)>{s.as_str()}</option> }
+                    view! { <option value=s.as_str() selected=listing.status == Some(s)>{s.as_str()}</option> }
                 }).collect_view()}
             </select>
-            {agent.clone().map(|a| view! {
-                <span class="chip">"agent: " {a} " " <A href=build_href(status, None, 0) attr:aria-label="Clear agent filter">"×"</A></span>
+            {listing.agent.clone().map(|a| view! {
+                <span class="chip">"agent: " {a} " " <A href=with(&|l| { l.agent = None; l.offset = 0; }) attr:aria-label="Clear agent filter">"×"</A></span>
             })}
+        </div>
+        <div class="toolbar">
+            <button class="ghost" on:click=save disabled=listing.q.is_empty() title="Save this query in the sidebar">"Save view"</button>
+            <span class="muted">"Export:"</span>
+            <a class="button" href=move || export("csv") download="executions.csv" data-testid="export-csv">"CSV"</a>
+            <a class="button" href=move || export("jsonl") download="executions.jsonl">"JSON lines"</a>
+            <a class="button" href=move || export("otlp-json") download="executions.otlp.jsonl">"OTLP/JSON"</a>
             <div class="spacer"></div>
             {move || page.get().and_then(|r| r.ok()).map(|p| {
                 let (from, to) = (p.offset + 1, (p.offset + p.items.len() as u64));
-                let prev = (p.offset > 0).then(|| href(status, p.offset.saturating_sub(PAGE)));
-                let next = (to < p.total).then(|| href(status, p.offset + PAGE));
+                let prev = (p.offset > 0).then(|| with(&|l| l.offset = p.offset.saturating_sub(PAGE)));
+                let next = (to < p.total).then(|| with(&|l| l.offset = p.offset + PAGE));
                 view! {
-                    <span class="muted count">{if p.total == 0 { "0".to_string() } else { format!("{from}–{to} of {}", p.total) }}</span>
+                    <span class="muted count" data-testid="count">{if p.total == 0 { "0".to_string() } else { format!("{from}–{to} of {}", p.total) }}</span>
                     {prev.map(|h| view! { <A href=h attr:class="button">"← Newer"</A> })}
                     {next.map(|h| view! { <A href=h attr:class="button">"Older →"</A> })}
                 }
@@ -71,29 +195,21 @@ fn ExecutionsList(status: Option<ExecutionStatus>, agent: Option<String>, offset
         {move || match page.get() {
             None => view! { <Loading what="executions"/> }.into_any(),
             Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
-            Some(Ok(p)) if p.items.is_empty() => view! {
-                <Empty title="No executions match" hint="Executions appear as agents report them; clear the filters to see all."/>
-            }.into_any(),
-            Some(Ok(p)) => view! { <ExecutionRows rows=p.items/> }.into_any(),
+            Some(Ok(p)) => {
+                // The server's page, kept current by the live executions it surely matches.
+                let expr = stored.with_value(|l| l.expr(env.get().as_deref()));
+                let rows = live.state.with(|s| {
+                    crate::search::merge(&expr, &p.items, s.executions.values(), now_ms(), p.offset == 0, false)
+                });
+                if rows.is_empty() {
+                    view! {
+                        <Empty title="No executions match" hint="Executions appear as agents report them; change or clear the search to see more."/>
+                    }.into_any()
+                } else {
+                    view! { <ExecutionRows rows=rows/> }.into_any()
+                }
+            }
         }}
-    }
-}
-
-fn build_href(status: Option<ExecutionStatus>, agent: Option<&str>, offset: u64) -> String {
-    let mut q = Vec::new();
-    if let Some(s) = status {
-        q.push(format!("status={}", s.as_str()));
-    }
-    if let Some(a) = agent {
-        q.push(format!("agent={a}"));
-    }
-    if offset > 0 {
-        q.push(format!("offset={offset}"));
-    }
-    if q.is_empty() {
-        "/executions".to_string()
-    } else {
-        format!("/executions?{}", q.join("&"))
     }
 }
 

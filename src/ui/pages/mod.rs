@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod execution;
 pub mod executions;
 pub mod fleet;
+pub mod groups;
 pub mod ingest;
 pub mod login;
 pub mod not_found;

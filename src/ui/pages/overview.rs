@@ -20,7 +20,7 @@ pub const SERIES_REFRESH_MS: f64 = 3000.0;
 pub fn OverviewPage() -> impl IntoView {
     let live = use_live();
     let initial = load_once(get_overview);
-    let initial_recent = load_once(|| get_executions(None, None, 0, 12));
+    let initial_recent = load_once(|| get_executions(None, None, None, None, 0, 12));
     // Live data once the first snapshot is in; the server function's answer until then.
     let overview = Memo::new(move |_| match live.state.with(|s| s.overview.clone()) {
         Some(o) => Some(Ok(o)),
