@@ -411,12 +411,12 @@ impl Parser {
         }
     }
 
-    /// A text value: exact, quoted, or a prefix when it ends with an unquoted `*`.
+    /// A text value: exact, quoted, or a prefix when it ends with an unquoted `*` (`*` alone:
+    /// any value, `tool:*` is any tool).
     fn text_value(&self, w: &Word, start: usize) -> Result<Text, ParseError> {
         let label: String = w.chars[..start.min(w.chars.len())].iter().collect();
-        let (raw, at, was_quoted) = self.raw_value(w, start, &format!("a value for {}", quoted(&label)))?;
+        let (raw, _, was_quoted) = self.raw_value(w, start, &format!("a value for {}", quoted(&label)))?;
         match raw.strip_suffix('*') {
-            Some("") if !was_quoted => Err(error(at, "a value before `*`", "`*`")),
             Some(prefix) if !was_quoted => Ok(Text {
                 value: prefix.to_string(),
                 prefix: true,
@@ -784,7 +784,16 @@ mod tests {
         assert_eq!(fail("agent:").found, "end of query");
         assert_eq!(fail("(agent:)").found, "`)`");
         fails_at("é tool:", 7, "a value for `tool:`");
-        fails_at("model:*", 6, "a value before `*`");
+        assert_eq!(
+            parse("model:*").unwrap(),
+            Expr::Term(Term::Has(
+                Facet::Model,
+                Text {
+                    value: String::new(),
+                    prefix: true
+                }
+            ))
+        );
         fails_at("status:", 7, "a status");
         fails_at("since:", 6, "a time");
         fails_at("\"\"", 0, "text inside the quotes");

@@ -32,6 +32,15 @@ pub(super) async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng
         agent_id: p.id.to_string(),
         started: now_ns(),
     };
+    // A few end users, each in a few conversations of several turns; most runs in
+    // production, some in staging.
+    let user = rng.random_range(1..=12);
+    let session = format!("conv-{user:02}-{}", rng.random_range(1..=3));
+    let environment = if rng.random_range(0..10) < 8 {
+        "production"
+    } else {
+        "staging"
+    };
     send(
         ingest,
         vec![Event::Execution(ExecutionEvent {
@@ -41,6 +50,9 @@ pub(super) async fn run_execution(ingest: &Ingest, p: &Profile, rng: &mut StdRng
             status: Some(ExecutionStatus::Pending),
             input: Some(input),
             trace_id: Some(trace.trace_id.clone()),
+            session_id: Some(session),
+            user_id: Some(format!("user-{user:02}")),
+            environment: Some(environment.into()),
             ..Default::default()
         })],
     )

@@ -52,9 +52,11 @@ fn after_prefix(prefix: &str) -> String {
     s
 }
 
-/// An FTS phrase: the words, quoted for FTS5 (PostgreSQL's `phraseto_tsquery` takes plain text).
-fn phrase(text: &str, backend: Backend) -> String {
+/// An FTS phrase: the words, quoted for FTS5 (its last word a prefix when `prefix`);
+/// PostgreSQL's `phraseto_tsquery` takes plain text.
+fn phrase(text: &str, backend: Backend, prefix: bool) -> String {
     match backend {
+        Backend::Sqlite if prefix => format!("\"{}\"*", text.replace('"', "\"\"")),
         Backend::Sqlite => format!("\"{}\"", text.replace('"', "\"\"")),
         Backend::Postgres => text.to_string(),
     }
@@ -117,13 +119,17 @@ impl Compiler {
         }
     }
 
-    /// Executions whose indexed text (`body` or `error`) holds the phrase.
-    fn full_text(&mut self, column: &str, text: &str) -> String {
-        let p = self.bind(Param::Text(phrase(text, self.backend)));
+    /// Executions whose indexed text (`body` or `error`) holds the phrase (its last word
+    /// as a prefix when `prefix`).
+    fn full_text(&mut self, column: &str, text: &str, prefix: bool) -> String {
+        let p = self.bind(Param::Text(phrase(text, self.backend, prefix)));
         match self.backend {
             Backend::Sqlite => format!(
                 "x.seq IN (SELECT d.exec_seq FROM search_docs d WHERE d.doc IN \
                  (SELECT rowid FROM search_text WHERE search_text MATCH '{column} : ' || {p}))"
+            ),
+            Backend::Postgres if prefix => format!(
+                "x.id IN (SELECT execution_id FROM search_text WHERE {column} @@ to_tsquery('simple', quote_literal(lower({p})) || ':*'))"
             ),
             Backend::Postgres => format!(
                 "x.id IN (SELECT execution_id FROM search_text WHERE {column} @@ phraseto_tsquery('simple', {p}))"
@@ -149,9 +155,14 @@ impl Compiler {
             }
             Term::Has(facet, text) => self.indexed(facet.key(), text),
             Term::Attr { key, value } => self.indexed(&attr_kind(key), value),
+            // `error:*`: any error, typed or a failed run.
+            Term::Error(text) if text.prefix && text.value.is_empty() => {
+                let typed = self.indexed("error", text);
+                format!("{typed} OR x.status = 'FAILED'")
+            }
             Term::Error(text) => {
                 let typed = self.indexed("error", text);
-                let words = self.full_text("error", &text.value);
+                let words = self.full_text("error", &text.value, text.prefix);
                 format!("{typed} OR {words}")
             }
             Term::Number(measure, cmp, value) => {
@@ -182,7 +193,7 @@ impl Compiler {
                 let v = self.bind(Param::Int(w.resolve(self.now)));
                 format!("x.created_at < {v}")
             }
-            Term::Text(text) => self.full_text("body", text),
+            Term::Text(text) => self.full_text("body", text, false),
         }
     }
 }
