@@ -32,8 +32,16 @@ pub type Attributes = std::collections::BTreeMap<String, serde_json::Value>;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Number of items matching the filter, across all pages.
+    /// Number of items matching the filter, across all pages (up to [`MAX_COUNT`] executions:
+    /// see `more`).
     pub total: u64,
     pub offset: u64,
     pub limit: u64,
+    /// Counting stopped at `total`: more match (a broad search of a large store is not
+    /// counted to the end).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
+
+/// Most executions a listing counts.
+pub const MAX_COUNT: u64 = 10_000;

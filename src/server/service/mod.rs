@@ -157,12 +157,17 @@ pub async fn executions(state: &AppState, mut query: ExecutionQuery) -> Result<P
         )));
     }
     let (offset, limit) = (query.offset, query.limit);
-    let (items, total) = state.store.executions(query).await?;
+    // Counted to MAX_COUNT (or past the page asked for): a broad search of a large store is
+    // not counted to the end.
+    let cap = MAX_COUNT.max(offset + limit);
+    query.count_up_to = Some(cap + 1);
+    let (items, counted) = state.store.executions(query).await?;
     Ok(Page {
         items,
-        total,
+        total: counted.min(cap),
         offset,
         limit,
+        more: counted > cap,
     })
 }
 

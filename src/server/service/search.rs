@@ -74,6 +74,7 @@ pub async fn groups(state: &AppState, by: GroupBy, p: GroupParams) -> Result<Pag
         total,
         offset,
         limit,
+        more: false,
     })
 }
 

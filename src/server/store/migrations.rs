@@ -202,7 +202,7 @@ pub const MIGRATIONS: &[&str] = &[
     // terms (`model=gpt-4o`, `attr.k=v`) in term order; `search_text` (FTS5, contentless:
     // the text is indexed, not stored twice) its words, a document per execution per commit,
     // which `search_docs` maps to the execution together with the terms the commit added
-    // (retention deletes by them). Spans stored before this migration are not indexed.
+    // (LZ4-compressed: retention deletes by them). Spans stored before this migration are not indexed.
     r#"
     ALTER TABLE executions ADD COLUMN session_id TEXT;
     ALTER TABLE executions ADD COLUMN user_id TEXT;
@@ -218,7 +218,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_user ON executions (user_id, created_at) WHERE user_id IS NOT NULL;
     CREATE INDEX executions_env ON executions (env, created_at) WHERE env IS NOT NULL;
     CREATE TABLE search_terms (term TEXT NOT NULL, exec_seq INTEGER NOT NULL, PRIMARY KEY (term, exec_seq)) WITHOUT ROWID;
-    CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, exec_seq INTEGER NOT NULL, terms TEXT NOT NULL);
+    CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, exec_seq INTEGER NOT NULL, terms BLOB NOT NULL);
     CREATE INDEX search_docs_execution ON search_docs (exec_seq);
     CREATE VIRTUAL TABLE search_text USING fts5(body, error, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
     "#,

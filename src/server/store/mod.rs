@@ -234,6 +234,9 @@ pub struct ExecutionQuery {
     /// Oldest first (a session's turns in order) instead of newest first.
     #[serde(default)]
     pub oldest_first: bool,
+    /// Count matches up to this many (None: all of them).
+    #[serde(default)]
+    pub count_up_to: Option<u64>,
     pub offset: u64,
     pub limit: u64,
 }

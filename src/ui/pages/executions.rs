@@ -186,7 +186,7 @@ fn ExecutionsList(listing: Listing) -> impl IntoView {
                 let prev = (p.offset > 0).then(|| with(&|l| l.offset = p.offset.saturating_sub(PAGE)));
                 let next = (to < p.total).then(|| with(&|l| l.offset = p.offset + PAGE));
                 view! {
-                    <span class="muted count" data-testid="count">{if p.total == 0 { "0".to_string() } else { format!("{from}–{to} of {}", p.total) }}</span>
+                    <span class="muted count" data-testid="count">{if p.total == 0 { "0".to_string() } else { format!("{from}–{to} of {}{}", p.total, if p.more { "+" } else { "" }) }}</span>
                     {prev.map(|h| view! { <A href=h attr:class="button">"← Newer"</A> })}
                     {next.map(|h| view! { <A href=h attr:class="button">"Older →"</A> })}
                 }

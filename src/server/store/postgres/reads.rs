@@ -157,10 +157,11 @@ pub async fn executions(c: &Client, q: &ExecutionQuery) -> StoreResult<(Vec<Exec
         filter.push_str(&format!(" AND ({})", cond.sql));
         args.extend(cond.params.into_iter().map(boxed));
     }
-    let total: i64 = c
-        .query_one(&format!("SELECT COUNT(*) FROM executions x{filter}"), &refs(&args))
-        .await?
-        .get(0);
+    let count = match q.count_up_to {
+        Some(n) => format!("SELECT COUNT(*) FROM (SELECT 1 FROM executions x{filter} LIMIT {n}) c"),
+        None => format!("SELECT COUNT(*) FROM executions x{filter}"),
+    };
+    let total: i64 = c.query_one(&count, &refs(&args)).await?.get(0);
     if let Some(cursor) = &q.after {
         let cond = search::after(cursor, Backend::Postgres, args.len() + 1);
         filter.push_str(&format!(" AND ({})", cond.sql));

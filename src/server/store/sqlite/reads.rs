@@ -172,15 +172,19 @@ fn listing_filter(q: &ExecutionQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>)
     (filter, args)
 }
 
+/// The statement counting a listing's matches, up to `up_to`.
+fn count(filter: &str, up_to: Option<u64>) -> String {
+    match up_to {
+        Some(n) => format!("SELECT COUNT(*) FROM (SELECT 1 FROM executions x{filter} LIMIT {n})"),
+        None => format!("SELECT COUNT(*) FROM executions x{filter}"),
+    }
+}
+
 pub(super) fn executions(c: &Connection, q: &ExecutionQuery) -> StoreResult<(Vec<Execution>, u64)> {
     let (filter, mut args) = listing_filter(q);
     let total: i64 = {
         let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-        c.query_row(
-            &format!("SELECT COUNT(*) FROM executions x{filter}"),
-            refs.as_slice(),
-            |r| r.get(0),
-        )?
+        c.query_row(&count(&filter, q.count_up_to), refs.as_slice(), |r| r.get(0))?
     };
     let mut page = filter;
     if let Some(cursor) = &q.after {

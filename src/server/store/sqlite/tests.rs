@@ -321,3 +321,48 @@ async fn a_row_that_does_not_decode_is_skipped_and_counted_at_start_not_fatal() 
     assert_eq!(snap.skipped, 1, "the bad row is reported");
     store.close().await;
 }
+
+#[tokio::test]
+async fn retention_leaves_nothing_of_an_execution_in_the_search_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), 60).unwrap();
+    let mut span = crate::model::Span {
+        trace_id: "old".into(),
+        span_id: "s".into(),
+        execution_id: "old".into(),
+        name: "chat gpt-4o".into(),
+        model: Some("gpt-4o".into()),
+        ..Default::default()
+    };
+    span.attributes
+        .insert("gen_ai.request.model".into(), serde_json::json!("gpt-4o"));
+    let mut kept = log("new", 1);
+    kept.message = "kept words".into();
+    store
+        .commit(WriteBatch {
+            executions: vec![
+                exec("old", ExecutionStatus::Completed, 10),
+                exec("new", ExecutionStatus::Running, 10),
+            ],
+            spans: vec![span],
+            logs: vec![log("old", 1), kept],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.retain(100, None).await.unwrap();
+    store.close().await;
+    let c = Connection::open(dir.path().join("observatory.db")).unwrap();
+    let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // Only the running execution's document and words are left.
+    assert_eq!(count("SELECT COUNT(*) FROM search_terms"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM search_docs"), 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM search_text WHERE search_text MATCH 'gpt'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM search_text WHERE search_text MATCH 'kept'"),
+        1
+    );
+}

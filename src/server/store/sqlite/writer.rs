@@ -302,17 +302,17 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
                     seqs.inserted(&x.id, tx.last_insert_rowid());
                 }
             }
-            for doc in &e.search {
+            for (doc, terms) in e.search.iter().zip(&e.spans.terms) {
                 // Every record's execution is in the batch or stored; a doc of none has
                 // nothing to find it by.
                 if let Some(seq) = seqs.find(&doc.execution_id) {
-                    index.add(seq, doc)?;
+                    index.add(seq, doc, terms)?;
                 }
             }
             for r in &b.rollups {
                 upsert_rollup.execute(params![r.step_ms, r.t, r.data])?;
             }
-            for (id, chunk) in &e.spans {
+            for (id, chunk) in &e.spans.spans {
                 insert_spans.execute(params![seqs.of(id)?, chunk])?;
             }
             for (a, json) in b.agents.iter().zip(&e.agents) {
@@ -413,12 +413,11 @@ impl<'t> SearchWriter<'t> {
         })
     }
 
-    fn add(&mut self, seq: i64, doc: &Doc) -> StoreResult<()> {
+    fn add(&mut self, seq: i64, doc: &Doc, packed_terms: &[u8]) -> StoreResult<()> {
         for t in &doc.terms {
             self.term.execute(params![t, seq])?;
         }
-        let terms: Vec<&str> = doc.terms.iter().map(String::as_str).collect();
-        let id = self.doc.insert(params![seq, terms.join("\n")])?;
+        let id = self.doc.insert(params![seq, packed_terms])?;
         if !doc.body.is_empty() || !doc.error.is_empty() {
             self.text.execute(params![id, doc.body, doc.error])?;
         }
