@@ -47,11 +47,11 @@ async fn text(s: &Server, path: &str) -> (String, String) {
 
 /// Three turns of two conversations, as an agent framework instrumented with OpenTelemetry
 /// sends them: the environment on the resource, session and user on each root span.
-fn converse(server: &Server) {
+fn converse(addr: SocketAddr) {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(format!("http://{}/v1/traces", server.addr))
+        .with_endpoint(format!("http://{addr}/v1/traces"))
         .build()
         .unwrap();
     let resource = Resource::builder()
@@ -109,20 +109,17 @@ fn converse(server: &Server) {
     provider.shutdown().unwrap();
 }
 
+/// A server that has heard [`converse`] (the SDK's exporter blocks: on a thread of its own).
+async fn start_with_conversations() -> Server {
+    let server = start().await;
+    let addr = server.addr;
+    tokio::task::spawn_blocking(move || converse(addr)).await.unwrap();
+    server
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_are_found_by_session_user_environment_model_error_and_text() {
-    let server = start().await;
-    tokio::task::spawn_blocking({
-        let addr = server.addr;
-        move || {
-            converse(&Server {
-                addr,
-                _dir: tempfile::tempdir().unwrap(),
-            })
-        }
-    })
-    .await
-    .unwrap();
+    let server = start_with_conversations().await;
 
     let count = |q: &'static str| {
         let server = &server;
@@ -183,18 +180,7 @@ async fn runs_are_found_by_session_user_environment_model_error_and_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_stream_every_format_and_otlp_json_replays_span_for_span() {
-    let server = start().await;
-    tokio::task::spawn_blocking({
-        let addr = server.addr;
-        move || {
-            converse(&Server {
-                addr,
-                _dir: tempfile::tempdir().unwrap(),
-            })
-        }
-    })
-    .await
-    .unwrap();
+    let server = start_with_conversations().await;
 
     let (kind, jsonl) = text(&server, "/api/executions/export?q=session:conv-1&format=jsonl").await;
     assert_eq!(kind, "application/x-ndjson");

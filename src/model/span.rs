@@ -197,6 +197,20 @@ pub struct Span {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// What the span's attributes add to the search index, worked out where the span was
+    /// decoded (OTLP: per request, in parallel, from the protobuf) so the one pipeline task
+    /// does not decode them again; None elsewhere (derived from `attributes` then).
+    #[serde(skip)]
+    pub search: Option<Box<SpanSearch>>,
+}
+
+/// A span's share of the search index from its attributes and events: exact terms
+/// (`attr.KEY=VALUE`, `error=TYPE`), text to find, error text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SpanSearch {
+    pub terms: Vec<String>,
+    pub text: String,
+    pub error: String,
 }
 
 /// Attributes naming the conversation a run is a turn of, first found wins.

@@ -198,11 +198,13 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE sessions (digest TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, data TEXT NOT NULL);
     "#,
     // 10: search (`store/search/`). Executions get the columns queries compare (session,
-    // user, environment, cost, tokens, duration); `search_terms` holds each execution's exact
-    // terms (`model=gpt-4o`, `attr.k=v`) in term order; `search_text` (FTS5, contentless:
-    // the text is indexed, not stored twice) its words, a document per execution per commit,
-    // which `search_docs` maps to the execution together with the terms the commit added
-    // (LZ4-compressed: retention deletes by them). Spans stored before this migration are not indexed.
+    // user, environment, cost, tokens, duration). `search_text` (FTS5, contentless: indexed,
+    // not stored twice) holds a document per execution per commit: its words, its error text,
+    // and its exact terms (`model=gpt-4o`, `attr.k=v`) each as one token, hex-encoded so no
+    // tokenizer splits it and a byte prefix stays a token prefix. One FTS5 row per commit
+    // instead of a b-tree row per term: the terms' b-tree cost ingest more than half its
+    // rate. `search_docs` maps documents to executions. Spans stored before this migration are
+    // not indexed.
     r#"
     ALTER TABLE executions ADD COLUMN session_id TEXT;
     ALTER TABLE executions ADD COLUMN user_id TEXT;
@@ -217,9 +219,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_session ON executions (session_id, created_at) WHERE session_id IS NOT NULL;
     CREATE INDEX executions_user ON executions (user_id, created_at) WHERE user_id IS NOT NULL;
     CREATE INDEX executions_env ON executions (env, created_at) WHERE env IS NOT NULL;
-    CREATE TABLE search_terms (term TEXT NOT NULL, exec_seq INTEGER NOT NULL, PRIMARY KEY (term, exec_seq)) WITHOUT ROWID;
-    CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, exec_seq INTEGER NOT NULL, terms BLOB NOT NULL);
+    CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, exec_seq INTEGER NOT NULL);
     CREATE INDEX search_docs_execution ON search_docs (exec_seq);
-    CREATE VIRTUAL TABLE search_text USING fts5(body, error, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+    CREATE VIRTUAL TABLE search_text USING fts5(body, error, terms, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
     "#,
 ];

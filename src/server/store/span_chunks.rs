@@ -120,6 +120,7 @@ impl<'a> From<&'a Span> for Stored<'a> {
             session_id: _,
             user_id: _,
             environment: _,
+            search: _,
         } = span;
         Stored {
             trace_id,

@@ -8,6 +8,7 @@ use crate::format::hex;
 use crate::model::*;
 use crate::server::ingest::Redactor;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1 as otel;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -252,6 +253,7 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits, redactor: &
         status_message,
         attributes: Attributes::new(),
         attributes_json: attributes_json(a, MAX_SPAN_ATTRIBUTES, max_len, redactor),
+        search: Some(span_search(a, max_len, redactor)),
         events,
         agent_name,
         provider,
@@ -270,4 +272,45 @@ fn map_span(s: otel::Span, service: Option<String>, limits: &Limits, redactor: &
     };
     span.set_ms();
     span
+}
+
+/// What the span's attributes add to the search index, from the protobuf as
+/// [`attributes_json`] keeps them (the same keys, redacted ones left out), here where
+/// requests are mapped in parallel rather than on the pipeline's one task.
+fn span_search(kvs: &[KeyValue], max_len: usize, redactor: &Redactor) -> Box<SpanSearch> {
+    use crate::server::store::search::{Scalar, SearchSink};
+    let mut sink = SearchSink::default();
+    for kv in kvs.iter().filter(|kv| !kv.key.is_empty()).take(MAX_SPAN_ATTRIBUTES) {
+        if redactor.is_sensitive(&kv.key) {
+            continue;
+        }
+        let mut one = |v: &any_value::Value| match v {
+            any_value::Value::StringValue(s) if s.len() > max_len => {
+                let mut s = s.clone();
+                cut(&mut s, max_len);
+                sink.attribute(&kv.key, Scalar::Text(&s));
+            }
+            any_value::Value::StringValue(s) => sink.attribute(&kv.key, Scalar::Text(s)),
+            any_value::Value::BoolValue(b) => sink.attribute(&kv.key, Scalar::Other(if *b { "true" } else { "false" })),
+            any_value::Value::IntValue(i) => sink.attribute(&kv.key, Scalar::Other(&i.to_string())),
+            any_value::Value::DoubleValue(d) => {
+                if let Some(n) = serde_json::Number::from_f64(*d) {
+                    sink.attribute(&kv.key, Scalar::Other(&n.to_string()));
+                }
+            }
+            _ => {}
+        };
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::ArrayValue(items)) => {
+                for item in items.values.iter().filter_map(|i| i.value.as_ref()) {
+                    if !matches!(item, any_value::Value::BoolValue(_)) {
+                        one(item);
+                    }
+                }
+            }
+            Some(v) => one(v),
+            None => {}
+        }
+    }
+    Box::new(sink.0)
 }

@@ -4,7 +4,7 @@
 //! log lines) with its error text apart. Computed by the committing task, not the writer.
 
 use super::super::WriteBatch;
-use crate::model::{Attributes, Span};
+use crate::model::{Attributes, Span, SpanSearch};
 use crate::search::{attr_kind, index_term, Facet, MAX_INDEXED_VALUE};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -150,45 +150,93 @@ fn span(d: &mut Doc, s: &Span) {
     if let Some(m) = &s.status_message {
         d.error(m);
     }
-    let attributes = s.all_attributes();
-    if let Some(Value::String(t)) = attributes.get("error.type") {
-        d.term("error", t);
-        d.error(t);
-    }
-    attribute_terms(d, &attributes);
-    for e in &s.events {
-        for (k, v) in &e.attributes {
-            match (k.as_str(), v) {
-                ("exception.type", Value::String(t)) => {
-                    d.term("error", t);
-                    d.error(t);
-                }
-                ("exception.message", Value::String(m)) => d.error(m),
-                (_, Value::String(t)) => d.text(t),
-                _ => {}
-            }
+    let derived;
+    let search = match &s.search {
+        Some(pre) => pre,
+        None => {
+            derived = span_search(&s.all_attributes());
+            &derived
+        }
+    };
+    d.terms.extend(search.terms.iter().cloned());
+    d.text(&search.text);
+    d.error(&search.error);
+    // Events after redaction (the ingest queue redacts their maps), so always from here.
+    let mut events = SearchSink::default();
+    for (k, v) in s.events.iter().flat_map(|e| e.attributes.iter()) {
+        if let Value::String(t) = v {
+            events.event_attribute(k, t);
         }
     }
+    d.terms.extend(events.0.terms);
+    d.text(&events.0.text);
+    d.error(&events.0.error);
 }
 
-fn attribute_terms(d: &mut Doc, attributes: &Attributes) {
+/// A span's share of the index from its attribute map (native spans; OTLP's come worked out
+/// by the mapper with the same [`SearchSink`]).
+pub fn span_search(attributes: &Attributes) -> SpanSearch {
+    let mut sink = SearchSink::default();
     for (k, v) in attributes {
         match v {
-            Value::String(t) if is_content(k) || t.len() > MAX_INDEXED_VALUE => d.text(t),
-            Value::String(t) => d.term(&attr_kind(k), t),
-            Value::Number(n) => d.term(&attr_kind(k), &n.to_string()),
-            Value::Bool(b) => d.term(&attr_kind(k), if *b { "true" } else { "false" }),
+            Value::String(t) => sink.attribute(k, Scalar::Text(t)),
+            Value::Number(n) => sink.attribute(k, Scalar::Other(&n.to_string())),
+            Value::Bool(b) => sink.attribute(k, Scalar::Other(if *b { "true" } else { "false" })),
             Value::Array(items) => {
                 for item in items {
                     match item {
-                        Value::String(t) if t.len() <= MAX_INDEXED_VALUE && !is_content(k) => d.term(&attr_kind(k), t),
-                        Value::String(t) => d.text(t),
-                        Value::Number(n) => d.term(&attr_kind(k), &n.to_string()),
+                        Value::String(t) => sink.attribute(k, Scalar::Text(t)),
+                        Value::Number(n) => sink.attribute(k, Scalar::Other(&n.to_string())),
                         _ => {}
                     }
                 }
             }
             _ => {}
         }
+    }
+    sink.0
+}
+
+/// One attribute value as the index takes it: text, or a number or boolean as text.
+pub enum Scalar<'a> {
+    Text(&'a str),
+    Other(&'a str),
+}
+
+/// Builds a [`SpanSearch`] an attribute at a time.
+#[derive(Default)]
+pub struct SearchSink(pub SpanSearch);
+
+impl SearchSink {
+    pub fn attribute(&mut self, key: &str, value: Scalar<'_>) {
+        let s = &mut self.0;
+        match value {
+            Scalar::Text(t) if is_content(key) || t.len() > MAX_INDEXED_VALUE => push_text(&mut s.text, t),
+            Scalar::Text(t) | Scalar::Other(t) => {
+                if key == "error.type" {
+                    push_text(&mut s.error, t);
+                    push_term(&mut s.terms, "error", t);
+                }
+                push_term(&mut s.terms, &attr_kind(key), t);
+            }
+        }
+    }
+
+    pub fn event_attribute(&mut self, key: &str, value: &str) {
+        let s = &mut self.0;
+        match key {
+            "exception.type" => {
+                push_term(&mut s.terms, "error", value);
+                push_text(&mut s.error, value);
+            }
+            "exception.message" => push_text(&mut s.error, value),
+            _ => push_text(&mut s.text, value),
+        }
+    }
+}
+
+fn push_term(terms: &mut Vec<String>, kind: &str, value: &str) {
+    if !value.is_empty() && value.len() <= MAX_INDEXED_VALUE {
+        terms.push(index_term(kind, value));
     }
 }

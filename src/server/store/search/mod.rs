@@ -4,5 +4,5 @@
 mod index;
 mod sql;
 
-pub use index::{docs, Doc};
+pub use index::{docs, span_search, Doc, Scalar, SearchSink};
 pub use sql::{after, agents, condition, groups, Backend, Columns, Condition, Param};

@@ -106,16 +106,33 @@ impl Compiler {
         }
     }
 
-    /// Executions holding an index term of `kind` (exact, or by prefix).
+    /// Executions holding an index term of `kind` (exact, or by prefix): on SQLite a token of
+    /// the documents' `terms` column (the term hex-encoded), on PostgreSQL a row of
+    /// `search_terms`.
     fn indexed(&mut self, kind: &str, t: &Text) -> String {
-        let value = Text {
-            value: index_term(kind, &t.value),
-            prefix: t.prefix,
-        };
-        let cond = self.text_match("term", &value);
+        let term = index_term(kind, &t.value);
         match self.backend {
-            Backend::Sqlite => format!("x.seq IN (SELECT exec_seq FROM search_terms WHERE {cond})"),
-            Backend::Postgres => format!("x.id IN (SELECT execution_id FROM search_terms WHERE {cond})"),
+            Backend::Sqlite => {
+                let p = self.bind(Param::Text(format!(
+                    "\"{}\"{}",
+                    crate::format::hex(term.as_bytes()),
+                    if t.prefix { "*" } else { "" }
+                )));
+                format!(
+                    "x.seq IN (SELECT d.exec_seq FROM search_docs d WHERE d.doc IN \
+                     (SELECT rowid FROM search_text WHERE search_text MATCH 'terms : ' || {p}))"
+                )
+            }
+            Backend::Postgres => {
+                let cond = self.text_match(
+                    "term",
+                    &Text {
+                        value: term,
+                        prefix: t.prefix,
+                    },
+                );
+                format!("x.id IN (SELECT execution_id FROM search_terms WHERE {cond})")
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! A batch as the SQLite writer takes it: the JSON columns every backend encodes, the
 //! batch's spans as compressed chunks, a chunk per run of one execution's spans (its id, the
-//! chunk), and per search document its terms packed for retention. Encoded by the caller of
+//! chunk), and per search document its terms as tokens. Encoded by the caller of
 //! [`Store::commit`](super::super::Store::commit); the writer thread only binds and steps, and
 //! hands the batch back so the caller also frees it.
 
@@ -12,8 +12,8 @@ use super::super::{StoreResult, WriteBatch};
 pub(super) struct Packed {
     /// (execution id, chunk) per run of one execution's spans.
     pub spans: Vec<(String, Vec<u8>)>,
-    /// Per search document (`Json::search`), its terms: what retention deletes them by.
-    pub terms: Vec<Vec<u8>>,
+    /// Per search document (`Json::search`), its terms as FTS5 tokens.
+    pub terms: Vec<String>,
 }
 
 pub(super) type Encoded = super::super::encode::Encoded<Packed>;
@@ -26,7 +26,7 @@ impl Encoded {
             .map(|run| Ok((run[0].execution_id.clone(), span_chunks::encode(run)?)))
             .collect::<StoreResult<_>>()?;
         let json = Json::new(batch)?;
-        let terms = json.search.iter().map(|d| pack_terms(d.terms.iter())).collect();
+        let terms = json.search.iter().map(|d| term_tokens(d.terms.iter())).collect();
         Ok(Self {
             json,
             spans: Packed { spans, terms },
@@ -34,18 +34,15 @@ impl Encoded {
     }
 }
 
-/// A document's terms, newline-separated and LZ4-compressed: they share long prefixes
-/// (`attr.gen_ai.…`), and stored as text they took as much room as the terms' index itself.
-pub(super) fn pack_terms<'a>(terms: impl Iterator<Item = &'a String>) -> Vec<u8> {
-    let joined: Vec<&str> = terms.map(String::as_str).collect();
-    lz4_flex::compress_prepend_size(joined.join("\n").as_bytes())
-}
-
-/// The terms [`pack_terms`] packed (none, if the bytes are not such a list).
-pub(super) fn unpack_terms(packed: &[u8]) -> Vec<String> {
-    lz4_flex::decompress_size_prepended(packed)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .map(|s| s.split('\n').filter(|t| !t.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+/// A document's terms as FTS5 tokens: each term hex-encoded (one token whatever its
+/// characters; the hex of a prefix is a prefix of the hex), separated by spaces.
+pub(super) fn term_tokens<'a>(terms: impl Iterator<Item = &'a String>) -> String {
+    let mut out = String::new();
+    for t in terms {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&crate::format::hex(t.as_bytes()));
+    }
+    out
 }

@@ -6,7 +6,6 @@
 use super::super::directory::Directory;
 use super::super::retention::{rollup_bounds, CHUNK_EXECUTIONS, CHUNK_ROWS, FINISHED, SIZE_ROUND, SIZE_ROUNDS, TIMED};
 use super::super::{RetentionReport, StoreResult};
-use super::encode::unpack_terms;
 use rusqlite::{params, Connection};
 
 /// Finished executions last updated before the cutoff (`?1`).
@@ -130,21 +129,10 @@ impl Retention {
     }
 }
 
-/// Removes an execution from the search index: its terms (as its documents list them),
-/// its documents' words and the documents.
+/// Removes an execution from the search index: its documents' tokens, and the documents.
 fn forget_index(tx: &rusqlite::Transaction<'_>, seq: i64) -> StoreResult<()> {
-    let docs: Vec<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT doc, terms FROM search_docs WHERE exec_seq = ?1")?
-        .query_map(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut term = tx.prepare_cached("DELETE FROM search_terms WHERE term = ?1 AND exec_seq = ?2")?;
-    let mut text = tx.prepare_cached("DELETE FROM search_text WHERE rowid = ?1")?;
-    for (doc, terms) in &docs {
-        for t in unpack_terms(terms) {
-            term.execute(params![t, seq])?;
-        }
-        text.execute(params![doc])?;
-    }
+    tx.prepare_cached("DELETE FROM search_text WHERE rowid IN (SELECT doc FROM search_docs WHERE exec_seq = ?1)")?
+        .execute(params![seq])?;
     tx.prepare_cached("DELETE FROM search_docs WHERE exec_seq = ?1")?
         .execute(params![seq])?;
     Ok(())

@@ -236,9 +236,11 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
             "INSERT INTO executions (id, agent_id, status, created_at, updated_at, data, session_id, user_id, env, cost, tokens, duration_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
+        // The insert's parameters, but the first is the sequence number (and the creation
+        // time, ?4, stays as it was).
         let mut update_exec = tx.prepare_cached(
-            "UPDATE executions SET agent_id = ?2, status = ?3, updated_at = ?4, data = ?5, session_id = ?6, user_id = ?7, \
-             env = ?8, cost = ?9, tokens = ?10, duration_ms = ?11 WHERE seq = ?1",
+            "UPDATE executions SET agent_id = ?2, status = ?3, updated_at = ?5, data = ?6, session_id = ?7, user_id = ?8, \
+             env = ?9, cost = ?10, tokens = ?11, duration_ms = ?12 WHERE seq = ?1",
         )?;
         let mut index = SearchWriter::prepare(&tx)?;
         let mut insert_log = InPlace::prepare(
@@ -270,35 +272,28 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
             let b = &e.batch;
             for (x, json) in b.executions.iter().zip(&e.executions) {
                 let c = Columns::from(x);
+                let status = x.status.as_str();
+                let fields: [&dyn rusqlite::ToSql; 11] = [
+                    &x.agent_id,
+                    &status,
+                    &x.created_at,
+                    &x.updated_at,
+                    json,
+                    &c.session_id,
+                    &c.user_id,
+                    &c.env,
+                    &c.cost,
+                    &c.tokens,
+                    &c.duration_ms,
+                ];
                 if let Some(seq) = seqs.find(&x.id) {
-                    update_exec.execute(params![
-                        seq,
-                        x.agent_id,
-                        x.status.as_str(),
-                        x.updated_at,
-                        json,
-                        c.session_id,
-                        c.user_id,
-                        c.env,
-                        c.cost,
-                        c.tokens,
-                        c.duration_ms
-                    ])?;
+                    update_exec.execute(rusqlite::params_from_iter(
+                        std::iter::once(&seq as &dyn rusqlite::ToSql).chain(fields),
+                    ))?;
                 } else {
-                    insert_exec.execute(params![
-                        x.id,
-                        x.agent_id,
-                        x.status.as_str(),
-                        x.created_at,
-                        x.updated_at,
-                        json,
-                        c.session_id,
-                        c.user_id,
-                        c.env,
-                        c.cost,
-                        c.tokens,
-                        c.duration_ms
-                    ])?;
+                    insert_exec.execute(rusqlite::params_from_iter(
+                        std::iter::once(&x.id as &dyn rusqlite::ToSql).chain(fields),
+                    ))?;
                     seqs.inserted(&x.id, tx.last_insert_rowid());
                 }
             }
@@ -399,7 +394,6 @@ pub(super) fn write(conn: &mut Connection, batches: &[Box<Encoded>], ids: &Direc
 
 /// The search index's statements in one write transaction.
 struct SearchWriter<'t> {
-    term: rusqlite::CachedStatement<'t>,
     doc: rusqlite::CachedStatement<'t>,
     text: rusqlite::CachedStatement<'t>,
 }
@@ -407,20 +401,14 @@ struct SearchWriter<'t> {
 impl<'t> SearchWriter<'t> {
     fn prepare(tx: &'t rusqlite::Transaction<'_>) -> StoreResult<Self> {
         Ok(Self {
-            term: tx.prepare_cached("INSERT OR IGNORE INTO search_terms (term, exec_seq) VALUES (?1, ?2)")?,
-            doc: tx.prepare_cached("INSERT INTO search_docs (exec_seq, terms) VALUES (?1, ?2)")?,
-            text: tx.prepare_cached("INSERT INTO search_text (rowid, body, error) VALUES (?1, ?2, ?3)")?,
+            doc: tx.prepare_cached("INSERT INTO search_docs (exec_seq) VALUES (?1)")?,
+            text: tx.prepare_cached("INSERT INTO search_text (rowid, body, error, terms) VALUES (?1, ?2, ?3, ?4)")?,
         })
     }
 
-    fn add(&mut self, seq: i64, doc: &Doc, packed_terms: &[u8]) -> StoreResult<()> {
-        for t in &doc.terms {
-            self.term.execute(params![t, seq])?;
-        }
-        let id = self.doc.insert(params![seq, packed_terms])?;
-        if !doc.body.is_empty() || !doc.error.is_empty() {
-            self.text.execute(params![id, doc.body, doc.error])?;
-        }
+    fn add(&mut self, seq: i64, doc: &Doc, terms: &str) -> StoreResult<()> {
+        let id = self.doc.insert(params![seq])?;
+        self.text.execute(params![id, doc.body, doc.error, terms])?;
         Ok(())
     }
 }
