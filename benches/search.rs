@@ -6,7 +6,7 @@
 //! per span and the fill rate.
 //!
 //! Run: `cargo bench --bench search --features ssr` (prints its figures; asserts nothing).
-//! `SEARCH_BENCH_EXECUTIONS` (default 1,000,000: 10 M spans, about 25 minutes on 2 cores)
+//! `SEARCH_BENCH_EXECUTIONS` (default 1,000,000: 10 M spans, about 8 minutes on 2 cores)
 //! sizes the store; `SEARCH_BENCH_STORE=postgres://…` runs it on PostgreSQL (in a schema of
 //! its own, dropped afterwards); `SEARCH_BENCH_DIR=path` keeps the embedded store there to
 //! query it again later.
