@@ -2,7 +2,7 @@
 //! words as `tsvector`s, in the executions' day partitions, in the group's transaction.
 
 use super::text::pg_text;
-use super::write::Encoded;
+use crate::server::store::search::Doc;
 use crate::server::store::StoreResult;
 use tokio_postgres::Transaction;
 
@@ -11,20 +11,18 @@ const MAX_INDEXED_TEXT: usize = 256 * 1024;
 
 /// What the group adds to the search index, in its executions' partitions; a document of an
 /// execution the store does not hold has nothing to find it by and is left out.
-pub(super) async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<()> {
+pub(super) async fn write<'a>(tx: &Transaction<'_>, docs: impl Iterator<Item = &'a Doc>) -> StoreResult<()> {
     let (mut term_ids, mut terms) = (Vec::new(), Vec::new());
     let (mut text_ids, mut bodies, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    for e in batches {
-        for doc in &e.search {
-            for t in &doc.terms {
-                term_ids.push(doc.execution_id.as_str());
-                terms.push(pg_text(t));
-            }
-            if !doc.body.is_empty() || !doc.error.is_empty() {
-                text_ids.push(doc.execution_id.as_str());
-                bodies.push(pg_text(cut(&doc.body)));
-                errors.push(pg_text(cut(&doc.error)));
-            }
+    for doc in docs {
+        for t in &doc.terms {
+            term_ids.push(doc.execution_id.as_str());
+            terms.push(pg_text(t));
+        }
+        if !doc.body.is_empty() || !doc.error.is_empty() {
+            text_ids.push(doc.execution_id.as_str());
+            bodies.push(pg_text(cut(&doc.body)));
+            errors.push(pg_text(cut(&doc.error)));
         }
     }
     if !term_ids.is_empty() {

@@ -342,7 +342,7 @@ async fn write(tx: &Transaction<'_>, batches: &[Box<Encoded>]) -> StoreResult<Co
 
     counts.logs = write_logs(tx, batches).await?;
     write_spans(tx, batches).await?;
-    super::index::write(tx, batches).await?;
+    super::index::write(tx, batches.iter().flat_map(|b| &b.search)).await?;
     write_records(tx, batches).await?;
     Ok(counts)
 }
