@@ -160,12 +160,9 @@ fn listing_filter(q: &ExecutionQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>)
         args.push(Box::new(status.as_str()));
         filter.push_str(&format!(" AND x.status = ?{}", args.len()));
     }
-    let mut conditions = Vec::new();
     if !q.filter.is_all() {
         let now = crate::server::clock::now_ms();
-        conditions.push(search::condition(&q.filter, Backend::Sqlite, args.len() + 1, now));
-    }
-    for cond in conditions {
+        let cond = search::condition(&q.filter, Backend::Sqlite, args.len() + 1, now);
         filter.push_str(&format!(" AND ({})", cond.sql));
         args.extend(cond.params.into_iter().map(boxed));
     }
