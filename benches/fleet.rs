@@ -17,7 +17,7 @@
 mod common;
 
 use common::otlp::{batches, run, SPANS_PER_BATCH};
-use common::Process;
+use common::{cpu_ms, pids_of, Process};
 use futures::{SinkExt, StreamExt};
 use observatory::server::bus::scratch::ScratchStream;
 use observatory::server::store::postgres::scratch::ScratchSchema;
@@ -30,30 +30,6 @@ const CONCURRENCY: usize = 8;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.into())
-}
-
-/// CPU time (user + system) of the processes, in ms.
-fn cpu_ms(pids: &[u32]) -> f64 {
-    let tick = 100.0; // USER_HZ on Linux
-    pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .map(|stat| {
-            // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-            let rest = &stat[stat.rfind(')').unwrap_or(0) + 2..];
-            let f: Vec<&str> = rest.split(' ').collect();
-            let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
-            ticks * 1000.0 / tick
-        })
-        .sum()
-}
-
-/// Pids of processes whose command name is `name`.
-fn pids_of(name: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == name))
-        .collect()
 }
 
 async fn bus_check(base: &str) -> Value {

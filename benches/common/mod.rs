@@ -43,6 +43,40 @@ pub async fn start_on(store: Option<String>) -> Bench {
     }
 }
 
+/// Peak resident set (VmHWM) of process `pid`, in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of the processes, in ms.
+pub fn cpu_ms(pids: &[u32]) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .map(|stat| {
+            // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+            let rest = &stat[stat.rfind(')').unwrap_or(0) + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+            ticks * 1000.0 / tick
+        })
+        .sum()
+}
+
+/// Pids of processes whose command name is `name`.
+pub fn pids_of(name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == name))
+        .collect()
+}
+
 /// The value at quantile `p` of ascending `sorted`.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

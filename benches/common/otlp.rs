@@ -165,15 +165,6 @@ pub fn batches(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
-        .unwrap_or_else(|| "?".into())
-}
-
 pub async fn run(url: &str, batches: Arc<Vec<Vec<u8>>>, concurrency: usize) -> (Duration, Vec<f64>, usize) {
     let client = reqwest::Client::new();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -42,6 +42,32 @@ impl AlertState {
     }
 }
 
+/// What an alert's value measures, so it reads with its unit: `12.5%`, `2m 17s`, `$41.20`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueUnit {
+    /// A plain count (alerts stored before units were recorded read as counts).
+    #[default]
+    Count,
+    Percent,
+    Millis,
+    Seconds,
+    Usd,
+}
+
+impl ValueUnit {
+    /// The value for people, with its unit.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Self::Count => crate::format::human_count(v),
+            Self::Percent => crate::format::percent(v),
+            Self::Millis => crate::format::duration_ms(v),
+            Self::Seconds => crate::format::duration_ms(v * 1000.0),
+            Self::Usd => crate::format::usd(v),
+        }
+    }
+}
+
 /// Who acknowledged an alert, when, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ack {
@@ -64,6 +90,9 @@ pub struct Alert {
     pub labels: Labels,
     pub state: AlertState,
     pub value: f64,
+    /// What `value` measures.
+    #[serde(default)]
+    pub unit: ValueUnit,
     pub summary: String,
     pub description: String,
     /// When the condition started to hold (ms).

@@ -19,13 +19,13 @@ pub fn defaults() -> Vec<Rule> {
         rule(
             "AgentHighErrorRate",
             Condition::AgentErrorRate {
-                threshold_percent: 5.0,
+                threshold_percent: 10.0,
                 window: five_minutes(),
-                min_executions: 3,
+                min_executions: 10,
             },
             60,
             Severity::Warning,
-            "{{agent_id}}: {{value}}% of executions failed over 5 minutes",
+            "{{agent_id}}: {{value}} of executions failed over 5 minutes",
         ),
         rule(
             "AgentSlowExecutions",
@@ -36,7 +36,7 @@ pub fn defaults() -> Vec<Rule> {
             },
             120,
             Severity::Warning,
-            "{{agent_id}}: p95 execution duration {{value}} ms",
+            "{{agent_id}}: p95 execution duration {{value}}",
         ),
         rule(
             "AgentSilent",
@@ -45,7 +45,7 @@ pub fn defaults() -> Vec<Rule> {
             },
             0,
             Severity::Warning,
-            "{{agent_id}} has not reported for {{value}} s",
+            "{{agent_id}} has not reported for {{value}}",
         ),
         rule(
             "ExecutionStuck",
@@ -55,7 +55,7 @@ pub fn defaults() -> Vec<Rule> {
             },
             0,
             Severity::Warning,
-            "execution {{execution_id}} of {{agent_id}} is RUNNING for {{value}} s",
+            "execution {{execution_id}} of {{agent_id}} is RUNNING for {{value}}",
         ),
         rule(
             "LlmHighErrorRate",
@@ -65,21 +65,21 @@ pub fn defaults() -> Vec<Rule> {
             },
             120,
             Severity::Warning,
-            "{{model}}: {{value}}% of requests failed",
+            "{{model}}: {{value}} of requests failed",
         ),
         rule(
             "LlmSlow",
             Condition::LlmP95Latency { threshold_ms: 30_000.0 },
             300,
             Severity::Info,
-            "{{model}}: p95 latency {{value}} ms",
+            "{{model}}: p95 latency {{value}}",
         ),
         rule(
             "CostOverBudget",
             Condition::CostPerHour { budget_usd: 50.0 },
             300,
             Severity::Warning,
-            "spending ${{value}} per hour",
+            "spending {{value}} per hour",
         ),
         rule(
             "HostMemoryHigh",
@@ -88,7 +88,7 @@ pub fn defaults() -> Vec<Rule> {
             },
             300,
             Severity::Critical,
-            "{{host}}: memory at {{value}}%",
+            "{{host}}: memory at {{value}}",
         ),
         rule(
             "IngestBacklog",
@@ -97,7 +97,7 @@ pub fn defaults() -> Vec<Rule> {
             },
             30,
             Severity::Critical,
-            "ingest queue {{value}}% full",
+            "ingest queue {{value}} full",
         ),
     ]
 }

@@ -2,7 +2,7 @@
 //! the fleet ([`FleetFacts`]) and how full the ingest queue is; and the summary template.
 
 use super::rule::Condition;
-use crate::model::{ExecutionStatus, Labels};
+use crate::model::{ExecutionStatus, Labels, ValueUnit};
 use crate::server::hub::{FinishedRun, FleetFacts};
 use std::time::Duration;
 
@@ -70,7 +70,8 @@ pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
                     .filter(|f| f.status == ExecutionStatus::Failed)
                     .collect();
                 let rate = failed.len() as f64 * 100.0 / finished.len().max(1) as f64;
-                (finished.len() as u64 >= *min_executions && rate > *threshold_percent).then(|| Observation {
+                let surely_over = wilson_lower(failed.len(), finished.len()) * 100.0 > *threshold_percent;
+                (finished.len() as u64 >= *min_executions && surely_over).then(|| Observation {
                     labels: labels(&[("agent_id", agent)]),
                     value: round(rate),
                     exemplar_executions: failed.iter().rev().take(5).map(|f| f.id.clone()).collect(),
@@ -143,7 +144,8 @@ pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
             .iter()
             .filter_map(|m| {
                 let rate = m.failed as f64 * 100.0 / m.requests.max(1) as f64;
-                (m.requests >= *min_requests && rate > *threshold_percent).then(|| Observation {
+                let surely_over = wilson_lower(m.failed as usize, m.requests as usize) * 100.0 > *threshold_percent;
+                (m.requests >= *min_requests && surely_over).then(|| Observation {
                     labels: labels(&[("model", &m.id)]),
                     value: round(rate),
                     ..Default::default()
@@ -220,9 +222,25 @@ pub fn evaluate(condition: &Condition, inputs: &Inputs) -> Vec<Observation> {
     }
 }
 
-/// The summary with `{{value}}` and `{{label}}` filled in.
-pub fn render(template: &str, labels: &Labels, value: f64) -> String {
-    let mut out = template.replace("{{value}}", &format!("{value}"));
+/// The lower bound of the 95 % Wilson score interval of a proportion of `hits` in `n`: the
+/// rate it is at least, with 95 % confidence (0 when there is nothing to judge).
+fn wilson_lower(hits: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    const Z: f64 = 1.96;
+    let (n, p) = (n as f64, hits as f64 / n as f64);
+    let z2 = Z * Z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - spread) / (1.0 + z2 / n)).max(0.0)
+}
+
+/// The summary with `{{value}}` (with its unit), `{{raw_value}}` and `{{label}}` filled in.
+pub fn render(template: &str, labels: &Labels, value: f64, unit: ValueUnit) -> String {
+    let mut out = template
+        .replace("{{value}}", &unit.format(value))
+        .replace("{{raw_value}}", &format!("{value}"));
     for (k, v) in labels {
         out = out.replace(&format!("{{{{{k}}}}}"), v);
     }
@@ -301,6 +319,43 @@ mod tests {
             min_executions: 3,
         };
         assert!(evaluate(&strict, &input).is_empty(), "too few executions to judge");
+    }
+
+    /// The built-in error-rate rule over 30 runs per agent in five minutes, as the demo's
+    /// agents run: failure rates of 3 to 8 % (and the unlucky windows of them) stay quiet, the
+    /// flaky agent at 45 % fires.
+    #[test]
+    fn default_error_rate_rule_ignores_normal_failures_and_catches_a_failing_agent() {
+        let rule = defaults::defaults()
+            .into_iter()
+            .find(|r| r.name == "AgentHighErrorRate")
+            .unwrap();
+        let mut runs = Vec::new();
+        for (agent, failed) in [("steady", 1), ("typical", 2), ("unlucky", 4), ("worst-window", 5), ("flaky", 14)] {
+            for i in 0..30 {
+                let status = if i < failed {
+                    ExecutionStatus::Failed
+                } else {
+                    ExecutionStatus::Completed
+                };
+                runs.push(finished(&format!("{agent}{i}"), agent, status, 10, 1000 + i as i64));
+            }
+        }
+        let input = fleet(FleetFacts {
+            now: NOW,
+            finished: runs,
+            ..Default::default()
+        });
+        let obs = evaluate(&rule.condition, &input);
+        let fired: Vec<_> = obs.iter().map(|o| o.labels["agent_id"].as_str()).collect();
+        assert_eq!(fired, ["flaky"]);
+        assert_eq!(obs[0].value, 46.7);
+        assert_eq!(
+            render(&rule.summary, &obs[0].labels, obs[0].value, rule.condition.unit()),
+            "flaky: 46.7% of executions failed over 5 minutes"
+        );
+        assert_eq!(wilson_lower(0, 0), 0.0);
+        assert!((wilson_lower(14, 30) - 0.3023).abs() < 1e-3, "{}", wilson_lower(14, 30));
     }
 
     #[test]
@@ -490,10 +545,12 @@ mod tests {
             "[[rules]]\nname='x'\nsummary='s'\ncondition = { kind = 'agent_error_rate', threshold = 5 }\n",
         );
         assert!(bad.is_err());
-        assert_eq!(
-            render("{{agent_id}} at {{value}}%", &labels(&[("agent_id", "a")]), 12.5),
-            "a at 12.5%"
-        );
+        let a = labels(&[("agent_id", "a")]);
+        assert_eq!(render("{{agent_id}} at {{value}}", &a, 12.5, ValueUnit::Percent), "a at 12.5%");
+        assert_eq!(render("p95 {{value}}", &a, 137_200.0, ValueUnit::Millis), "p95 2m 17s");
+        assert_eq!(render("silent {{value}}", &a, 620.0, ValueUnit::Seconds), "silent 10m 20s");
+        assert_eq!(render("{{value}} per hour", &a, 61.5, ValueUnit::Usd), "$61.50 per hour");
+        assert_eq!(render("{{raw_value}} ms", &a, 137_200.0, ValueUnit::Millis), "137200 ms");
         assert_eq!(defaults::defaults().len(), 9);
     }
 }

@@ -124,9 +124,11 @@ impl Book {
                 started_at: now,
                 ..Default::default()
             });
+            let unit = rule.condition.unit();
             alert.value = obs.value;
-            alert.summary = render(&rule.summary, &labels, obs.value);
-            alert.description = render(&rule.description, &labels, obs.value);
+            alert.unit = unit;
+            alert.summary = render(&rule.summary, &labels, obs.value, unit);
+            alert.description = render(&rule.description, &labels, obs.value, unit);
             alert.exemplar_executions = obs.exemplar_executions;
             alert.exemplar_agents = obs.exemplar_agents;
             alert.updated_at = now;

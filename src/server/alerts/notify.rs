@@ -237,6 +237,8 @@ pub fn alertmanager_payload(
                 "executionIds": a.exemplar_executions,
                 "agentIds": a.exemplar_agents,
                 "value": a.value,
+                "unit": a.unit,
+                "valueText": a.unit.format(a.value),
             })
         })
         .collect();

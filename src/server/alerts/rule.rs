@@ -2,7 +2,7 @@
 //! labels, and a summary templated with the value. The TOML config adds rules
 //! (`[[alerts.rules]]`) or replaces the built-in ones ([`super::defaults`]).
 
-use crate::model::{Labels, Severity};
+use crate::model::{Labels, Severity, ValueUnit};
 use crate::server::clock::human_duration;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -19,7 +19,8 @@ pub struct Rule {
     pub severity: Severity,
     #[serde(default)]
     pub labels: Labels,
-    /// `{{value}}` and `{{label}}` (any label, e.g. `{{agent_id}}`) are replaced.
+    /// `{{value}}` (the value with its unit: `12.5%`, `2m 17s`, `$41.20`), `{{raw_value}}` (the
+    /// bare number) and `{{label}}` (any label, e.g. `{{agent_id}}`) are replaced.
     pub summary: String,
     #[serde(default)]
     pub description: String,
@@ -38,7 +39,9 @@ pub(super) fn five_minutes() -> Duration {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
-    /// Failed / finished executions of an agent over the window, in percent.
+    /// Failed / finished executions of an agent over the window, in percent. Fires when the
+    /// rate is above the threshold with 95 % confidence (the Wilson score interval's lower
+    /// bound), so two failures in a handful of runs do not page anyone.
     AgentErrorRate {
         threshold_percent: f64,
         #[serde(with = "human_duration", default = "five_minutes")]
@@ -67,7 +70,8 @@ pub enum Condition {
         #[serde(default)]
         p99_factor: Option<f64>,
     },
-    /// Failed / all requests of an LLM model (since start), in percent.
+    /// Failed / all requests of an LLM model (since start), in percent; like
+    /// [`Condition::AgentErrorRate`], above the threshold with 95 % confidence.
     LlmErrorRate {
         threshold_percent: f64,
         #[serde(default = "ten")]
@@ -100,6 +104,22 @@ pub enum Condition {
         tool: Option<String>,
         count: u32,
     },
+}
+
+impl Condition {
+    /// What the condition's value measures.
+    pub fn unit(&self) -> ValueUnit {
+        match self {
+            Self::AgentErrorRate { .. }
+            | Self::LlmErrorRate { .. }
+            | Self::HostMemory { .. }
+            | Self::IngestBacklog { .. } => ValueUnit::Percent,
+            Self::ExecutionP95 { .. } | Self::LlmP95Latency { .. } => ValueUnit::Millis,
+            Self::AgentSilent { .. } | Self::ExecutionStuck { .. } => ValueUnit::Seconds,
+            Self::CostPerHour { .. } => ValueUnit::Usd,
+            Self::ExecutionFailed { .. } | Self::ToolFailures { .. } => ValueUnit::Count,
+        }
+    }
 }
 
 fn one() -> u64 {

@@ -210,7 +210,7 @@ fn AlertTable(
                                     {a.silenced_by.clone().map(|_| view! { <div><span class="pill pending"><span class="dot"></span>"silenced"</span></div> })}
                                 </td>
                                 <td class="num"><time title=format::utc(since)>{move || format::relative(since, now.get())}</time></td>
-                                <td class="num">{format::human_count(a.value)}</td>
+                                <td class="num">{a.unit.format(a.value)}</td>
                                 <td class="wrap">{a.labels.iter().map(|(k, v)| view! { <span class="chip">{format!("{k}={v}")}</span> " " }).collect_view()}</td>
                                 <td class="wrap">
                                     {exemplar_executions.into_iter().take(2).map(|id| view! { <A href=format!("/executions/{id}")>{id.clone()}</A> " " }).collect_view()}
