@@ -50,7 +50,10 @@ fn main() {
 /// answers an empty export response: the floor of what serving OTLP/HTTP costs.
 fn decode_only() {
     use axum::{body::Bytes, http::StatusCode, routing::post, Router};
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let app = Router::new().route(
             "/v1/traces",
@@ -161,7 +164,11 @@ async fn bench() {
         "stored: {:.1} MiB, {:.0} bytes per span ({})",
         stored as f64 / 1048576.0,
         stored as f64 / total_spans as f64,
-        if postgres.is_some() { "PostgreSQL tables, indexes and TOAST" } else { "SQLite files with the WAL" }
+        if postgres.is_some() {
+            "PostgreSQL tables, indexes and TOAST"
+        } else {
+            "SQLite files with the WAL"
+        }
     );
     let checked = read_back(&server.base, &all).await;
     println!("read back: {checked} spans of 40 sampled traces, each as sent");

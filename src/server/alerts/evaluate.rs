@@ -331,7 +331,13 @@ mod tests {
             .find(|r| r.name == "AgentHighErrorRate")
             .unwrap();
         let mut runs = Vec::new();
-        for (agent, failed) in [("steady", 1), ("typical", 2), ("unlucky", 4), ("worst-window", 5), ("flaky", 14)] {
+        for (agent, failed) in [
+            ("steady", 1),
+            ("typical", 2),
+            ("unlucky", 4),
+            ("worst-window", 5),
+            ("flaky", 14),
+        ] {
             for i in 0..30 {
                 let status = if i < failed {
                     ExecutionStatus::Failed
@@ -546,11 +552,23 @@ mod tests {
         );
         assert!(bad.is_err());
         let a = labels(&[("agent_id", "a")]);
-        assert_eq!(render("{{agent_id}} at {{value}}", &a, 12.5, ValueUnit::Percent), "a at 12.5%");
+        assert_eq!(
+            render("{{agent_id}} at {{value}}", &a, 12.5, ValueUnit::Percent),
+            "a at 12.5%"
+        );
         assert_eq!(render("p95 {{value}}", &a, 137_200.0, ValueUnit::Millis), "p95 2m 17s");
-        assert_eq!(render("silent {{value}}", &a, 620.0, ValueUnit::Seconds), "silent 10m 20s");
-        assert_eq!(render("{{value}} per hour", &a, 61.5, ValueUnit::Usd), "$61.50 per hour");
-        assert_eq!(render("{{raw_value}} ms", &a, 137_200.0, ValueUnit::Millis), "137200 ms");
+        assert_eq!(
+            render("silent {{value}}", &a, 620.0, ValueUnit::Seconds),
+            "silent 10m 20s"
+        );
+        assert_eq!(
+            render("{{value}} per hour", &a, 61.5, ValueUnit::Usd),
+            "$61.50 per hour"
+        );
+        assert_eq!(
+            render("{{raw_value}} ms", &a, 137_200.0, ValueUnit::Millis),
+            "137200 ms"
+        );
         assert_eq!(defaults::defaults().len(), 9);
     }
 }

@@ -265,6 +265,7 @@ impl Book {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ValueUnit;
     use crate::server::alerts::rule::Condition;
     use std::time::Duration;
 
@@ -307,8 +308,13 @@ mod tests {
         assert_eq!(kinds(&fired), ["firing"]);
         let alert = &fired[0].0;
         assert_eq!(
-            (alert.value, alert.summary.as_str(), alert.labels["team"].as_str()),
-            (10.0, "a at 10", "x")
+            (
+                alert.value,
+                alert.unit,
+                alert.summary.as_str(),
+                alert.labels["team"].as_str()
+            ),
+            (10.0, ValueUnit::Usd, "a at $10.00", "x")
         );
         assert_eq!(alert.firing_since, Some(T0 + 60_000));
         let resolved = b.advance(&r, vec![], T0 + 90_000);

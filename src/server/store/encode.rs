@@ -53,7 +53,8 @@ fn json_unless<T: serde::Serialize + ?Sized>(nothing: bool, value: &T) -> StoreR
 }
 
 impl Json {
-    pub fn new(batch: WriteBatch) -> StoreResult<Self> {
+    pub fn new(mut batch: WriteBatch) -> StoreResult<Self> {
+        let search = super::search::docs(&mut batch);
         let b = &batch;
         let log_attributes = b
             .logs
@@ -79,7 +80,7 @@ impl Json {
                 .map(|s| Ok(serde_json::to_string(&s.principal)?))
                 .collect::<StoreResult<_>>()?,
             views: json_all(&b.views)?,
-            search: super::search::docs(&batch),
+            search,
             batch,
         })
     }

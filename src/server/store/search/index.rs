@@ -7,14 +7,14 @@ use super::super::WriteBatch;
 use crate::model::{Attributes, Span, SpanSearch};
 use crate::search::{attr_kind, index_term, Facet, MAX_INDEXED_VALUE};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// One execution's share of one batch.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Doc {
     pub execution_id: String,
     /// Distinct, sorted.
-    pub terms: BTreeSet<String>,
+    pub terms: Vec<String>,
     /// Words to find: span names, content, log lines, the run's input and output.
     pub body: String,
     /// Error types and messages.
@@ -31,9 +31,7 @@ impl Doc {
     }
 
     fn term(&mut self, kind: &str, value: &str) {
-        if !value.is_empty() && value.len() <= MAX_INDEXED_VALUE {
-            self.terms.insert(index_term(kind, value));
-        }
+        push_term(&mut self.terms, kind, value);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -93,9 +91,10 @@ impl Docs {
 }
 
 /// The index rows of a batch, an entry per execution it touches with anything to index.
-pub fn docs(batch: &WriteBatch) -> Vec<Doc> {
+/// Spans give up the share the OTLP mapper worked out for them (moved, not copied).
+pub fn docs(batch: &mut WriteBatch) -> Vec<Doc> {
     let mut docs = Docs::default();
-    for s in &batch.spans {
+    for s in &mut batch.spans {
         span(docs.of(&s.execution_id), s);
     }
     for c in &batch.llm_calls {
@@ -133,10 +132,14 @@ pub fn docs(batch: &WriteBatch) -> Vec<Doc> {
     }
     let mut order = docs.order;
     order.retain(|d| !d.is_empty());
+    for d in &mut order {
+        d.terms.sort_unstable();
+        d.terms.dedup();
+    }
     order
 }
 
-fn span(d: &mut Doc, s: &Span) {
+fn span(d: &mut Doc, s: &mut Span) {
     d.text(&s.name);
     for (facet, value) in [
         (Facet::Model, &s.model),
@@ -150,15 +153,11 @@ fn span(d: &mut Doc, s: &Span) {
     if let Some(m) = &s.status_message {
         d.error(m);
     }
-    let derived;
-    let search = match &s.search {
-        Some(pre) => pre,
-        None => {
-            derived = span_search(&s.all_attributes());
-            &derived
-        }
+    let search = match s.search.take() {
+        Some(pre) => *pre,
+        None => span_search(&s.all_attributes()),
     };
-    d.terms.extend(search.terms.iter().cloned());
+    d.terms.extend(search.terms);
     d.text(&search.text);
     d.error(&search.error);
     // Events after redaction (the ingest queue redacts their maps), so always from here.

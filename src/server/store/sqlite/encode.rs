@@ -37,12 +37,16 @@ impl Encoded {
 /// A document's terms as FTS5 tokens: each term hex-encoded (one token whatever its
 /// characters; the hex of a prefix is a prefix of the hex), separated by spaces.
 pub(super) fn term_tokens<'a>(terms: impl Iterator<Item = &'a String>) -> String {
-    let mut out = String::new();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::new();
     for t in terms {
         if !out.is_empty() {
-            out.push(' ');
+            out.push(b' ');
         }
-        out.push_str(&crate::format::hex(t.as_bytes()));
+        out.reserve(2 * t.len() + 1);
+        for b in t.bytes() {
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
     }
-    out
+    String::from_utf8(out).expect("hex digits and spaces are ASCII")
 }
